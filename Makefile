@@ -1,0 +1,28 @@
+# Two commands for a fresh clone (only Python >= 3.11 needed):
+#   make demo   set up .venv and check the bundled sample sheet
+#   make test   set up .venv and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/tango-batch: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+demo: $(BIN)/tango-batch
+	@# the sample holds a dozen deliberate mistakes: exit 1 (some rows invalid) is the expected result
+	$(BIN)/tango-batch validate samples/recipients.xlsx --config samples/campaign.toml --output output; \
+	  code=$$?; echo "exit code $$code (0 all valid, 1 some rows to fix)"; test $$code -le 1
+
+test: $(BIN)/tango-batch
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/tango-batch
+	$(BIN)/python tests/bench/bench_validate.py
+
+clean:
+	rm -rf $(VENV) output/*/

@@ -1,0 +1,128 @@
+"""The campaign file (TOML) and the settings object the CLI builds once and passes down.
+
+A campaign file holds the order-level values of Tango's POST /asyncOrders body and the defaults
+that fill a row's empty line-item cells::
+
+    customerIdentifier = "acme-corp"
+    accountIdentifier = "acme-rewards"
+    campaign = "Q4 recognition"
+    [sender]
+    firstName = "Acme"
+    [defaults]
+    utid = "U761382"
+    amount = 25
+    deliveryMethod = "EMAIL"
+
+Anything wrong in it is a ``UsageError`` whose message names the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rules
+from pipeline.errors import UsageError
+
+__all__ = ["Campaign", "Settings", "load_campaign"]
+
+IDENTIFIER_RE = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
+# order-level text keys and their maximum length (seed 004)
+ORDER_TEXT = {"campaign": 1024, "purchaseOrderNumber": 100, "notes": 150}
+SENDER_KEYS = {"firstName": 100, "lastName": 100, "email": 254}
+NUMERIC_DEFAULTS = {"amount", "quantity"}
+NO_DEFAULT = {"externalRefLineItemID": "each row needs its own reference"}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    customerIdentifier: str
+    accountIdentifier: str
+    campaign: str | None = None
+    purchaseOrderNumber: str | None = None
+    notes: str | None = None
+    sender: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, loaded once by the CLI."""
+    campaign: Campaign | None = None
+    sheet: str | None = None
+    output: Path = Path("output")
+    today: dt.date = field(default_factory=dt.date.today)
+    progress: bool = False
+
+
+def _text(path: str, key: str, value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        raise UsageError(f"{path}: '{key}' must be text in quotes, got {type(value).__name__} {value!r}")
+    if len(value) > limit:
+        raise UsageError(f"{path}: '{key}' may have at most {limit} characters, got {len(value)}")
+    return value
+
+
+def _identifier(path: str, data: dict[str, Any], key: str) -> str:
+    if key not in data:
+        raise UsageError(f"{path}: '{key}' is missing; it names the Tango {key[:-10]} to order under")
+    value = data[key]
+    if not isinstance(value, str) or not IDENTIFIER_RE.match(value):
+        raise UsageError(f"{path}: '{key}' must be 5 to 100 letters, digits or hyphens; got {value!r}")
+    return value
+
+
+def _default(path: str, key: str, value: Any) -> str:
+    book = rules.load()
+    if key not in book.fields:
+        known = ", ".join(book.fields)
+        raise UsageError(f"{path}: [defaults] '{key}' is not a line-item field; known fields: {known}")
+    if key in NO_DEFAULT:
+        raise UsageError(f"{path}: [defaults] '{key}' cannot have a default: {NO_DEFAULT[key]}")
+    if key in NUMERIC_DEFAULTS:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise UsageError(f"{path}: [defaults] '{key}' must be a number, got {value!r}")
+        return format(value, "f").rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return _text(path, f"[defaults] {key}", value, 10_000)
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    p = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"{p}: campaign file not found") from None
+    except OSError as exc:
+        raise UsageError(f"{p}: cannot read the campaign file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{p}: not valid TOML: {exc}") from None
+
+    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", *ORDER_TEXT}
+    for key in data:
+        if key not in known:
+            raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
+    sender = data.get("sender", {})
+    if not isinstance(sender, dict):
+        raise UsageError(f"{p}: 'sender' must be a table: [sender]")
+    for key in sender:
+        if key not in SENDER_KEYS:
+            raise UsageError(f"{p}: unknown key 'sender.{key}'; known: {', '.join(SENDER_KEYS)}")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise UsageError(f"{p}: 'defaults' must be a table: [defaults]")
+    return Campaign(
+        customerIdentifier=_identifier(p, data, "customerIdentifier"),
+        accountIdentifier=_identifier(p, data, "accountIdentifier"),
+        **{k: _text(p, k, data[k], n) for k, n in ORDER_TEXT.items() if k in data},
+        sender={k: _text(p, f"sender.{k}", v, SENDER_KEYS[k]) for k, v in sender.items()},
+        defaults={k: _default(p, k, v) for k, v in defaults.items()},
+        path=p,
+    )

@@ -1,0 +1,247 @@
+"""Ingest: read an uploaded .xlsx/.xlsm/.csv into a frame of text cells with Excel's row numbers.
+
+Every cell is read as text (polars' calamine engine for workbooks, polars' CSV reader for CSV), so
+ZIP codes, phone numbers and IDs never pass through floats. The header row is found within the
+first rows of the sheet by matching cells against the aliases in ``rules/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+import rules
+from pipeline.errors import InputError
+
+__all__ = ["Sheet", "read_sheet", "HEADER_SEARCH_ROWS", "ROW"]
+
+HEADER_SEARCH_ROWS = 20
+ROW = "__row__"           # the row number Excel shows
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+CSV_SUFFIXES = {".csv", ".txt"}
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The data rows of one sheet: one text column per kept input column, plus ``__row__``."""
+    path: Path
+    sheet: str | None            # None for CSV
+    header_row: int              # Excel row number of the header
+    headers: tuple[str, ...]     # the input columns' header texts, in input order
+    columns: tuple[str, ...]     # the frame's column names for them (c0, c1, ...)
+    fields: dict[str, str]       # frame column -> Tango field, for recognized columns
+    frame: pl.DataFrame
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def header_of(self, field: str) -> str | None:
+        for col, f in self.fields.items():
+            if f == field:
+                return self.headers[self.columns.index(col)]
+        return None
+
+    def column_of(self, field: str) -> str | None:
+        for col, f in self.fields.items():
+            if f == field:
+                return col
+        return None
+
+
+def column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _score(cells: list[str | None], book: rules.RuleBook) -> int:
+    return sum(1 for c in cells if c and rules.header_key(c) in book.aliases)
+
+
+def find_header(rows: list[list[str | None]], book: rules.RuleBook) -> int | None:
+    """Index of the row, among the first ones, that names the most known fields."""
+    best, best_score = None, 0
+    for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        score = _score(cells, book)
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def _map_columns(path: Path, sheet: str | None, header_row: int, header_cells: list[str | None],
+                 letters: list[str], book: rules.RuleBook,
+                 ) -> tuple[list[int], list[str], dict[int, str]]:
+    """Which input columns to keep, their header texts, and the field each recognized one means."""
+    dropped = {rules.header_key(c) for c in book.report_columns}
+    keep: list[int] = []
+    headers: list[str] = []
+    fields: dict[int, str] = {}
+    seen: dict[str, tuple[str, str]] = {}
+    for i, cell in enumerate(header_cells):
+        text = (cell or "").strip()
+        key = rules.header_key(text)
+        if key in dropped:
+            continue
+        field = book.aliases.get(key) if key else None
+        if field:
+            if field in seen:
+                first, first_letter = seen[field]
+                raise InputError(
+                    str(path),
+                    f"columns '{first}' ({first_letter}) and '{text}' ({letters[i]}) both mean "
+                    f"{book.labels[field]}; delete or rename one of them",
+                    sheet=sheet, row=header_row)
+            seen[field] = (text, letters[i])
+            fields[i] = field
+        keep.append(i)
+        headers.append(text or f"Column {letters[i]}")
+    return keep, headers, fields
+
+
+def _finish(path: Path, sheet: str | None, grid: pl.DataFrame, header_idx: int, first_row: int,
+            letters: list[str], digest: str) -> Sheet:
+    """Turn a grid of text cells (header at ``header_idx``) into a Sheet of non-blank data rows."""
+    book = rules.load()
+    header_cells = list(grid.row(header_idx))
+    header_row = first_row + header_idx
+    keep, headers, fields = _map_columns(path, sheet, header_row, header_cells, letters, book)
+    src = grid.columns
+    data = grid.slice(header_idx + 1).select(
+        [pl.col(src[i]).alias(f"c{n}") for n, i in enumerate(keep)]
+    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(ROW))
+    columns = [f"c{n}" for n in range(len(keep))]
+    # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
+    if columns:
+        filled = pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars().fill_null(0) > 0
+                                    for c in columns])
+        data = data.filter(filled)
+    # drop trailing columns with neither a header nor any data
+    empty = [c for c, h, i in zip(columns, headers, keep)
+             if h.startswith("Column ") and not header_cells[i] and data[c].null_count() == data.height]
+    data = data.drop(empty)
+    kept = [(c, h) for c, h in zip(columns, headers) if c not in empty]
+    col_fields = {f"c{n}": f for n, i in enumerate(keep) if (f := fields.get(i))}
+    return Sheet(path=path, sheet=sheet, header_row=header_row,
+                 headers=tuple(h for _, h in kept), columns=tuple(c for c, _ in kept),
+                 fields=col_fields, frame=data, sha256=digest)
+
+
+def _read_excel(path: Path, content: bytes, digest: str, sheet_name: str | None) -> Sheet:
+    book = rules.load()
+    try:
+        reader = fastexcel.read_excel(content)
+    except Exception as exc:  # fastexcel raises its own error types for broken/encrypted files
+        raise InputError(str(path), f"not a readable Excel workbook ({_short(exc)})") from None
+    names = reader.sheet_names
+    if sheet_name is not None and sheet_name not in names:
+        raise InputError(str(path), f"there is no sheet named '{sheet_name}'; the sheets are: "
+                         + ", ".join(f"'{n}'" for n in names))
+    for name in [sheet_name] if sheet_name else names:
+        try:
+            probe = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string",
+                                      n_rows=HEADER_SEARCH_ROWS)
+            head = pl.DataFrame(probe)
+        except Exception as exc:
+            raise InputError(str(path), f"cannot read the sheet ({_short(exc)})", sheet=name) from None
+        idx = find_header([list(r) for r in head.iter_rows()], book) if head.height else None
+        if idx is None:
+            continue
+        try:
+            full = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+            letters = [column_letter(c.absolute_index) for c in full.available_columns()]
+            grid = pl.DataFrame(full)
+        except Exception as exc:
+            raise InputError(str(path), f"cannot read the sheet ({_short(exc)})", sheet=name) from None
+        return _finish(path, name, grid, idx, 1, letters, digest)
+    where = f"sheet '{sheet_name}'" if sheet_name else "any sheet"
+    raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows of {where}; "
+                     "expected column names such as First Name, Email, Amount")
+
+
+def decode_text(path: Path, content: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252, the encoding Excel on Windows saves CSV in."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        return content[3:].decode("utf-8", errors="strict")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return content.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"the file is neither UTF-8 nor Windows-1252 text (byte "
+                         f"0x{content[exc.start]:02x} at position {exc.start})") from None
+
+
+def _sniff_separator(lines: list[str]) -> str:
+    counts = {sep: max((line.count(sep) for line in lines), default=0) for sep in (",", ";", "\t")}
+    return max(counts, key=lambda s: (counts[s], s == ","))
+
+
+def _read_csv(path: Path, content: bytes, digest: str) -> Sheet:
+    book = rules.load()
+    text = decode_text(path, content)
+    if "\x00" in text[:4096]:
+        raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
+    head_lines = text[:200_000].splitlines()[:HEADER_SEARCH_ROWS * 4]
+    sep = _sniff_separator(head_lines[:HEADER_SEARCH_ROWS])
+    reader = csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep)
+    records: list[list[str | None]] = []
+    lines_before: list[int] = []
+    consumed = 0
+    for record in reader:
+        lines_before.append(consumed)
+        consumed = reader.line_num
+        records.append([c or None for c in record])
+        if len(records) >= HEADER_SEARCH_ROWS:
+            break
+    idx = find_header(records, book)
+    if idx is None:
+        raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
+                         "expected column names such as First Name, Email, Amount")
+    width = len(records[idx])
+    try:
+        grid = pl.read_csv(text.encode("utf-8"), has_header=False, infer_schema=False,
+                           separator=sep, skip_lines=lines_before[idx], truncate_ragged_lines=True,
+                           new_columns=[f"x{i}" for i in range(width)], raise_if_empty=False)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(str(path), f"not a readable CSV file ({_short(exc)})") from None
+    letters = [column_letter(i) for i in range(grid.width)]
+    return _finish(path, None, grid, 0, idx + 1, letters, digest)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def read_sheet(path: str | Path, sheet: str | None = None) -> Sheet:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
+        raise InputError(str(path), f"unsupported file type '{suffix or '(none)'}'; "
+                         "upload an .xlsx, .xlsm or .csv file")
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the file ({exc.strerror})") from None
+    if not content:
+        raise InputError(str(path), "the file is empty")
+    digest = hashlib.sha256(content).hexdigest()
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(path, content, digest, sheet)
+    if sheet is not None:
+        raise InputError(str(path), "--sheet applies to workbooks; a CSV file has no sheets")
+    return _read_csv(path, content, digest)

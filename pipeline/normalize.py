@@ -1,0 +1,234 @@
+"""Normalize: turn the cells people type into the values Tango expects, and say what changed.
+
+Input: a ``Sheet`` (text cells) and the campaign defaults. Output: one text column per Tango
+line-item field (same rows, same order) and a frame of warnings, one per value changed. Every
+step is a vectorized polars expression; ``phonenumbers`` is called only for the few mobile
+numbers the fast path cannot decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import phonenumbers
+import polars as pl
+
+import rules
+from pipeline.ingest import ROW, Sheet
+from rules.schema import SCIENTIFIC_RE
+
+__all__ = ["Normalized", "normalize", "ISSUE_SCHEMA", "IDX"]
+
+IDX = "__idx__"
+ISSUE_SCHEMA = {IDX: pl.UInt32, "field": pl.String, "rule": pl.String, "severity": pl.String,
+                "message": pl.String}
+KEEP_LINE_BREAKS = {"message"}
+
+
+@dataclass(frozen=True)
+class Normalized:
+    frame: pl.DataFrame      # IDX, ROW, one text column per field
+    warnings: pl.DataFrame   # ISSUE_SCHEMA, severity "warning"
+
+
+@dataclass(frozen=True)
+class Step:
+    field: str
+    rule: str
+    value: Callable[[pl.Expr], pl.Expr]          # new value from the old
+    message: Callable[[pl.Expr, pl.Expr], pl.Expr]  # (old, new) -> warning text
+
+
+def _clean_space(col: pl.Expr, keep_breaks: bool) -> pl.Expr:
+    pattern = r"[ \t\u00a0]+" if keep_breaks else r"\s+"
+    cleaned = col.str.replace_all(pattern, " ").str.strip_chars()
+    if keep_breaks:
+        cleaned = cleaned.str.replace_all(r" ?\n ?", "\n")
+    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+
+
+def _mobile_fast(col: pl.Expr) -> pl.Expr:
+    """The common US shapes: (415) 555-2671, 415.555.2671, 1-415-555-2671, +1 415 555 2671."""
+    digits = col.str.replace_all(r"[\s().\-/]", "")
+    return (
+        pl.when(col.str.contains(SCIENTIFIC_RE)).then(col)
+        .when(digits.str.contains(r"^[0-9]{10}$")).then(pl.lit("+1") + digits)
+        .when(digits.str.contains(r"^1[0-9]{10}$")).then(pl.lit("+") + digits)
+        .when(digits.str.contains(r"^\+[0-9]{8,15}$")).then(digits)
+        .otherwise(col)
+    )
+
+
+def _mobile_slow(value: str) -> str:
+    """For what the fast path left: a valid number in any national shape becomes E.164."""
+    try:
+        number = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        return value
+    if phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return value
+
+
+def _amount(col: pl.Expr) -> pl.Expr:
+    stripped = col.str.replace(r"^(USD|US\$|\$)\s*", "").str.replace(r"\s*(USD)$", "")
+    thousands = stripped.str.contains(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")
+    return pl.when(thousands).then(stripped.str.replace_all(",", "")).otherwise(stripped)
+
+
+def _method(book: rules.RuleBook) -> Callable[[pl.Expr], pl.Expr]:
+    def value(col: pl.Expr) -> pl.Expr:
+        method = col.str.to_uppercase().replace(book.method_aliases)
+        return pl.when(method.is_in(list(book.methods))).then(method).otherwise(col)
+    return value
+
+
+def _country(book: rules.RuleBook) -> Callable[[pl.Expr], pl.Expr]:
+    def value(col: pl.Expr) -> pl.Expr:
+        upper = col.str.to_uppercase()
+        return upper.replace(book.country_names)
+    return value
+
+
+def _region(col: pl.Expr) -> pl.Expr:
+    return pl.when(col.str.contains(r"^[A-Za-z]{2}$")).then(col.str.to_uppercase()).otherwise(col)
+
+
+def _zip_zeros(col: pl.Expr) -> pl.Expr:
+    """A US ZIP of 3 or 4 digits lost its leading zeros to Excel: 2134 -> 02134."""
+    us = pl.col("country") == "US"
+    return pl.when(us & col.str.contains(r"^[0-9]{3,4}$")).then(col.str.zfill(5)).otherwise(col)
+
+
+def _zip_plus4(col: pl.Expr) -> pl.Expr:
+    us = pl.col("country") == "US"
+    return pl.when(us & col.str.contains(r"^[0-9]{5}-?[0-9]{4}$")).then(col.str.slice(0, 5)).otherwise(col)
+
+
+def _postal_spaces(col: pl.Expr) -> pl.Expr:
+    """Outside the US: H2X 1Y4 -> H2X1Y4 (Tango allows letters and digits only)."""
+    other = pl.col("country") != "US"
+    grouped = col.str.contains(r"^[0-9A-Za-z]+([ -][0-9A-Za-z]+)+$")
+    return pl.when(other & grouped).then(col.str.replace_all(r"[ -]", "").str.to_uppercase()).otherwise(col)
+
+
+def _us_date(col: pl.Expr) -> pl.Expr:
+    """12/24/2026 -> 2026-12-24 (the US order Excel exports use)."""
+    parsed = col.str.to_date("%m/%d/%Y", strict=False)
+    return pl.when(parsed.is_not_null()).then(parsed.dt.to_string("%Y-%m-%d")).otherwise(col)
+
+
+def _excel_date(col: pl.Expr) -> pl.Expr:
+    """A date cell reads as '2026-12-24 00:00:00': the date is what the user sees."""
+    return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]00:00:00(\.0+)?$", "$1")
+
+
+def _excel_datetime(col: pl.Expr) -> pl.Expr:
+    return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2}:[0-9]{2}:[0-9]{2})$", "${1}T$2")
+
+
+def _shipping(col: pl.Expr) -> pl.Expr:
+    return col.str.to_lowercase().str.replace_all(r"[^0-9a-z]", "")
+
+
+def _changed(label: str, what: str) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+    def message(old: pl.Expr, new: pl.Expr) -> pl.Expr:
+        return pl.format(f"{label}: {what} ('{{}}' became '{{}}').", old, new)
+    return message
+
+
+def steps(book: rules.RuleBook, labels: dict[str, str]) -> list[Step]:
+    lab = labels.__getitem__
+    return [
+        Step("deliveryMethod", "deliveryMethod.normalized", _method(book),
+             _changed(lab("deliveryMethod"), "read as a Tango delivery method")),
+        Step("mobileNumber", "mobileNumber.e164", _mobile_fast,
+             _changed(lab("mobileNumber"), "written in the international +1 format")),
+        Step("amount", "amount.number", _amount,
+             _changed(lab("amount"), "currency sign and thousands separators removed")),
+        Step("country", "country.code", _country(book),
+             _changed(lab("country"), "written as a 2-letter country code")),
+        Step("stateOrProvince", "stateOrProvince.upper", _region,
+             _changed(lab("stateOrProvince"), "state code upper-cased")),
+        Step("postalCode", "postalCode.zeros", _zip_zeros,
+             _changed(lab("postalCode"), "leading zeros Excel dropped restored")),
+        Step("postalCode", "postalCode.zip5", _zip_plus4,
+             _changed(lab("postalCode"), "ZIP+4 cut to the 5-digit ZIP Tango accepts")),
+        Step("postalCode", "postalCode.compact", _postal_spaces,
+             _changed(lab("postalCode"), "spaces removed (Tango allows letters and digits only)")),
+        Step("deliveryDate", "deliveryDate.iso", _us_date,
+             _changed(lab("deliveryDate"), "read as month/day/year")),
+        Step("expirationDate", "expirationDate.iso", _us_date,
+             _changed(lab("expirationDate"), "read as month/day/year")),
+        Step("shippingMethod", "shippingMethod.normalized", _shipping,
+             _changed(lab("shippingMethod"), "written as Tango's shipping-method code")),
+    ]
+
+
+def _labels(sheet: Sheet, book: rules.RuleBook) -> dict[str, str]:
+    return {f: sheet.header_of(f) or book.labels[f] for f in book.fields}
+
+
+def normalize(sheet: Sheet, defaults: dict[str, str] | None = None) -> Normalized:
+    book = rules.load()
+    defaults = defaults or {}
+    labels = _labels(sheet, book)
+    cols = {f: c for c, f in sheet.fields.items()}
+    frame = sheet.frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX),
+        pl.col(ROW),
+        *[(pl.col(cols[f]) if f in cols else pl.lit(None, pl.String)).alias(f) for f in book.fields],
+    )
+    warnings: list[pl.DataFrame] = []
+
+    # 1. whitespace, on the cells as written
+    spaced = frame.with_columns(
+        _clean_space(pl.col(f), f in KEEP_LINE_BREAKS).alias(f) for f in cols)
+    for f in cols:
+        warnings.append(_warn(frame, spaced, f, "whitespace",
+                              _changed(labels[f], "extra spaces removed")))
+    frame = spaced
+
+    # 2. campaign defaults fill the empty cells; a filled value is not a change of the user's cell
+    has_cell = frame.select(IDX, *[pl.col(f).is_not_null().alias(f) for f in cols])
+    frame = frame.with_columns(pl.col(f).fill_null(pl.lit(v)) for f, v in defaults.items())
+
+    # 3. one field at a time, each change a warning on the cell the user wrote
+    frame = frame.with_columns(_excel_date(pl.col("deliveryDate")),
+                               _excel_datetime(_excel_date(pl.col("expirationDate"))))
+    for step in steps(book, labels):
+        after = frame.with_columns(step.value(pl.col(step.field)).alias(step.field))
+        if step.field == "mobileNumber":
+            after = _mobile_fallback(after)
+        if step.field in cols:
+            warnings.append(_warn(frame, after, step.field, step.rule, step.message,
+                                  has_cell=has_cell))
+        frame = after
+    issues = pl.concat(warnings, how="vertical") if warnings else pl.DataFrame(schema=ISSUE_SCHEMA)
+    return Normalized(frame=frame, warnings=issues)
+
+
+def _mobile_fallback(frame: pl.DataFrame) -> pl.DataFrame:
+    col = pl.col("mobileNumber")
+    undecided = frame.filter(col.is_not_null() & ~col.str.contains(r"^\+[0-9]{8,15}$")
+                             & ~col.str.contains(SCIENTIFIC_RE))["mobileNumber"].unique()
+    if undecided.is_empty():
+        return frame
+    mapping = {v: _mobile_slow(v) for v in undecided.to_list()}
+    return frame.with_columns(col.replace(mapping))
+
+
+def _warn(before: pl.DataFrame, after: pl.DataFrame, field: str, rule: str,
+          message: Callable[[pl.Expr, pl.Expr], pl.Expr],
+          has_cell: pl.DataFrame | None = None) -> pl.DataFrame:
+    old, new = before[field], after[field]
+    changed = old.is_not_null() & new.is_not_null() & (old != new)
+    if has_cell is not None:
+        changed = changed & has_cell[field]
+    pair = pl.DataFrame({IDX: before[IDX], "old": old, "new": new}).filter(changed)
+    return pair.select(
+        pl.col(IDX), pl.lit(field).alias("field"), pl.lit(rule).alias("rule"),
+        pl.lit("warning").alias("severity"),
+        message(pl.col("old"), pl.col("new")).alias("message"),
+    )

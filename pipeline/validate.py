@@ -1,0 +1,134 @@
+"""Validate: every rule of ``rules/`` on every row, through the pandera schema, collected lazily.
+
+Output: the issues frame (one record per failed rule per row, with the field, the rule id and a
+message for HR) and each row's status. Rules that need to see several rows at once (duplicates)
+and the warnings for data Tango would refuse on a digital order (an address) are added here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandera.errors
+import polars as pl
+
+import rules
+from pipeline.ingest import Sheet
+from pipeline.normalize import IDX, ISSUE_SCHEMA, Normalized
+from rules.messages import explain
+from rules.schema import build_schema
+
+__all__ = ["Validated", "validate", "IDENTITY", "ADDRESS_FIELDS"]
+
+ADDRESS_FIELDS = ("companyName", "streetLine1", "streetLine2", "city", "stateOrProvince",
+                  "postalCode", "country")
+# what makes two rows order "the same reward for the same recipient"
+IDENTITY = ("firstName", "lastName", "email", "mobileNumber", "streetLine1", "postalCode")
+REWARD = ("utid", "amount", "quantity", "deliveryMethod")
+
+
+@dataclass(frozen=True)
+class Validated:
+    frame: pl.DataFrame     # the normalized frame plus "status" (VALID / INVALID)
+    issues: pl.DataFrame    # ISSUE_SCHEMA: errors and warnings of every stage so far
+
+
+def _labels(sheet: Sheet, book: rules.RuleBook) -> dict[str, str]:
+    return {f: sheet.header_of(f) or book.labels[f] for f in book.fields}
+
+
+def _failures(frame: pl.DataFrame, book: rules.RuleBook, today: dt.date) -> pl.DataFrame:
+    schema = build_schema(book, today)
+    try:
+        schema.validate(frame.select(book.fields), lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        return cases.select(pl.col("index").cast(pl.UInt32).alias(IDX),
+                            pl.col("column").alias("field"), pl.col("check").alias("rule"))
+    return pl.DataFrame(schema={IDX: pl.UInt32, "field": pl.String, "rule": pl.String})
+
+
+def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
+                    book: rules.RuleBook, today: dt.date) -> pl.DataFrame:
+    if failures.is_empty():
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    labels = _labels(sheet, book)
+    by_id = {(r.id, r.field): r for r in book.rules}
+    raw_cols = {f: c for c, f in sheet.fields.items()}
+    rows = frame.join(failures.select(IDX).unique(), on=IDX).to_dicts()
+    normalized = {r[IDX]: r for r in rows}
+    raw_frame = sheet.frame.with_row_index(IDX).join(failures.select(IDX).unique(), on=IDX)
+    raw = {r[IDX]: r for r in raw_frame.to_dicts()}
+    messages = []
+    for idx, field, rule_id in failures.iter_rows():
+        rule = by_id[(rule_id, field)]
+        row = normalized[idx]
+        col = raw_cols.get(field)
+        cell = raw[idx].get(col) if col else None
+        value = " ".join(cell.split()) if cell and cell.strip() else row.get(field)
+        messages.append(explain(rule, book, label=labels[field], value=value,
+                                method=row.get("deliveryMethod"), row=row, today=today))
+    return failures.with_columns(pl.lit("error").alias("severity"),
+                                 pl.Series("message", messages, pl.String)).select(list(ISSUE_SCHEMA))
+
+
+def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """Rows that order the same reward for the same recipient as an earlier row of the upload."""
+    ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
+    reward = [pl.col("utid").str.to_uppercase().fill_null(""),
+              pl.col("amount").cast(pl.Float64, strict=False).round(2).cast(pl.String).fill_null(""),
+              pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null("")]
+    ref = pl.col("externalRefLineItemID").fill_null("")
+    key = pl.concat_str([*ident, *reward, ref], separator="\x1f")
+    with_first = frame.select(IDX, "__row__", "externalRefLineItemID",
+                              pl.col("__row__").first().over(key).alias("first_row"),
+                              pl.col("__row__").first().over(pl.col("externalRefLineItemID"))
+                              .alias("first_ref_row"))
+    same = with_first.filter(pl.col("first_row") != pl.col("__row__")).select(
+        IDX, pl.lit(None, pl.String).alias("field"),
+        pl.lit("row.duplicate").alias("rule"), pl.lit("error").alias("severity"),
+        pl.format("Duplicate of row {}: the same reward for the same recipient. Delete this row, "
+                  "or give the two rows different {} values if both rewards are meant.",
+                  pl.col("first_row"), pl.lit(labels["externalRefLineItemID"])).alias("message"))
+    reused = with_first.filter(pl.col("externalRefLineItemID").is_not_null()
+                               & (pl.col("first_ref_row") != pl.col("__row__"))
+                               & ~pl.col(IDX).is_in(same[IDX].implode())).select(
+        IDX, pl.lit("externalRefLineItemID").alias("field"),
+        pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit("error").alias("severity"),
+        pl.format("{} '{}' is already used on row {}; each row needs its own reference.",
+                  pl.lit(labels["externalRefLineItemID"]), pl.col("externalRefLineItemID"),
+                  pl.col("first_ref_row")).alias("message"))
+    return pl.concat([same, reused]).select(list(ISSUE_SCHEMA))
+
+
+def _digital_extras(frame: pl.DataFrame, book: rules.RuleBook,
+                    labels: dict[str, str]) -> pl.DataFrame:
+    """A digital row with address cells: Tango would refuse the address, so it is left out."""
+    digital = list(book.groups["digital_recipient"])
+    parts = []
+    for field in (*ADDRESS_FIELDS, "shippingMethod"):
+        parts.append(frame.filter(pl.col("deliveryMethod").is_in(digital) & pl.col(field).is_not_null())
+                     .select(IDX, pl.lit(field).alias("field"),
+                             pl.lit("digital.address_left_out").alias("rule"),
+                             pl.lit("warning").alias("severity"),
+                             pl.format("{} '{}' is left out of the order: {} rewards are not mailed.",
+                                       pl.lit(labels[field]), pl.col(field),
+                                       pl.col("deliveryMethod")).alias("message")))
+    return pl.concat(parts).select(list(ISSUE_SCHEMA))
+
+
+def validate(sheet: Sheet, normalized: Normalized, today: dt.date) -> Validated:
+    book = rules.load()
+    frame = normalized.frame
+    labels = _labels(sheet, book)
+    failures = _failures(frame, book, today)
+    issues = pl.concat([
+        normalized.warnings,
+        _error_messages(failures, frame, sheet, book, today),
+        _duplicates(frame, labels),
+        _digital_extras(frame, book, labels),
+    ], how="vertical").sort(IDX, maintain_order=True)
+    bad = issues.filter(pl.col("severity") == "error")[IDX].unique()
+    status = pl.when(pl.col(IDX).is_in(bad.implode())).then(pl.lit("INVALID")).otherwise(pl.lit("VALID"))
+    return Validated(frame=frame.with_columns(status.alias("status")), issues=issues)
