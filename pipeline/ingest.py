@@ -79,6 +79,11 @@ def find_header(rows: list[list[str | None]], book: rules.RuleBook) -> int | Non
     return best
 
 
+def _excel_date(col: pl.Expr) -> pl.Expr:
+    """A date cell reads as '2026-12-24 00:00:00'; what the user sees (and meant) is the date."""
+    return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "$1")
+
+
 def _map_columns(path: Path, sheet: str | None, header_row: int, header_cells: list[str | None],
                  letters: list[str], book: rules.RuleBook,
                  ) -> tuple[list[int], list[str], dict[int, str]]:
@@ -118,7 +123,7 @@ def _finish(path: Path, sheet: str | None, grid: pl.DataFrame, header_idx: int, 
     keep, headers, fields = _map_columns(path, sheet, header_row, header_cells, letters, book)
     src = grid.columns
     data = grid.slice(header_idx + 1).select(
-        [pl.col(src[i]).alias(f"c{n}") for n, i in enumerate(keep)]
+        [_excel_date(pl.col(src[i])).alias(f"c{n}") for n, i in enumerate(keep)]
     ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(ROW))
     columns = [f"c{n}" for n in range(len(keep))]
     # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
@@ -149,21 +154,16 @@ def _read_excel(path: Path, content: bytes, digest: str, sheet_name: str | None)
                          + ", ".join(f"'{n}'" for n in names))
     for name in [sheet_name] if sheet_name else names:
         try:
-            probe = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string",
-                                      n_rows=HEADER_SEARCH_ROWS)
-            head = pl.DataFrame(probe)
+            loaded = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+            letters = [column_letter(c.absolute_index) for c in loaded.available_columns()]
+            grid = pl.DataFrame(loaded)
         except Exception as exc:
             raise InputError(str(path), f"cannot read the sheet ({_short(exc)})", sheet=name) from None
-        idx = find_header([list(r) for r in head.iter_rows()], book) if head.height else None
-        if idx is None:
+        if grid.height == 0:
             continue
-        try:
-            full = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
-            letters = [column_letter(c.absolute_index) for c in full.available_columns()]
-            grid = pl.DataFrame(full)
-        except Exception as exc:
-            raise InputError(str(path), f"cannot read the sheet ({_short(exc)})", sheet=name) from None
-        return _finish(path, name, grid, idx, 1, letters, digest)
+        idx = find_header([list(r) for r in grid.head(HEADER_SEARCH_ROWS).iter_rows()], book)
+        if idx is not None:
+            return _finish(path, name, grid, idx, 1, letters, digest)
     where = f"sheet '{sheet_name}'" if sheet_name else "any sheet"
     raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows of {where}; "
                      "expected column names such as First Name, Email, Amount")

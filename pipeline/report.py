@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import polars as pl
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 import rules
 from pipeline.ingest import ROW, Sheet
@@ -30,7 +32,10 @@ STATUS_MEANING = {
     "VALID": "Passed every check; ready to be ordered.",
     "INVALID": "Not ordered: fix the cells named in Errors and upload the row again.",
 }
-RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+EXCEL_MAX_CHARS = 32767
+CHUNK = 20_000
 WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
                     "strings_to_urls": False, "strings_to_numbers": False}
 MAX_WIDTH = 60
@@ -115,64 +120,113 @@ def _widths(headers: Iterable[str], frame: pl.DataFrame, columns: list[str]) -> 
     return widths
 
 
-class _Writer:
-    """A Rows-style sheet: header, frozen panes, filters, safe text cells, red cells with notes."""
+def _xml_text(v: pl.Expr) -> pl.Expr:
+    """Cell text as XML character data, escaped the way Excel reads it back unchanged."""
+    return (v.str.slice(0, EXCEL_MAX_CHARS)
+            .str.replace_all("&", "&amp;", literal=True)
+            .str.replace_all("<", "&lt;", literal=True)
+            .str.replace_all(">", "&gt;", literal=True)
+            .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))   # a literal _xHHHH_ stays text
+
+
+def _escape_controls(text: str) -> str:
+    return CONTROL_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+class RowsSheet:
+    """A sheet of text rows as HR gets it: header, frozen panes, filters, red cells with notes.
+
+    xlsxwriter builds the workbook (styles, comments, panes, filters, column widths) in
+    constant-memory mode; the cells themselves are rendered column by column with polars into the
+    same ``<row>`` XML xlsxwriter writes, because its per-cell Python path (about 5 µs a cell)
+    cannot write 100,000 rows within the time budget. Every cell is an inline *string*: nothing
+    a user typed can become a formula, a number or a link. This class is the one place that
+    touches xlsxwriter internals (pinned version 3.3.1); the tests read its output back.
+    """
 
     def __init__(self, book: xlsxwriter.Workbook, name: str) -> None:
+        self.book = book
         self.ws = book.add_worksheet(name)
-        self.header = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
-        self.quoted = book.add_format({"quote_prefix": True})
-        self.bad = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        self.bad_quoted = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006",
-                                           "quote_prefix": True})
-        self.wrap = book.add_format({"text_wrap": False})
+        self.header_fmt = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+        self.styles = {
+            "quoted": book.add_format({"quote_prefix": True}),
+            "bad": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+            "bad_quoted": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006",
+                                           "quote_prefix": True}),
+        }
 
-    def start(self, headers: list[str], widths: list[int]) -> None:
+    def write(self, headers: list[str], widths: list[int], data: pl.DataFrame,
+              columns: list[str], numeric: set[str], bad: dict[str, pl.Series],
+              notes: dict[tuple[int, int], str], tick: Callable[[int], None]) -> int:
+        """Header, then one row per ``data`` row (its ``columns``, in order). Returns row count.
+
+        ``bad[col]``: the row positions whose cell in ``col`` is failing (red, with a note from
+        ``notes[(position, column index)]``). Columns in ``numeric`` are written as numbers.
+        """
+        ws = self.ws
         for c, (h, w) in enumerate(zip(headers, widths)):
-            self.ws.write_string(0, c, h, self.header)
-            self.ws.set_column(c, c, w)
-        self.ws.freeze_panes(1, 0)
-
-    def cell(self, r: int, c: int, value: str, note: str | None = None) -> None:
-        risky = value.startswith(RISKY_START)
-        if note is None:
-            if risky:
-                self.ws.write_string(r, c, value, self.quoted)
-            else:
-                self.ws.write_string(r, c, value)
-            return
-        self.ws.write_string(r, c, value, self.bad_quoted if risky else self.bad)
-        self.ws.write_comment(r, c, note, {"x_scale": 3, "y_scale": 2})
-
-    def missing(self, r: int, c: int, note: str) -> None:
-        self.ws.write_blank(r, c, None, self.bad)
-        self.ws.write_comment(r, c, note, {"x_scale": 3, "y_scale": 2})
-
-    def finish(self, rows: int, cols: int) -> None:
-        self.ws.autofilter(0, 0, max(rows, 1), cols - 1)
+            ws.write_string(0, c, h, self.header_fmt)
+            ws.set_column(c, c, w)
+        for (r, c), text in notes.items():
+            ws.write_comment(r + 1, c, text, {"x_scale": 3, "y_scale": 2})
+        ws._write_single_row(1)             # flush the header into the row file
+        xf = {k: f._get_xf_index() for k, f in self.styles.items()}
+        n = data.height
+        for start in range(0, n, CHUNK):
+            chunk = data.slice(start, CHUNK)
+            ws.fh.write(_render(chunk, start + 2, columns, numeric, bad, xf))
+            tick(chunk.height)
+        ws._check_dimensions(max(n, 1), len(headers) - 1)
+        ws.previous_row = n + 2             # nothing left in xlsxwriter's row buffer to flush
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
+        return n
 
 
-def _write_rows(writer: _Writer, sheet: Sheet, data: pl.DataFrame, extra: list[str],
-                notes: dict[tuple[int, int], str], tick: Callable[[int], None]) -> int:
-    n_in = len(sheet.columns)
-    r = 0
-    for r, row in enumerate(data.iter_rows(), start=1):
-        idx = row[0]
-        for c in range(n_in):
-            value = row[1 + c]
-            note = notes.get((idx, c))
-            if value is not None:
-                writer.cell(r, c, value, note)
-            elif note is not None:
-                writer.missing(r, c, note)
-        for k in range(len(extra)):
-            value = row[1 + n_in + k]
-            if value is not None:
-                writer.cell(r, n_in + k, str(value))
-        if r % 5000 == 0:
-            tick(5000)
-    tick(r % 5000)
-    return r
+def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: set[str],
+            bad: dict[str, pl.Series], xf: dict[str, int]) -> str:
+    """The <row> elements of ``chunk``, whose first row is Excel row ``first_row``."""
+    offset = first_row - 2
+    position = pl.int_range(pl.len(), dtype=pl.Int64) + offset
+    rownum = (position + 2).cast(pl.String)
+    cells = []
+    for k, col in enumerate(columns):
+        v = pl.col(col).cast(pl.String)
+        ref = pl.concat_str([pl.lit(f'<c r="{xl_col_to_name(k)}'), rownum, pl.lit('"')])
+        if col in numeric:
+            cells.append(pl.when(v.is_not_null()).then(
+                pl.concat_str([ref, pl.lit("><v>"), v, pl.lit("</v></c>")])).otherwise(pl.lit("")))
+            continue
+        if col in bad and not bad[col].is_empty():
+            failing = position.is_in(bad[col].implode())
+        else:
+            failing = pl.lit(False)
+        risky = v.str.contains(RISKY_RE).fill_null(False)
+        style = (pl.when(failing & risky).then(pl.lit(f' s="{xf["bad_quoted"]}"'))
+                 .when(failing).then(pl.lit(f' s="{xf["bad"]}"'))
+                 .when(risky).then(pl.lit(f' s="{xf["quoted"]}"'))
+                 .otherwise(pl.lit("")))
+        preserve = pl.when(v.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+        text_cell = pl.concat_str([ref, style, pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"),
+                                   _xml_text(v), pl.lit("</t></is></c>")])
+        blank_cell = pl.concat_str([ref, style, pl.lit("/>")])
+        cells.append(pl.when(v.is_not_null()).then(text_cell)
+                     .when(failing).then(blank_cell).otherwise(pl.lit("")))
+    needs_escape = [c for c in columns if c not in numeric
+                    and chunk[c].cast(pl.String).str.contains(CONTROL_RE.pattern).any()]
+    if needs_escape:
+        chunk = chunk.with_columns(pl.col(c).map_elements(_escape_controls, return_dtype=pl.String)
+                                   for c in needs_escape)
+    rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('">'), *cells,
+                                       pl.lit("</row>")]).alias("xml"))
+    return rows["xml"].str.join("").item()
+
+
+def _bad_positions(notes: dict[tuple[int, int], str], columns: list[str]) -> dict[str, pl.Series]:
+    by_col: dict[int, list[int]] = {}
+    for r, c in notes:
+        by_col.setdefault(c, []).append(r)
+    return {columns[c]: pl.Series(rows, dtype=pl.Int64) for c, rows in by_col.items()}
 
 
 def _summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
@@ -236,30 +290,32 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
     texts = _row_texts(validated)
     notes = _cell_notes(sheet, validated)
     cols = list(sheet.columns)
-    data = sheet.frame.select(cols).with_row_index(IDX).with_columns(pl.col(IDX).cast(pl.UInt32))
-    data = data.join(texts, on=IDX, how="left").sort(IDX)
-    extra = ["Row", "Status", "Errors", "Warnings", "Line item ID"]
-    rows_frame = data.select(IDX, *cols, pl.col(ROW).cast(pl.String), "status",
-                             pl.col("error"), pl.col("warning"), pl.lit(None, pl.String))
+    data = (sheet.frame.select(cols).with_row_index(IDX).join(texts, on=IDX, how="left").sort(IDX)
+            .with_columns(pl.lit(None, pl.String).alias("line_item_id")))
     headers = list(sheet.headers)
-    widths = _widths(headers, sheet.frame, cols) + [7, 10, MAX_WIDTH, MAX_WIDTH, 16]
-
+    widths = _widths(headers, sheet.frame, cols)
     paths = {"report": folder / "report.xlsx", "failures": folder / "failures.xlsx",
              "summary": folder / "summary.json"}
-    book = xlsxwriter.Workbook(_tmp(paths["report"]), WORKBOOK_OPTIONS)
+
+    book = xlsxwriter.Workbook(str(_tmp(paths["report"])), WORKBOOK_OPTIONS)
     _summary_sheet(book, summary)
-    rows = _Writer(book, "Rows")
-    rows.start(headers + extra, widths)
-    n = _write_rows(rows, sheet, rows_frame, extra, notes, tick)
-    rows.finish(n, len(headers) + len(extra))
+    out_cols = [*cols, ROW, "status", "error", "warning", "line_item_id"]
+    RowsSheet(book, "Rows").write(
+        headers + ["Row", "Status", "Errors", "Warnings", "Line item ID"],
+        widths + [7, 10, MAX_WIDTH, MAX_WIDTH, 16], data, out_cols, {ROW},
+        _bad_positions(notes, out_cols), notes, tick)
     book.close()
 
-    failed = data.filter(pl.col("status") == "INVALID").select(IDX, *cols, "error")
-    book = xlsxwriter.Workbook(_tmp(paths["failures"]), WORKBOOK_OPTIONS)
-    fails = _Writer(book, "Rows to fix")
-    fails.start(headers + ["Errors"], _widths(headers, sheet.frame, cols) + [MAX_WIDTH])
-    n = _write_rows(fails, sheet, failed, ["Errors"], notes, lambda k: None)
-    fails.finish(n, len(headers) + 1)
+    # failures.xlsx: the rows to fix, in a layout the pipeline reads again (Errors is ignored)
+    invalid = data.filter(pl.col("status") == "INVALID")
+    kept = invalid[IDX].to_list()
+    new_pos = {idx: pos for pos, idx in enumerate(kept)}
+    fail_notes = {(new_pos[r], c): t for (r, c), t in notes.items() if r in new_pos}
+    fail_cols = [*cols, "error"]
+    book = xlsxwriter.Workbook(str(_tmp(paths["failures"])), WORKBOOK_OPTIONS)
+    RowsSheet(book, "Rows to fix").write(
+        headers + ["Errors"], widths + [MAX_WIDTH], invalid, fail_cols, set(),
+        _bad_positions(fail_notes, fail_cols), fail_notes, lambda k: None)
     book.close()
 
     summary = {**summary, "report": str(paths["report"]), "failures": str(paths["failures"])}

@@ -14,7 +14,7 @@ import pandera.errors
 import polars as pl
 
 import rules
-from pipeline.ingest import Sheet
+from pipeline.ingest import ROW, Sheet
 from pipeline.normalize import IDX, ISSUE_SCHEMA, Normalized
 from rules.messages import explain
 from rules.schema import build_schema
@@ -74,26 +74,37 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
 
 
 def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
-    """Rows that order the same reward for the same recipient as an earlier row of the upload."""
+    """Rows that order the same reward for the same recipient as an earlier row of the upload.
+
+    A row with no recipient at all (BULKDIGITAL) has no identity to compare: an identical
+    earlier row is only a warning there, since ordering two lots of codes may well be meant.
+    """
     ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
     reward = [pl.col("utid").str.to_uppercase().fill_null(""),
               pl.col("amount").cast(pl.Float64, strict=False).round(2).cast(pl.String).fill_null(""),
               pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null("")]
     ref = pl.col("externalRefLineItemID").fill_null("")
     key = pl.concat_str([*ident, *reward, ref], separator="\x1f")
-    with_first = frame.select(IDX, "__row__", "externalRefLineItemID",
-                              pl.col("__row__").first().over(key).alias("first_row"),
-                              pl.col("__row__").first().over(pl.col("externalRefLineItemID"))
-                              .alias("first_ref_row"))
-    same = with_first.filter(pl.col("first_row") != pl.col("__row__")).select(
+    anonymous = pl.all_horizontal(pl.col(f).is_null() for f in IDENTITY)
+    marked = frame.select(IDX, ROW, "externalRefLineItemID", anonymous.alias("anonymous"),
+                          pl.col(ROW).first().over(key).alias("first_row"),
+                          pl.col(ROW).first().over("externalRefLineItemID").alias("first_ref_row"))
+    repeat = marked.filter(pl.col("first_row") != pl.col(ROW))
+    same = repeat.select(
         IDX, pl.lit(None, pl.String).alias("field"),
-        pl.lit("row.duplicate").alias("rule"), pl.lit("error").alias("severity"),
-        pl.format("Duplicate of row {}: the same reward for the same recipient. Delete this row, "
-                  "or give the two rows different {} values if both rewards are meant.",
-                  pl.col("first_row"), pl.lit(labels["externalRefLineItemID"])).alias("message"))
-    reused = with_first.filter(pl.col("externalRefLineItemID").is_not_null()
-                               & (pl.col("first_ref_row") != pl.col("__row__"))
-                               & ~pl.col(IDX).is_in(same[IDX].implode())).select(
+        pl.when(pl.col("anonymous")).then(pl.lit("row.same_as")).otherwise(pl.lit("row.duplicate"))
+        .alias("rule"),
+        pl.when(pl.col("anonymous")).then(pl.lit("warning")).otherwise(pl.lit("error")).alias("severity"),
+        pl.when(pl.col("anonymous")).then(pl.format(
+            "Same reward, amount and quantity as row {}; both lines will be ordered.",
+            pl.col("first_row")))
+        .otherwise(pl.format(
+            "Duplicate of row {}: the same reward for the same recipient. Delete this row, or give "
+            "the two rows different {} values if both rewards are meant.",
+            pl.col("first_row"), pl.lit(labels["externalRefLineItemID"]))).alias("message"))
+    reused = marked.filter(pl.col("externalRefLineItemID").is_not_null()
+                           & (pl.col("first_ref_row") != pl.col(ROW))
+                           & ~pl.col(IDX).is_in(repeat[IDX].implode())).select(
         IDX, pl.lit("externalRefLineItemID").alias("field"),
         pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit("error").alias("severity"),
         pl.format("{} '{}' is already used on row {}; each row needs its own reference.",
