@@ -22,7 +22,7 @@ __all__ = ["Normalized", "normalize", "ISSUE_SCHEMA", "IDX"]
 
 IDX = "__idx__"
 ISSUE_SCHEMA = {IDX: pl.UInt32, "field": pl.String, "rule": pl.String, "severity": pl.String,
-                "message": pl.String}
+                "text": pl.String}
 KEEP_LINE_BREAKS = {"message"}
 
 
@@ -230,5 +230,5 @@ def _warn(before: pl.DataFrame, after: pl.DataFrame, field: str, rule: str,
     return pair.select(
         pl.col(IDX), pl.lit(field).alias("field"), pl.lit(rule).alias("rule"),
         pl.lit("warning").alias("severity"),
-        message(pl.col("old"), pl.col("new")).alias("message"),
+        message(pl.col("old"), pl.col("new")).alias("text"),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,8 @@ STATUS_MEANING = {
     "INVALID": "Not ordered: fix the cells named in Errors and upload the row again.",
 }
 RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]
+CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 EXCEL_MAX_CHARS = 32767
 CHUNK = 20_000
 WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
@@ -89,8 +89,8 @@ def _row_texts(validated: Validated) -> pl.DataFrame:
     """Per row: the joined error and warning messages."""
     issues = validated.issues
     joined = issues.group_by(IDX, "severity", maintain_order=True).agg(
-        pl.col("message").str.join("\n"))
-    pivot = joined.pivot(on="severity", index=IDX, values="message")
+        pl.col("text").str.join("\n"))
+    pivot = joined.pivot(on="severity", index=IDX, values="text")
     for col in ("error", "warning"):
         if col not in pivot.columns:
             pivot = pivot.with_columns(pl.lit(None, pl.String).alias(col))
@@ -102,7 +102,7 @@ def _cell_notes(sheet: Sheet, validated: Validated) -> dict[tuple[int, int], str
     position = {sheet.fields[c]: i for i, c in enumerate(sheet.columns) if c in sheet.fields}
     errors = validated.issues.filter((pl.col("severity") == "error") & pl.col("field").is_not_null())
     notes: dict[tuple[int, int], str] = {}
-    for idx, fld, message in errors.select(IDX, "field", "message").iter_rows():
+    for idx, fld, message in errors.select(IDX, "field", "text").iter_rows():
         pos = position.get(fld)
         if pos is None:
             continue
@@ -120,17 +120,21 @@ def _widths(headers: Iterable[str], frame: pl.DataFrame, columns: list[str]) -> 
     return widths
 
 
-def _xml_text(v: pl.Expr) -> pl.Expr:
-    """Cell text as XML character data, escaped the way Excel reads it back unchanged."""
-    return (v.str.slice(0, EXCEL_MAX_CHARS)
-            .str.replace_all("&", "&amp;", literal=True)
-            .str.replace_all("<", "&lt;", literal=True)
-            .str.replace_all(">", "&gt;", literal=True)
-            .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))   # a literal _xHHHH_ stays text
+def _xml_text(v: pl.Expr, controls: bool) -> pl.Expr:
+    """Cell text as XML character data, escaped so that Excel reads back exactly the input.
 
-
-def _escape_controls(text: str) -> str:
-    return CONTROL_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    XML cannot hold most control characters: Excel's own escape for them is _xHHHH_, so a
+    literal _xHHHH_ in the text is escaped too (as _x005F_xHHHH_).
+    """
+    v = (v.str.slice(0, EXCEL_MAX_CHARS)
+         .str.replace_all("&", "&amp;", literal=True)
+         .str.replace_all("<", "&lt;", literal=True)
+         .str.replace_all(">", "&gt;", literal=True)
+         .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))
+    if controls:    # rare: only columns that hold such characters pay for it
+        for code in CONTROL_CODES:
+            v = v.str.replace_all(chr(code), f"_x{code:04X}_", literal=True)
+    return v
 
 
 class RowsSheet:
@@ -189,6 +193,8 @@ def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: se
     offset = first_row - 2
     position = pl.int_range(pl.len(), dtype=pl.Int64) + offset
     rownum = (position + 2).cast(pl.String)
+    controls = {c for c in columns if c not in numeric
+                and chunk[c].cast(pl.String).str.contains(CONTROL_RE).any()}
     cells = []
     for k, col in enumerate(columns):
         v = pl.col(col).cast(pl.String)
@@ -208,15 +214,10 @@ def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: se
                  .otherwise(pl.lit("")))
         preserve = pl.when(v.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
         text_cell = pl.concat_str([ref, style, pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"),
-                                   _xml_text(v), pl.lit("</t></is></c>")])
+                                   _xml_text(v, col in controls), pl.lit("</t></is></c>")])
         blank_cell = pl.concat_str([ref, style, pl.lit("/>")])
         cells.append(pl.when(v.is_not_null()).then(text_cell)
                      .when(failing).then(blank_cell).otherwise(pl.lit("")))
-    needs_escape = [c for c in columns if c not in numeric
-                    and chunk[c].cast(pl.String).str.contains(CONTROL_RE.pattern).any()]
-    if needs_escape:
-        chunk = chunk.with_columns(pl.col(c).map_elements(_escape_controls, return_dtype=pl.String)
-                                   for c in needs_escape)
     rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('">'), *cells,
                                        pl.lit("</row>")]).alias("xml"))
     return rows["xml"].str.join("").item()

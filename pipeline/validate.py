@@ -70,7 +70,7 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
         messages.append(explain(rule, book, label=labels[field], value=value,
                                 method=row.get("deliveryMethod"), row=row, today=today))
     return failures.with_columns(pl.lit("error").alias("severity"),
-                                 pl.Series("message", messages, pl.String)).select(list(ISSUE_SCHEMA))
+                                 pl.Series("text", messages, pl.String)).select(list(ISSUE_SCHEMA))
 
 
 def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
@@ -101,7 +101,7 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
         .otherwise(pl.format(
             "Duplicate of row {}: the same reward for the same recipient. Delete this row, or give "
             "the two rows different {} values if both rewards are meant.",
-            pl.col("first_row"), pl.lit(labels["externalRefLineItemID"]))).alias("message"))
+            pl.col("first_row"), pl.lit(labels["externalRefLineItemID"]))).alias("text"))
     reused = marked.filter(pl.col("externalRefLineItemID").is_not_null()
                            & (pl.col("first_ref_row") != pl.col(ROW))
                            & ~pl.col(IDX).is_in(repeat[IDX].implode())).select(
@@ -109,7 +109,7 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
         pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit("error").alias("severity"),
         pl.format("{} '{}' is already used on row {}; each row needs its own reference.",
                   pl.lit(labels["externalRefLineItemID"]), pl.col("externalRefLineItemID"),
-                  pl.col("first_ref_row")).alias("message"))
+                  pl.col("first_ref_row")).alias("text"))
     return pl.concat([same, reused]).select(list(ISSUE_SCHEMA))
 
 
@@ -125,7 +125,7 @@ def _digital_extras(frame: pl.DataFrame, book: rules.RuleBook,
                              pl.lit("warning").alias("severity"),
                              pl.format("{} '{}' is left out of the order: {} rewards are not mailed.",
                                        pl.lit(labels[field]), pl.col(field),
-                                       pl.col("deliveryMethod")).alias("message")))
+                                       pl.col("deliveryMethod")).alias("text")))
     return pl.concat(parts).select(list(ISSUE_SCHEMA))
 
 

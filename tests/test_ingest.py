@@ -1,0 +1,160 @@
+"""Ingest on small files of real-world shape: title rows, numeric cells, blank rows, encodings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import write_xlsx
+from pipeline.errors import InputError
+from pipeline.ingest import read_sheet
+
+HEADER = ["First Name", "Last Name", "Email", "ZIP", "Mobile"]
+
+
+def test_title_rows_above_the_header_and_excel_row_numbers(tmp_path):
+    grid = [[None], ["Q4 Rewards"], ["exported by HR"], [None], HEADER,
+            ["Ann", "Lee", "ann@example.com", 2108, 4155552671],
+            [None], [None, None, "   "],
+            ["Bob", "Ray", "bob@example.com", "02134", None]]
+    sheet = read_sheet(write_xlsx(tmp_path / "t.xlsx", grid))
+    assert sheet.header_row == 5
+    assert sheet.frame["__row__"].to_list() == [6, 9]        # blank rows skipped, numbers kept
+    assert sheet.headers == tuple(HEADER)
+
+
+def test_numeric_cells_arrive_as_text_without_float_artifacts(tmp_path):
+    grid = [HEADER + ["Amount", "Qty"], ["Ann", "Lee", "a@example.com", 2108, 4155552671, 25, 3]]
+    sheet = read_sheet(write_xlsx(tmp_path / "n.xlsx", grid))
+    row = sheet.frame.row(0, named=True)
+    assert [row["c3"], row["c4"], row["c5"], row["c6"]] == ["2108", "4155552671", "25", "3"]
+
+
+def test_date_cells_read_as_the_date_shown(tmp_path):
+    grid = [["First Name", "Delivery Date"], ["Ann", dt.date(2026, 12, 24)]]
+    sheet = read_sheet(write_xlsx(tmp_path / "d.xlsx", grid))
+    assert sheet.frame["c1"].to_list() == ["2026-12-24"]
+
+
+def test_data_that_does_not_start_in_column_a(tmp_path):
+    grid = [[None, None], [None, "First Name", "Email"], [None, "Ann", "ann@example.com"]]
+    sheet = read_sheet(write_xlsx(tmp_path / "b.xlsx", grid))
+    assert sheet.header_row == 2
+    assert sheet.fields == {"c0": "firstName", "c1": "email"}
+    assert sheet.frame["__row__"].to_list() == [3]
+
+
+@pytest.mark.parametrize("header, field", [
+    ("FirstName", "firstName"), ("given name", "firstName"), ("SURNAME", "lastName"),
+    ("Family-Name", "lastName"), ("E-mail", "email"), ("Email Address", "email"),
+    ("Mobile Number", "mobileNumber"), ("Cell", "mobileNumber"), ("SMS", "mobileNumber"),
+    ("Delivery", "deliveryMethod"), ("Reward ID", "utid"), ("Face Value", "amount"),
+    ("Qty", "quantity"), ("Address Line 1", "streetLine1"), ("Street Line 1", "streetLine1"),
+    ("Apt", "streetLine2"), ("Suite", "streetLine2"), ("Town", "city"),
+    ("State or Province", "stateOrProvince"), ("Region", "stateOrProvince"),
+    ("Postcode", "postalCode"), ("Zip Code", "postalCode"), ("Company", "companyName"),
+    ("Gift Message", "message"), ("Email Subject", "emailSubject"), ("Line Item Note", "lineItemNote"),
+    ("Delivery Date", "deliveryDate"), ("Expiration Date", "expirationDate"), ("ETID", "etid"),
+    ("PTID", "ptid"), ("Shipping Method", "shippingMethod"), ("Reference ID", "externalRefLineItemID"),
+    ("utid", "utid"), ("streetLine1", "streetLine1"),
+])
+def test_header_aliases(tmp_path, header, field):
+    sheet = read_sheet(write_xlsx(tmp_path / "h.xlsx", [["Employee", header], ["E1", "x"]]))
+    assert sheet.fields == {"c1": field}
+
+
+def test_unrecognized_columns_are_kept_unchanged(tmp_path):
+    sheet = read_sheet(write_xlsx(tmp_path / "u.xlsx", [["Employee ID", "First Name", "Dept."],
+                                                        ["E1", "Ann", "Sales"]]))
+    assert sheet.headers == ("Employee ID", "First Name", "Dept.")
+    assert sheet.frame.row(0)[:3] == ("E1", "Ann", "Sales")
+
+
+def test_two_columns_for_one_field_is_an_error_naming_both(tmp_path):
+    path = write_xlsx(tmp_path / "two.xlsx", [["Title"], ["Phone", "First Name", "Mobile"], ["1", "A", "2"]])
+    with pytest.raises(InputError) as err:
+        read_sheet(path)
+    text = str(err.value)
+    assert "two.xlsx" in text and "row 2" in text
+    assert "'Phone' (A)" in text and "'Mobile' (C)" in text
+
+
+def test_report_columns_are_dropped_when_a_report_comes_back(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", [["First Name", "Errors", "Status"], ["Ann", "old error", "INVALID"]])
+    sheet = read_sheet(path)
+    assert sheet.headers == ("First Name",)
+
+
+def test_first_sheet_with_a_header_is_used(tmp_path):
+    path = write_xlsx(tmp_path / "s.xlsx", [["Instructions: fill in the next sheet"]], sheet="Readme",
+                      more={"Recipients": [["First Name", "Email"], ["Ann", "a@example.com"]]})
+    assert read_sheet(path).sheet == "Recipients"
+
+
+def test_sheet_chosen_by_name(tmp_path):
+    path = write_xlsx(tmp_path / "s.xlsx", [["First Name"], ["Ann"]], sheet="A",
+                      more={"B": [["First Name"], ["Bob"], ["Cy"]]})
+    assert read_sheet(path, "B").frame.height == 2
+    with pytest.raises(InputError, match="no sheet named 'C'; the sheets are: 'A', 'B'"):
+        read_sheet(path, "C")
+
+
+def test_no_header_is_a_clear_error(tmp_path):
+    path = write_xlsx(tmp_path / "x.xlsx", [["just"], ["some"], ["notes"]])
+    with pytest.raises(InputError, match="no header row found"):
+        read_sheet(path)
+
+
+class TestCsv:
+    def test_utf8_with_bom(self, tmp_path):
+        path = tmp_path / "bom.csv"
+        path.write_bytes("\ufeffFirst Name,Email\nJosé,jose@example.com\n".encode("utf-8"))
+        sheet = read_sheet(path)
+        assert sheet.headers == ("First Name", "Email")
+        assert sheet.frame["c0"].to_list() == ["José"]
+
+    def test_windows_1252(self, tmp_path):
+        path = tmp_path / "win.csv"
+        path.write_bytes("First Name;City\r\nRenée;Montréal\r\n".encode("cp1252"))
+        sheet = read_sheet(path)
+        assert sheet.frame.row(0)[:2] == ("Renée", "Montréal")
+
+    def test_title_lines_blank_lines_and_row_numbers(self, tmp_path):
+        path = tmp_path / "t.csv"
+        path.write_text("Q4 rewards\n\nFirst Name,ZIP\nAnn,02108\n\n,\nBob,2134\n", encoding="utf-8")
+        sheet = read_sheet(path)
+        assert sheet.header_row == 3
+        assert sheet.frame["__row__"].to_list() == [4, 7]
+        assert sheet.frame["c1"].to_list() == ["02108", "2134"]    # leading zero kept
+
+    def test_quoted_line_breaks_stay_in_the_cell(self, tmp_path):
+        path = tmp_path / "q.csv"
+        path.write_text('First Name,Message\nAnn,"line one\nline two"\nBob,hi\n', encoding="utf-8")
+        sheet = read_sheet(path)
+        assert sheet.frame["c1"].to_list() == ["line one\nline two", "hi"]
+        assert sheet.frame["__row__"].to_list() == [2, 3]
+
+
+class TestUnreadable:
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(InputError, match="file not found"):
+            read_sheet(tmp_path / "nope.xlsx")
+
+    def test_not_a_workbook(self, tmp_path):
+        path = tmp_path / "fake.xlsx"
+        path.write_text("hello")
+        with pytest.raises(InputError, match="fake.xlsx: not a readable Excel workbook"):
+            read_sheet(path)
+
+    def test_unsupported_type(self, tmp_path):
+        path = tmp_path / "list.pdf"
+        path.write_bytes(b"%PDF")
+        with pytest.raises(InputError, match="unsupported file type '.pdf'"):
+            read_sheet(path)
+
+    def test_empty_file(self, tmp_path):
+        path = tmp_path / "e.csv"
+        path.write_bytes(b"")
+        with pytest.raises(InputError, match="the file is empty"):
+            read_sheet(path)

@@ -1,0 +1,160 @@
+"""The workbooks HR gets, read back with openpyxl as Excel would open them."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from conftest import TODAY, base_row, write_csv
+from pipeline.config import Campaign, Settings
+from pipeline.ingest import read_sheet
+from pipeline.job import validate_file
+
+RED = "FFFFC7CE"
+
+
+def run(tmp_path: Path, rows, name="upload.csv", defaults=None):
+    path = write_csv(tmp_path / name, rows)
+    campaign = Campaign("acme-corp", "acme-rewards", defaults=defaults or {}, path="c.toml")
+    settings = Settings(campaign=campaign, output=tmp_path / "out", today=TODAY)
+    return validate_file(path, settings)
+
+
+def rows_sheet(path: Path):
+    book = openpyxl.load_workbook(path)
+    ws = book["Rows"] if "Rows" in book.sheetnames else book.worksheets[0]
+    header = [c.value for c in ws[1]]
+    return ws, header
+
+
+@pytest.fixture
+def result(tmp_path):
+    rows = [
+        base_row("EMAIL", Employee="E1"),
+        base_row("PHONE", Employee="E2", Mobile="12345"),
+        base_row("ADDRESS", Employee="E3", First_Name="José", State=""),
+        base_row("EMAIL", Employee="=1+2", First_Name="@SUM(A1)", Email="b@example.com",
+                 Message="-2+3", Note="+cmd|' /C calc'!A0"),
+        base_row("BULKDIGITAL", Employee="E5"),
+    ]
+    return run(tmp_path, rows)
+
+
+def test_rows_sheet_has_every_row_in_order_with_original_cells(result):
+    ws, header = rows_sheet(result.paths["report"])
+    assert header[-5:] == ["Row", "Status", "Errors", "Warnings", "Line item ID"]
+    assert header[0] == "Delivery Method"
+    data = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert [r[header.index("Employee")] for r in data] == ["E1", "E2", "E3", "=1+2", "E5"]
+    assert [r[header.index("Row")] for r in data] == [2, 3, 4, 5, 6]
+    assert [r[header.index("Status")] for r in data] == ["VALID", "INVALID", "INVALID", "VALID", "VALID"]
+    assert data[1][header.index("Mobile")] == "12345"
+    assert "got '12345'" in data[1][header.index("Errors")]
+    assert data[0][header.index("Errors")] is None
+
+
+def test_failing_cells_are_red_with_the_message_as_a_comment(result):
+    ws, header = rows_sheet(result.paths["report"])
+    mobile = ws.cell(row=3, column=header.index("Mobile") + 1)
+    assert mobile.fill.fgColor.rgb == RED
+    assert mobile.comment.text.startswith("Mobile must be a US mobile number")
+    name = ws.cell(row=4, column=header.index("First Name") + 1)
+    assert name.fill.fgColor.rgb == RED and "Write 'Jose' instead." in name.comment.text
+    state = ws.cell(row=4, column=header.index("State") + 1)      # empty but required
+    assert state.value is None and state.fill.fgColor.rgb == RED
+    assert state.comment.text.startswith("State is required for ADDRESS delivery")
+    fine = ws.cell(row=2, column=header.index("Mobile") + 1)
+    assert fine.comment is None and fine.fill.fgColor.rgb != RED
+
+
+def test_no_input_cell_becomes_a_formula_or_a_link(result):
+    for key in ("report", "failures"):
+        book = openpyxl.load_workbook(result.paths[key])
+        for ws in book.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", (key, cell.coordinate, cell.value)
+                    assert cell.hyperlink is None
+    ws, header = rows_sheet(result.paths["report"])
+    risky = ws.cell(row=5, column=header.index("Employee") + 1)
+    assert risky.value == "=1+2" and risky.data_type == "s"
+    assert risky.quotePrefix        # Excel keeps it text even when the cell is edited
+    assert ws.cell(row=5, column=header.index("Note") + 1).value == "+cmd|' /C calc'!A0"
+
+
+def test_sheet_xml_has_no_formula_elements(result):
+    with zipfile.ZipFile(result.paths["report"]) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert b"<f>" not in z.read(name)
+
+
+def test_header_frozen_filters_on_readable_widths(result):
+    ws, header = rows_sheet(result.paths["report"])
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}6"
+    assert ws.column_dimensions["A"].width >= len("Delivery Method")
+
+
+def test_summary_sheet_and_json_agree(result):
+    book = openpyxl.load_workbook(result.paths["report"])
+    assert book.sheetnames == ["Summary", "Rows"]
+    cells = {row[0]: row[1:] for row in book["Summary"].iter_rows(values_only=True) if row[0]}
+    assert cells["VALID"][0] == 3 and cells["INVALID"][0] == 2
+    assert cells["EMAIL"][:3] == (2, 2, 0)
+    summary = json.loads(result.paths["summary"].read_text())
+    assert summary["status_counts"] == {"VALID": 3, "INVALID": 2}
+    assert summary["delivery_methods"]["PHONE"] == {"rows": 1, "valid": 0, "invalid": 1, "amount_valid": 0.0}
+    # valid: two EMAIL rows at 25, one BULKDIGITAL of 25 x 25
+    assert summary["total_amount_valid"] == 25 + 25 + 25 * 25
+    assert cells["Total amount of valid rows"][0] == summary["total_amount_valid"]
+    assert summary["sent_to_tango"] is False
+
+
+def test_failures_workbook_holds_only_rows_to_fix_and_reads_back_as_input(result, tmp_path):
+    ws, header = rows_sheet(result.paths["failures"])
+    assert header[-1] == "Errors"
+    data = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert [r[header.index("Employee")] for r in data] == ["E2", "E3"]
+    assert ws.cell(row=2, column=header.index("Mobile") + 1).fill.fgColor.rgb == RED
+    again = read_sheet(result.paths["failures"])
+    assert "Errors" not in again.headers
+    assert again.headers == tuple(header[:-1])
+    assert again.frame.height == 2
+
+
+def test_a_fixed_failures_workbook_validates_clean(result, tmp_path):
+    book = openpyxl.load_workbook(result.paths["failures"])
+    ws = book.worksheets[0]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=2, column=header.index("Mobile") + 1).value = "(415) 555-2671"
+    ws.cell(row=3, column=header.index("First Name") + 1).value = "Jose"
+    ws.cell(row=3, column=header.index("State") + 1).value = "MA"
+    fixed = tmp_path / "fixed.xlsx"
+    book.save(fixed)
+    campaign = Campaign("acme-corp", "acme-rewards", path="c.toml")
+    again = validate_file(fixed, Settings(campaign=campaign, output=tmp_path / "out2", today=TODAY))
+    assert again.summary["status_counts"] == {"VALID": 2, "INVALID": 0}
+
+
+def test_each_run_gets_its_own_folder(tmp_path):
+    a = run(tmp_path, [base_row("EMAIL")])
+    b = run(tmp_path, [base_row("EMAIL")])
+    assert a.folder != b.folder and a.folder.parent == b.folder.parent
+    assert a.folder.name.startswith("upload-")
+    assert sorted(p.name for p in a.folder.iterdir()) == ["failures.xlsx", "report.xlsx", "summary.json"]
+
+
+def test_control_characters_and_markup_survive_as_text(tmp_path):
+    rows = [base_row("EMAIL", Message="a\x07b <r>x</r> & _x0041_ ", Employee="<b>")]
+    result = run(tmp_path, rows)
+    ws, header = rows_sheet(result.paths["report"])
+    assert ws.cell(row=2, column=header.index("Employee") + 1).value == "<b>"
+    # Excel's escapes (ECMA-376 ST_Xstring): a control character as _xHHHH_, a literal _xHHHH_
+    # as _x005F_xHHHH_; openpyxl shows them undecoded, Excel decodes them back to the input
+    message = ws.cell(row=2, column=header.index("Message") + 1).value
+    assert message == "a_x0007_b <r>x</r> & _x005F_x0041_ "
