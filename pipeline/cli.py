@@ -74,7 +74,10 @@ def _validate(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:       # --help, --version, or a usage error (64)
+        return int(exc.code or 0)
     progress = Progress()
     try:
         return _validate(args, progress)

@@ -1,0 +1,146 @@
+"""The command as an operator runs it: exit codes, messages, campaign files, the bundled sample."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import base_row, write_csv
+from pipeline.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD_CAMPAIGN = """customerIdentifier = "acme-corp"
+accountIdentifier = "acme-rewards"
+campaign = "Q4"
+[defaults]
+utid = "U761382"
+amount = 25
+"""
+
+
+@pytest.fixture
+def campaign(tmp_path):
+    path = tmp_path / "campaign.toml"
+    path.write_text(GOOD_CAMPAIGN)
+    return path
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_all_valid_exits_0(tmp_path, capsys, campaign):
+    upload = write_csv(tmp_path / "ok.csv", [base_row("EMAIL"), base_row("PHONE")])
+    code, text = cli(capsys, "validate", upload, "--config", campaign, "--output", tmp_path / "out")
+    assert code == 0
+    assert "ok.csv: 2 rows: 2 VALID, 0 INVALID" in text
+
+
+def test_some_invalid_exits_1_and_names_the_reports(tmp_path, capsys, campaign):
+    upload = write_csv(tmp_path / "bad.csv", [base_row("EMAIL"), base_row("PHONE", Mobile="1")])
+    code, text = cli(capsys, "validate", upload, "--config", campaign, "--output", tmp_path / "out")
+    assert code == 1
+    assert "1 VALID, 1 INVALID" in text
+    assert "report.xlsx" in text and "failures.xlsx" in text
+
+
+def test_unreadable_file_exits_2_and_the_others_are_still_processed(tmp_path, capsys, campaign):
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a zip")
+    good = write_csv(tmp_path / "good.csv", [base_row("EMAIL")])
+    code, text = cli(capsys, "validate", broken, good, "--config", campaign, "--output", tmp_path / "out")
+    assert code == 2
+    assert "broken.xlsx: not a readable Excel workbook" in text
+    assert "good.csv: 1 rows: 1 VALID" in text
+    assert len(list((tmp_path / "out").glob("good-*/report.xlsx"))) == 1
+    assert "Traceback" not in text
+
+
+def test_bad_header_file_names_file_sheet_row_and_columns(tmp_path, capsys):
+    upload = tmp_path / "dup.csv"
+    upload.write_text("Phone,First Name,Mobile\n1,Ann,2\n")
+    code, text = cli(capsys, "validate", upload, "--output", tmp_path / "out")
+    assert code == 2
+    assert "dup.csv, row 1: columns 'Phone' (A) and 'Mobile' (C) both mean Mobile" in text
+
+
+def test_usage_errors_exit_64(tmp_path, capsys):
+    code, text = cli(capsys, "validate")
+    assert code == 64
+    code, text = cli(capsys, "frobnicate")
+    assert code == 64
+
+
+@pytest.mark.parametrize("content, message", [
+    ('accountIdentifier = "acme-rewards"', "'customerIdentifier' is missing"),
+    ('customerIdentifier = "ac"\naccountIdentifier = "acme-rewards"', "'customerIdentifier' must be 5 to 100"),
+    ('customerIdentifier = "acme corp!"\naccountIdentifier = "acme-rewards"', "'customerIdentifier' must be 5 to 100"),
+    ('customerIdentifier = "acme-corp"\naccountIdentifier = 12345', "'accountIdentifier' must be 5 to 100"),
+    ('colour = "red"\n' + GOOD_CAMPAIGN, "unknown key 'colour'"),
+    (GOOD_CAMPAIGN.replace('campaign = "Q4"', "campaign = 4"), "'campaign' must be text"),
+    (GOOD_CAMPAIGN + 'shoeSize = "9"\n', "[defaults] 'shoeSize' is not a line-item field"),
+    (GOOD_CAMPAIGN.replace("amount = 25", "amount = true"), "[defaults] 'amount' must be a number"),
+    (GOOD_CAMPAIGN + 'externalRefLineItemID = "x"\n', "'externalRefLineItemID' cannot have a default"),
+    ('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n[sender]\nphone = "1"',
+     "unknown key 'sender.phone'"),
+    ('customerIdentifier = "acme-corp"\nnotes = "' + "n" * 151 + '"\naccountIdentifier = "acme-rewards"',
+     "'notes' may have at most 150 characters"),
+    ("customerIdentifier = ", "not valid TOML"),
+])
+def test_bad_campaign_file_is_a_usage_error_naming_the_key(tmp_path, capsys, content, message):
+    config = tmp_path / "c.toml"
+    config.write_text(content)
+    upload = write_csv(tmp_path / "u.csv", [base_row("EMAIL")])
+    code, text = cli(capsys, "validate", upload, "--config", config, "--output", tmp_path / "out")
+    assert code == 64
+    assert message in text
+    assert not (tmp_path / "out").exists()        # nothing read, nothing written
+
+
+def test_missing_campaign_file(tmp_path, capsys):
+    upload = write_csv(tmp_path / "u.csv", [base_row("EMAIL")])
+    code, text = cli(capsys, "validate", upload, "--config", tmp_path / "none.toml")
+    assert code == 64 and "campaign file not found" in text
+
+
+def test_defaults_in_a_toml_date_and_float(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD_CAMPAIGN.replace("amount = 25", "amount = 12.5\ndeliveryDate = 2030-01-15"))
+    row = base_row("EMAIL")
+    del row["Amount"]
+    upload = write_csv(tmp_path / "u.csv", [row])
+    code, _ = cli(capsys, "validate", upload, "--config", config, "--output", tmp_path / "out")
+    assert code == 0
+    summary = json.loads(next((tmp_path / "out").glob("u-*/summary.json")).read_text())
+    assert summary["total_amount_valid"] == 12.5
+
+
+def test_the_bundled_sample_as_the_readme_runs_it(tmp_path):
+    """The README's demo: the sample has deliberate mistakes, so exit 1 with reports written."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "validate", "samples/recipients.xlsx",
+                           "--config", "samples/campaign.toml", "--output", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    summary = json.loads(next(tmp_path.glob("recipients-*/summary.json")).read_text())
+    assert summary["rows"] == 60
+    assert summary["header_row"] == 4
+    assert set(summary["delivery_methods"]) >= {"EMAIL", "PHONE", "ADDRESS", "EMBEDDED", "NONE",
+                                                "BULKDIGITAL", "BULKSHIPMENT"}
+    assert 5 <= summary["status_counts"]["INVALID"] <= 20
+
+
+def test_progress_is_plain_lines_when_not_on_a_terminal(tmp_path, campaign):
+    upload = write_csv(tmp_path / "u.csv", [base_row("EMAIL")])
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "validate", str(upload), "--config",
+                           str(campaign), "--output", str(tmp_path / "o")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert "\r" not in proc.stderr
+    assert "u.csv: 1 rows, header on row 1" in proc.stderr
