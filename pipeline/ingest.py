@@ -49,11 +49,9 @@ class Sheet:
                 return self.headers[self.columns.index(col)]
         return None
 
-    def column_of(self, field: str) -> str | None:
-        for col, f in self.fields.items():
-            if f == field:
-                return col
-        return None
+    def labels(self, book: rules.RuleBook) -> dict[str, str]:
+        """How messages name each field: the sheet's own header, else the field's label."""
+        return {f: self.header_of(f) or book.labels[f] for f in book.fields}
 
 
 def column_letter(index: int) -> str:

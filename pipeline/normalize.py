@@ -119,12 +119,8 @@ def _us_date(col: pl.Expr) -> pl.Expr:
     return pl.when(parsed.is_not_null()).then(parsed.dt.to_string("%Y-%m-%d")).otherwise(col)
 
 
-def _excel_date(col: pl.Expr) -> pl.Expr:
-    """A date cell reads as '2026-12-24 00:00:00': the date is what the user sees."""
-    return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]00:00:00(\.0+)?$", "$1")
-
-
 def _excel_datetime(col: pl.Expr) -> pl.Expr:
+    """A date-and-time cell reads as '2027-06-30 23:59:00'; ISO 8601 wants the T."""
     return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2}:[0-9]{2}:[0-9]{2})$", "${1}T$2")
 
 
@@ -166,14 +162,10 @@ def steps(book: rules.RuleBook, labels: dict[str, str]) -> list[Step]:
     ]
 
 
-def _labels(sheet: Sheet, book: rules.RuleBook) -> dict[str, str]:
-    return {f: sheet.header_of(f) or book.labels[f] for f in book.fields}
-
-
 def normalize(sheet: Sheet, defaults: dict[str, str] | None = None) -> Normalized:
     book = rules.load()
     defaults = defaults or {}
-    labels = _labels(sheet, book)
+    labels = sheet.labels(book)
     cols = {f: c for c, f in sheet.fields.items()}
     frame = sheet.frame.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX),
@@ -195,8 +187,7 @@ def normalize(sheet: Sheet, defaults: dict[str, str] | None = None) -> Normalize
     frame = frame.with_columns(pl.col(f).fill_null(pl.lit(v)) for f, v in defaults.items())
 
     # 3. one field at a time, each change a warning on the cell the user wrote
-    frame = frame.with_columns(_excel_date(pl.col("deliveryDate")),
-                               _excel_datetime(_excel_date(pl.col("expirationDate"))))
+    frame = frame.with_columns(_excel_datetime(pl.col("expirationDate")))
     for step in steps(book, labels):
         after = frame.with_columns(step.value(pl.col(step.field)).alias(step.field))
         if step.field == "mobileNumber":

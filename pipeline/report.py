@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,11 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-import rules
 from pipeline.ingest import ROW, Sheet
 from pipeline.normalize import IDX
 from pipeline.validate import Validated
 
-__all__ = ["Outcome", "write_reports", "summarize", "STATUSES"]
+__all__ = ["RowsSheet", "new_folder", "summarize", "write_reports", "STATUSES"]
 
 STATUSES = ("VALID", "INVALID")
 STATUS_MEANING = {
@@ -40,14 +38,6 @@ WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
                     "strings_to_urls": False, "strings_to_numbers": False}
 MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
-
-
-@dataclass
-class Outcome:
-    """What one file's run produced, for the CLI and for summary.json."""
-    file: str
-    folder: Path
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode: str,

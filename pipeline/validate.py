@@ -34,10 +34,6 @@ class Validated:
     issues: pl.DataFrame    # ISSUE_SCHEMA: errors and warnings of every stage so far
 
 
-def _labels(sheet: Sheet, book: rules.RuleBook) -> dict[str, str]:
-    return {f: sheet.header_of(f) or book.labels[f] for f in book.fields}
-
-
 def _failures(frame: pl.DataFrame, book: rules.RuleBook, today: dt.date) -> pl.DataFrame:
     schema = build_schema(book, today)
     try:
@@ -53,7 +49,7 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
                     book: rules.RuleBook, today: dt.date) -> pl.DataFrame:
     if failures.is_empty():
         return pl.DataFrame(schema=ISSUE_SCHEMA)
-    labels = _labels(sheet, book)
+    labels = sheet.labels(book)
     by_id = {(r.id, r.field): r for r in book.rules}
     raw_cols = {f: c for c, f in sheet.fields.items()}
     rows = frame.join(failures.select(IDX).unique(), on=IDX).to_dicts()
@@ -132,7 +128,7 @@ def _digital_extras(frame: pl.DataFrame, book: rules.RuleBook,
 def validate(sheet: Sheet, normalized: Normalized, today: dt.date) -> Validated:
     book = rules.load()
     frame = normalized.frame
-    labels = _labels(sheet, book)
+    labels = sheet.labels(book)
     failures = _failures(frame, book, today)
     issues = pl.concat([
         normalized.warnings,
