@@ -144,3 +144,18 @@ def test_progress_is_plain_lines_when_not_on_a_terminal(tmp_path, campaign):
     assert proc.returncode == 0
     assert "\r" not in proc.stderr
     assert "u.csv: 1 rows, header on row 1" in proc.stderr
+
+
+def test_a_long_file_on_a_terminal_gets_a_progress_bar():
+    import io
+
+    from pipeline.progress import BAR_THRESHOLD, Progress
+    stream = io.StringIO()
+    progress = Progress(stream, bar=True)
+    with progress.rows("writing report", BAR_THRESHOLD) as tick:
+        tick(BAR_THRESHOLD)
+    assert "writing report" in stream.getvalue() and "\r" in stream.getvalue()
+    plain = io.StringIO()
+    with Progress(plain, bar=True).rows("writing report", 10) as tick:   # short file: one line
+        tick(10)
+    assert plain.getvalue() == "  writing report (10 rows)\n"
