@@ -1,26 +1,33 @@
 """The ``tango-batch`` command: parses arguments, calls the pipeline, owns messages and exit codes.
 
-Exit codes: 0 every row valid; 1 some rows invalid (reports written); 2 a file could not be read
-(the others are still processed); 64 a usage or campaign-file error; 70 an internal error.
+Exit codes: 0 every row fine; 1 some rows invalid, refused or failed (reports written); 2 a file
+could not be read (the others are still processed); 3 the run stopped early (credentials, funds,
+Tango unavailable) with everything recorded so that a rerun continues; 64 a usage or
+campaign-file error; 70 an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import NoReturn, Sequence
 
 from pipeline import __version__
-from pipeline.config import Settings, load_campaign
+from pipeline.config import Settings, load_campaign, resolve_target
 from pipeline.errors import InputError, UsageError
 from pipeline.job import validate_file
 from pipeline.progress import Progress
 
-__all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_USAGE", "EXIT_INTERNAL"]
+__all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_STOPPED", "EXIT_USAGE",
+           "EXIT_INTERNAL"]
 
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 64, 70
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
+EXIT_USAGE, EXIT_INTERNAL = 64, 70
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,19 +36,65 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _common(p: argparse.ArgumentParser, files: bool = True) -> None:
+    if files:
+        p.add_argument("files", nargs="+", metavar="FILE")
+        p.add_argument("--sheet", metavar="NAME", help="sheet to read (default: the first one with a header)")
+    p.add_argument("--output", metavar="DIR", default="output", help="where reports go (default: output/)")
+    p.add_argument("--debug", action="store_true", help="show internal errors in full")
+
+
+def _target_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", metavar="T", help="simulator (default), sandbox, production, or a base URL; "
+                   "also TANGO_BASE_URL or 'target' in the campaign file")
+    p.add_argument("--ledger", metavar="FILE", help="the ledger (default: OUTPUT/ledger.sqlite)")
+    p.add_argument("--rate", type=float, default=1.0, metavar="N",
+                   help="at most N order requests per second (default 1, Tango's documented limit)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tango-batch", description="Check HR reward sheets against Tango's rules "
-                     "and report, row by row, what can be ordered.")
+    parser = _Parser(prog="tango-batch", description="Check HR reward sheets against Tango's rules, "
+                     "order the valid rows, and report, row by row, what happened.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
     v = sub.add_parser("validate", help="check sheets and write the per-row report; sends nothing",
                        description="Check each FILE (.xlsx, .xlsm, .csv) and write report.xlsx, "
                        "failures.xlsx and summary.json in a folder per file under --output.")
-    v.add_argument("files", nargs="+", metavar="FILE")
+    _common(v)
     v.add_argument("--config", metavar="FILE", help="campaign file (TOML): identifiers and defaults")
-    v.add_argument("--sheet", metavar="NAME", help="sheet to read (default: the first one with a header)")
-    v.add_argument("--output", metavar="DIR", default="output", help="where reports go (default: output/)")
-    v.add_argument("--debug", action="store_true", help="show internal errors in full")
+
+    r = sub.add_parser("run", help="check sheets, order the valid rows, follow them, report",
+                       description="ingest → validate → plan → submit → follow → report.")
+    _common(r)
+    r.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML)")
+    _target_options(r)
+    r.add_argument("--batch-size", type=_positive_int, default=100, metavar="N",
+                   help="line items per order (default 100)")
+    wait = r.add_mutually_exclusive_group()
+    wait.add_argument("--wait", type=float, default=300.0, metavar="S",
+                      help="follow orders until final or S seconds (default 300)")
+    wait.add_argument("--no-wait", action="store_true", help="do not follow orders: return at once")
+    r.add_argument("--dry-run", action="store_true",
+                   help="write the planned batches and their JSON payloads; send nothing")
+
+    s = sub.add_parser("status", help="settle orders left unfinished and show what the ledger holds")
+    _common(s, files=False)
+    _target_options(s)
+    s.add_argument("--wait", type=float, default=0.0, metavar="S",
+                   help="keep following unfinished orders up to S seconds (default: one pass)")
+    s.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+    sim = sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine",
+                         add_help=False)
+    sim.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -73,6 +126,51 @@ def _validate(args: argparse.Namespace, progress: Progress) -> int:
     return code
 
 
+def _settings(args: argparse.Namespace, campaign=None) -> Settings:
+    output = Path(args.output)
+    target = resolve_target(args.target, dict(os.environ), campaign)
+    if args.rate <= 0:
+        raise UsageError("--rate must be more than 0")
+    return Settings(campaign=campaign, sheet=getattr(args, "sheet", None), output=output, target=target,
+                    batch_size=getattr(args, "batch_size", 100),
+                    wait=0.0 if getattr(args, "no_wait", False) else args.wait,
+                    dry_run=getattr(args, "dry_run", False),
+                    ledger=Path(args.ledger) if args.ledger else output / "ledger.sqlite",
+                    post_rate=args.rate)
+
+
+def _run(args: argparse.Namespace, progress: Progress) -> int:
+    from pipeline.run import run_files
+    campaign = load_campaign(args.config)
+    settings = _settings(args, campaign)   # a real target without credentials stops here
+    result = run_files(args.files, settings, progress)
+    f = result.figures
+    progress.say(f"orders sent: {f['posts']}, accepted: {f['accepted']}, refused: {f['rejected_batches']}, "
+                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}")
+    return result.code
+
+
+def _status(args: argparse.Namespace, progress: Progress) -> int:
+    from pipeline.status import status
+    settings = _settings(args)
+    report = status(settings, progress)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return report["exit_code"]
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from pipeline.simulator.server import main as serve
+    return serve(args.args)
+
+
+def _logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):       # their lines would repeat ours
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -80,13 +178,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     progress = Progress()
     try:
-        return _validate(args, progress)
+        if args.command == "simulate":
+            return _simulate(args)
+        if args.command == "validate":
+            return _validate(args, progress)
+        _logging(args.debug)
+        return _run(args, progress) if args.command == "run" else _status(args, progress)
     except UsageError as exc:
         progress.say(f"tango-batch: error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        progress.say("interrupted")
+        progress.say("interrupted: everything sent so far is recorded; run the same command again")
         return 130
+    except Exception as exc:  # a bug: say so plainly; the ledger keeps what was recorded
+        progress.say(f"internal error: {type(exc).__name__}: {exc}")
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

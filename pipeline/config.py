@@ -28,7 +28,7 @@ from typing import Any
 import rules
 from pipeline.errors import UsageError
 
-__all__ = ["Campaign", "Settings", "load_campaign"]
+__all__ = ["Campaign", "Settings", "Target", "load_campaign", "resolve_target"]
 
 IDENTIFIER_RE = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
 # order-level text keys and their maximum length (seed 004)
@@ -48,6 +48,25 @@ class Campaign:
     sender: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where orders go. ``namespace`` keeps each target's ledger records apart."""
+    name: str                                   # simulator | sandbox | production | url
+    base_url: str
+    namespace: str
+    auth: tuple[str, str] = field(repr=False)   # never printed
+
+    @property
+    def simulated(self) -> bool:
+        return self.name == "simulator"
+
+    def describe(self) -> str:
+        if self.simulated:
+            return "the built-in Tango SIMULATOR (nothing is really ordered)"
+        return f"{self.name} ({self.base_url})"
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,47 @@ class Settings:
     output: Path = Path("output")
     today: dt.date = field(default_factory=dt.date.today)
     progress: bool = False
+    target: Target | None = None
+    batch_size: int = 100
+    wait: float = 300.0
+    dry_run: bool = False
+    ledger: Path = Path("output/ledger.sqlite")
+    post_rate: float = 1.0
+
+
+SANDBOX_URL = "https://integration-api.tangocard.com/raas/v2"
+PRODUCTION_URL = "https://api.tangocard.com/raas/v2"
+SIMULATOR_AUTH = ("simulator", "simulator-key")
+LOOPBACK = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
+
+
+def resolve_target(option: str | None, env: dict[str, str], campaign: Campaign | None) -> Target:
+    """--target, else TANGO_BASE_URL, else the campaign file's ``target``, else the simulator.
+
+    A real target needs TANGO_PLATFORM_NAME and TANGO_PLATFORM_KEY in the environment (a usage
+    error otherwise, before anything is read). A URL on this machine (loopback) is taken to be
+    a simulator started with ``tango-batch simulate`` and uses its credentials unless given.
+    """
+    value = option or env.get("TANGO_BASE_URL") or (campaign.target if campaign else None) or "simulator"
+    creds = (env.get("TANGO_PLATFORM_NAME", ""), env.get("TANGO_PLATFORM_KEY", ""))
+    if value == "simulator":
+        return Target("simulator", "http://simulator/raas/v2", "simulator", SIMULATOR_AUTH)
+    if value in ("sandbox", "production"):
+        url = SANDBOX_URL if value == "sandbox" else PRODUCTION_URL
+        name = value
+    elif value.startswith(("http://", "https://")):
+        url = value.rstrip("/")
+        name = {SANDBOX_URL: "sandbox", PRODUCTION_URL: "production"}.get(url, "url")
+    else:
+        raise UsageError(f"--target must be simulator, sandbox, production or a URL; got {value!r}")
+    if not all(creds):
+        if name == "url" and LOOPBACK.match(url):
+            creds = SIMULATOR_AUTH
+        else:
+            raise UsageError(f"target {name} ({url}) needs credentials: set TANGO_PLATFORM_NAME and "
+                             "TANGO_PLATFORM_KEY in the environment")
+    namespace = name if name != "url" else f"url:{url}"
+    return Target(name, url, namespace, creds)
 
 
 def _text(path: str, key: str, value: Any, limit: int) -> str:
@@ -105,7 +165,7 @@ def load_campaign(path: str | Path) -> Campaign:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{p}: not valid TOML: {exc}") from None
 
-    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", *ORDER_TEXT}
+    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -125,4 +185,5 @@ def load_campaign(path: str | Path) -> Campaign:
         sender={k: _text(p, f"sender.{k}", v, SENDER_KEYS[k]) for k, v in sender.items()},
         defaults={k: _default(p, k, v) for k, v in defaults.items()},
         path=p,
+        target=_text(p, "target", data["target"], 500) if "target" in data else None,
     )

@@ -25,10 +25,23 @@ from pipeline.validate import Validated
 __all__ = ["RowsSheet", "new_folder", "summarize", "write_reports", "STATUSES"]
 
 STATUSES = ("VALID", "INVALID")
+RUN_STATUSES = ("INVALID", "DUPLICATE", "PENDING", "SUBMITTED", "COMPLETE", "REJECTED", "FAILED")
 STATUS_MEANING = {
     "VALID": "Passed every check; ready to be ordered.",
     "INVALID": "Not ordered: fix the cells named in Errors and upload the row again.",
+    "DUPLICATE": "Not ordered again: the same reward was already ordered (see Errors for when).",
+    "PENDING": "Valid but not yet sent: the run stopped early. The next run sends it.",
+    "SUBMITTED": "Accepted by Tango, not yet delivered. The next run or 'tango-batch status' updates it.",
+    "COMPLETE": "Ordered and delivered.",
+    "REJECTED": "Tango refused this line: see Errors, fix it and upload the row again.",
+    "FAILED": "Accepted by Tango but the delivery failed: see Errors.",
 }
+SENT = ("SUBMITTED", "COMPLETE", "REJECTED", "FAILED")
+ACCEPTED = ("SUBMITTED", "COMPLETE")
+TO_FIX = ("INVALID", "REJECTED", "FAILED")
+# Tango's references for a row, filled in by a run: (frame column, report header, width)
+ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
+              "reference_line_item_id": ("Reference line item ID", 24)}
 RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
 CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
@@ -40,24 +53,32 @@ MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
 
 
-def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode: str,
-              campaign_path: str | None) -> dict[str, Any]:
-    frame = validated.frame
+def _amount(frame: pl.DataFrame, statuses: tuple[str, ...]) -> float:
     value = (pl.col("amount").cast(pl.Float64, strict=False)
              * pl.col("quantity").cast(pl.Float64, strict=False).fill_null(1.0))
+    total = frame.filter(pl.col("status").is_in(list(statuses))).select(value.sum()).item()
+    return round(float(total or 0.0), 2)
+
+
+def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode: str,
+              campaign_path: str | None, target: str | None = None) -> dict[str, Any]:
+    """The counts of one file's report, for the Summary sheet and summary.json."""
+    frame = validated.frame
+    statuses = RUN_STATUSES if mode == "run" else STATUSES
+    valid = tuple(s for s in statuses if s != "INVALID")
     by_status = dict(frame.group_by("status").len().iter_rows())
-    per_method = (
-        frame.with_columns(pl.col("deliveryMethod").fill_null("(none)"), value.alias("_value"))
-        .group_by("deliveryMethod")
-        .agg(pl.len().alias("rows"),
-             (pl.col("status") == "VALID").sum().alias("valid"),
-             (pl.col("status") == "INVALID").sum().alias("invalid"),
-             pl.col("_value").filter(pl.col("status") == "VALID").sum().round(2).alias("amount_valid"))
-        .sort("deliveryMethod")
-    )
-    valid_total = frame.filter(pl.col("status") == "VALID").select(value.sum()).item() or 0.0
-    return {
+    methods = {}
+    for method in sorted(frame["deliveryMethod"].fill_null("(none)").unique().to_list()):
+        part = frame.filter(pl.col("deliveryMethod").fill_null("(none)") == method)
+        counts = {"rows": part.height, "valid": int(part["status"].is_in(list(valid)).sum()),
+                  "invalid": int((part["status"] == "INVALID").sum()),
+                  "amount_valid": _amount(part, valid)}
+        if mode == "run":
+            counts["amount_accepted"] = _amount(part, ACCEPTED)
+        methods[method] = counts
+    summary = {
         "mode": mode,
+        "target": target,
         "file": str(sheet.path),
         "sha256": sheet.sha256,
         "sheet": sheet.sheet,
@@ -65,14 +86,16 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
         "run_started": started.isoformat(timespec="seconds"),
         "campaign_file": campaign_path,
         "rows": frame.height,
-        "status_counts": {s: int(by_status.get(s, 0)) for s in STATUSES},
+        "status_counts": {s: int(by_status.get(s, 0)) for s in statuses},
         "warnings": int(validated.issues.filter(pl.col("severity") == "warning").height),
-        "delivery_methods": {r["deliveryMethod"]: {k: r[k] for k in ("rows", "valid", "invalid",
-                                                                      "amount_valid")}
-                             for r in per_method.to_dicts()},
-        "total_amount_valid": round(float(valid_total), 2),
-        "sent_to_tango": False,
+        "delivery_methods": methods,
+        "total_amount_valid": _amount(frame, valid),
+        "sent_to_tango": mode == "run" and target not in (None, "simulator"),
     }
+    if mode == "run":
+        summary["amount_sent"] = _amount(frame, SENT)
+        summary["amount_accepted"] = _amount(frame, ACCEPTED)
+    return summary
 
 
 def _row_texts(validated: Validated) -> pl.DataFrame:
@@ -84,7 +107,8 @@ def _row_texts(validated: Validated) -> pl.DataFrame:
     for col in ("error", "warning"):
         if col not in pivot.columns:
             pivot = pivot.with_columns(pl.lit(None, pl.String).alias(col))
-    return validated.frame.select(IDX, ROW, "status").join(pivot, on=IDX, how="left").sort(IDX)
+    ids = [c for c in ID_COLUMNS if c in validated.frame.columns]
+    return validated.frame.select(IDX, ROW, "status", *ids).join(pivot, on=IDX, how="left").sort(IDX)
 
 
 def _cell_notes(sheet: Sheet, validated: Validated) -> dict[tuple[int, int], str]:
@@ -220,21 +244,27 @@ def _bad_positions(notes: dict[tuple[int, int], str], columns: list[str]) -> dic
     return {columns[c]: pl.Series(rows, dtype=pl.Int64) for c, rows in by_col.items()}
 
 
+def _sent_line(summary: dict[str, Any]) -> str:
+    if summary["mode"] != "run":
+        return "No: this run only checked the rows."
+    if summary["target"] == "simulator":
+        return "SIMULATOR: the built-in stand-in for Tango. Nothing was really ordered."
+    return f"Yes, to {summary['target']}"
+
+
 def _summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
     ws = book.add_worksheet("Summary")
     bold = book.add_format({"bold": True})
     title = book.add_format({"bold": True, "font_size": 14})
     money = book.add_format({"num_format": "$#,##0.00"})
-    ws.set_column(0, 0, 28)
+    ws.set_column(0, 0, 30)
     ws.set_column(1, 5, 16)
     ws.write_string(0, 0, "Tango batch import report", title)
     lines = [
         ("File", summary["file"]), ("Sheet", summary["sheet"] or "(CSV file)"),
         ("Header row", str(summary["header_row"])), ("Run time", summary["run_started"]),
         ("Campaign file", summary["campaign_file"] or "(none)"),
-        ("Sent to Tango", "No: this run only checked the rows." if not summary["sent_to_tango"]
-         else "Yes"),
-        ("Rows", str(summary["rows"])),
+        ("Sent to Tango", _sent_line(summary)), ("Rows", str(summary["rows"])),
     ]
     r = 2
     for key, value in lines:
@@ -242,27 +272,36 @@ def _summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
         ws.write_string(r, 1, str(value))
         r += 1
     r += 1
-    ws.write_string(r, 0, "Status", bold)
-    ws.write_string(r, 1, "Rows", bold)
-    ws.write_string(r, 2, "Meaning", bold)
+    for c, head in enumerate(["Status", "Rows", "Meaning"]):
+        ws.write_string(r, c, head, bold)
     for status, count in summary["status_counts"].items():
         r += 1
         ws.write_string(r, 0, status)
         ws.write_number(r, 1, count)
         ws.write_string(r, 2, STATUS_MEANING.get(status, ""))
     r += 2
-    for c, head in enumerate(["Delivery method", "Rows", "Valid", "Invalid", "Amount (valid)"]):
+    run = summary["mode"] == "run"
+    heads = ["Delivery method", "Rows", "Valid", "Invalid", "Amount (valid)"]
+    for c, head in enumerate(heads + (["Amount (accepted)"] if run else [])):
         ws.write_string(r, c, head, bold)
     for method, counts in summary["delivery_methods"].items():
         r += 1
         ws.write_string(r, 0, method)
         for c, key in enumerate(("rows", "valid", "invalid"), start=1):
             ws.write_number(r, c, counts[key])
-        ws.write_number(r, 4, counts["amount_valid"] or 0, money)
+        ws.write_number(r, 4, counts["amount_valid"], money)
+        if run:
+            ws.write_number(r, 5, counts["amount_accepted"], money)
     r += 2
-    ws.write_string(r, 0, "Total amount of valid rows", bold)
-    ws.write_number(r, 1, summary["total_amount_valid"], money)
-    ws.write_string(r + 1, 0, "(amount × quantity)")
+    totals = [("Total amount of valid rows", summary["total_amount_valid"])]
+    if run:
+        totals += [("Amount sent to Tango", summary["amount_sent"]),
+                   ("Amount accepted by Tango", summary["amount_accepted"])]
+    for key, amount in totals:
+        ws.write_string(r, 0, key, bold)
+        ws.write_number(r, 1, amount, money)
+        r += 1
+    ws.write_string(r, 0, "(amounts are amount × quantity)")
 
 
 def new_folder(output: Path, source: Path, started: dt.datetime) -> Path:
@@ -281,8 +320,10 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
     texts = _row_texts(validated)
     notes = _cell_notes(sheet, validated)
     cols = list(sheet.columns)
-    data = (sheet.frame.select(cols).with_row_index(IDX).join(texts, on=IDX, how="left").sort(IDX)
-            .with_columns(pl.lit(None, pl.String).alias("line_item_id")))
+    data = sheet.frame.select(cols).with_row_index(IDX).join(texts, on=IDX, how="left").sort(IDX)
+    run = summary["mode"] == "run"
+    id_cols = list(ID_COLUMNS) if run else ["line_item_id"]
+    data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
     headers = list(sheet.headers)
     widths = _widths(headers, sheet.frame, cols)
     paths = {"report": folder / "report.xlsx", "failures": folder / "failures.xlsx",
@@ -290,15 +331,15 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
 
     book = xlsxwriter.Workbook(str(_tmp(paths["report"])), WORKBOOK_OPTIONS)
     _summary_sheet(book, summary)
-    out_cols = [*cols, ROW, "status", "error", "warning", "line_item_id"]
+    out_cols = [*cols, ROW, "status", "error", "warning", *id_cols]
     RowsSheet(book, "Rows").write(
-        headers + ["Row", "Status", "Errors", "Warnings", "Line item ID"],
-        widths + [7, 10, MAX_WIDTH, MAX_WIDTH, 16], data, out_cols, {ROW},
-        _bad_positions(notes, out_cols), notes, tick)
+        headers + ["Row", "Status", "Errors", "Warnings", *(ID_COLUMNS[c][0] for c in id_cols)],
+        widths + [7, 11, MAX_WIDTH, MAX_WIDTH, *(ID_COLUMNS[c][1] for c in id_cols)], data, out_cols,
+        {ROW}, _bad_positions(notes, out_cols), notes, tick)
     book.close()
 
     # failures.xlsx: the rows to fix, in a layout the pipeline reads again (Errors is ignored)
-    invalid = data.filter(pl.col("status") == "INVALID")
+    invalid = data.filter(pl.col("status").is_in(list(TO_FIX)))
     kept = invalid[IDX].to_list()
     new_pos = {idx: pos for pos, idx in enumerate(kept)}
     fail_notes = {(new_pos[r], c): t for (r, c), t in notes.items() if r in new_pos}

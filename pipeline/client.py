@@ -1,0 +1,249 @@
+"""The Tango RaaS v2 client: httpx for the calls, tenacity for the one retry policy.
+
+Retry policy (written once, here):
+- 429 (over the rate limit) and 409 (same externalRefID still in process): wait (Retry-After, at
+  least 1 s / 2 s) and send the same request again;
+- 5xx, timeouts and dropped connections: the outcome is unknown, so the same request (same
+  externalRefID) is sent again after exponential backoff with jitter, a capped number of times;
+- 400/403/422: never retried: ``Rejected`` carries Tango's message to the rows;
+- 401: ``AuthFailed`` stops the run; 402: ``InsufficientFunds`` stops sending.
+
+The transport is a parameter, so tests and the in-process simulator need no sockets. Credentials
+go into the Authorization header and nowhere else: never into a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
+                      wait_random_exponential)
+
+__all__ = ["TangoClient", "TangoError", "AuthFailed", "InsufficientFunds", "Rejected",
+           "Unavailable", "PostResult", "RateLimiter", "SANDBOX_URL", "PRODUCTION_URL"]
+
+SANDBOX_URL = "https://integration-api.tangocard.com/raas/v2"
+PRODUCTION_URL = "https://api.tangocard.com/raas/v2"
+
+log = logging.getLogger("tango_batch.client")
+
+
+class TangoError(Exception):
+    """An answer from Tango (or the lack of one) that the caller must act on."""
+
+    def __init__(self, message: str, *, status: int | None = None, i18n_key: str | None = None,
+                 errors: list[dict[str, Any]] | None = None, request_id: str | None = None,
+                 attempts: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.status, self.i18n_key = message, status, i18n_key
+        self.errors, self.request_id, self.attempts = errors or [], request_id, attempts
+
+
+class AuthFailed(TangoError):
+    """401: the platform name or key is wrong. Stop the run."""
+
+
+class InsufficientFunds(TangoError):
+    """402: the account cannot pay for this order. Stop sending; unsent rows stay pending."""
+
+
+class Rejected(TangoError):
+    """400/403/404/422: the request is wrong. Not retried; the message goes to the rows."""
+
+
+class Unavailable(TangoError):
+    """No definite answer after every retry (5xx, timeouts, dropped connections, 429s)."""
+
+
+class _Retry(Exception):
+    """A transient failure worth another attempt with the same request."""
+
+    def __init__(self, reason: str, wait: float | None = None, status: int | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.wait, self.status, self.request_id = reason, wait, status, request_id
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """A 2xx answer to POST /asyncOrders, in either of the shapes Tango documents."""
+    status: int
+    request_id: str | None
+    external_ref_id: str | None
+    order_status: str | None
+    failed: list[dict[str, Any]] = field(default_factory=list)     # failedLineItems
+    duplicates: dict[str, int] = field(default_factory=dict)        # duplicateLineItemRefIds
+    attempts: int = 1
+
+    @classmethod
+    def parse(cls, status: int, body: dict[str, Any], request_id: str | None, attempts: int) -> PostResult:
+        order = body.get("order") if isinstance(body.get("order"), dict) else body
+        return cls(status=status, request_id=request_id,
+                   external_ref_id=order.get("externalRefID") or body.get("externalRefID"),
+                   order_status=order.get("status") or order.get("orderStatus"),
+                   failed=list(body.get("failedLineItems") or order.get("failedLineItems") or []),
+                   duplicates=dict(body.get("duplicateLineItemRefIds")
+                                   or order.get("duplicateLineItemRefIds") or {}),
+                   attempts=attempts)
+
+
+class RateLimiter:
+    """At most ``rate`` calls per second, spaced evenly (Tango documents 1 TPS for orders)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        now = self.clock()
+        if self.next_at > now:
+            self.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _error_text(body: dict[str, Any], status: int) -> str:
+    parts = [body.get("message") or body.get("httpPhrase") or f"HTTP {status}"]
+    for err in body.get("errors") or []:
+        if isinstance(err, dict) and err.get("message"):
+            where = f"{err['path']}: " if err.get("path") else ""
+            parts.append(f"{where}{err['message']}")
+    return "; ".join(parts)
+
+
+def _retry_after(response: httpx.Response, floor: float) -> float:
+    try:
+        return max(floor, float(response.headers.get("Retry-After", floor)))
+    except ValueError:
+        return floor
+
+
+class TangoClient:
+    def __init__(self, base_url: str, auth: tuple[str, str], *, transport: httpx.BaseTransport | None = None,
+                 post_rate: float = 1.0, get_rate: float = 5.0, timeout: float = 30.0,
+                 max_attempts: int = 6, backoff_max: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 on_response: Callable[[str, str, int | None, str | None, str], None] | None = None) -> None:
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), auth=auth, transport=transport,
+                                 timeout=timeout, headers={"Accept": "application/json"})
+        self.post_limit = RateLimiter(post_rate, clock, sleep)
+        self.get_limit = RateLimiter(get_rate, clock, sleep)
+        self.sleep, self.max_attempts, self.backoff_max = sleep, max_attempts, backoff_max
+        self.on_response = on_response or (lambda *a: None)
+        self.retries = 0                      # transient failures retried, for the run's figures
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- the one retry policy -------------------------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.wait is not None:
+            return exc.wait
+        return wait_random_exponential(multiplier=0.5, max=self.backoff_max)(state)
+
+    def _send(self, method: str, path: str, limiter: RateLimiter, **kwargs: Any) -> tuple[httpx.Response, int]:
+        attempts = 0
+
+        def attempt() -> httpx.Response:
+            nonlocal attempts
+            attempts += 1
+            limiter.wait()
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                self.on_response(method, path, None, None, f"no response ({type(exc).__name__})")
+                raise _Retry(f"no response ({type(exc).__name__})") from None
+            request_id = response.headers.get("X-REQUEST-ID")
+            self.on_response(method, path, response.status_code, request_id, response.reason_phrase)
+            status = response.status_code
+            if status == 429:
+                raise _Retry("rate limited (429)", _retry_after(response, 1.0), status, request_id)
+            if status == 409:
+                raise _Retry("order still in process (409)", _retry_after(response, 2.0), status, request_id)
+            if status >= 500:
+                raise _Retry(f"server error ({status})", None, status, request_id)
+            return response
+
+        def count_retry(state: RetryCallState) -> None:
+            self.retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.info("retrying %s %s after %s", method, path, getattr(exc, "reason", exc))
+
+        retrying = Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
+                            retry=retry_if_exception_type(_Retry), sleep=self.sleep,
+                            before_sleep=count_retry, reraise=True)
+        try:
+            return retrying(attempt), attempts
+        except _Retry as exc:
+            raise Unavailable(f"Tango did not answer {method} {path} after {attempts} attempts: "
+                              f"{exc.reason}", status=exc.status, request_id=exc.request_id,
+                              attempts=attempts) from None
+
+    @staticmethod
+    def _raise_for(response: httpx.Response, attempts: int) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        body = _body(response)
+        kwargs = dict(status=status, i18n_key=body.get("i18nKey"), errors=body.get("errors") or [],
+                      request_id=response.headers.get("X-REQUEST-ID"), attempts=attempts)
+        text = _error_text(body, status)
+        if status == 401:
+            raise AuthFailed(f"Tango refused the credentials (401): {text}", **kwargs)
+        if status == 402:
+            raise InsufficientFunds(f"insufficient funds (402): {text}", **kwargs)
+        raise Rejected(text, **kwargs)
+
+    # --- endpoints ------------------------------------------------------------------------------
+    def create_order(self, payload: dict[str, Any]) -> PostResult:
+        response, attempts = self._send("POST", "/asyncOrders", self.post_limit, json=payload)
+        self._raise_for(response, attempts)
+        return PostResult.parse(response.status_code, _body(response),
+                                response.headers.get("X-REQUEST-ID"), attempts)
+
+    def get_order(self, customer: str, account: str, ref: str, max_results: int = 500) -> dict[str, Any] | None:
+        """The order's detail with every line item (all pages), or None when Tango has no such order."""
+        path = f"/asyncOrders/customers/{customer}/accounts/{account}/{ref}"
+        detail: dict[str, Any] | None = None
+        params: dict[str, Any] = {"maxResults": max_results}
+        while True:
+            response, attempts = self._send("GET", path, self.get_limit, params=params)
+            if response.status_code == 404:
+                return None
+            self._raise_for(response, attempts)
+            page = _body(response)
+            if detail is None:
+                detail = page
+            else:
+                detail["lineItems"] = detail.get("lineItems", []) + page.get("lineItems", [])
+            cursor = (page.get("pagination") or {}).get("nextCursor")
+            if not cursor:
+                return detail
+            params = {"maxResults": max_results, "cursor": cursor}
+
+    def get_account(self, account: str) -> dict[str, Any]:
+        response, attempts = self._send("GET", f"/accounts/{account}", self.get_limit)
+        self._raise_for(response, attempts)
+        return _body(response)
+
+    def get_catalog(self) -> dict[str, Any]:
+        response, attempts = self._send("GET", "/catalogs", self.get_limit)
+        self._raise_for(response, attempts)
+        return _body(response)

@@ -1,0 +1,183 @@
+"""Plan: valid rows become Tango line items with deterministic IDs, grouped into batches.
+
+A line item's ``externalRefLineItemID`` is the row's Reference cell when given, otherwise a hash
+of what the reward is (customer, account, campaign, recipient identity, utid, amount, quantity,
+delivery method) and of its occurrence number among identical rows of the upload. So the same
+row gets the same ID in a re-uploaded or partly fixed sheet, whatever the file is called, and a
+corrected row gets a new one.
+
+A batch's ``externalRefID`` is a hash of its order-level fields, its members and its attempt
+generation: a batch resent after an unknown outcome replays the same ID (Tango then answers with
+the existing order instead of creating a second one); a batch sent again after a definite
+failure gets generation + 1, hence a new ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+import rules
+from pipeline.config import Campaign
+from pipeline.normalize import IDX
+from pipeline.validate import ADDRESS_FIELDS, IDENTITY
+
+__all__ = ["LineItem", "Batch", "line_items", "plan_batches", "order_fields", "member_key",
+           "batch_ref"]
+
+RECIPIENT_FIELDS = ("firstName", "lastName", "email", "mobileNumber")
+OPTIONAL_FIELDS = ("deliveryDate", "etid", "ptid", "expirationDate", "emailSubject", "message",
+                   "lineItemNote")
+ID_PREFIX = "L"
+BATCH_PREFIX = "B"
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One valid row as Tango will see it."""
+    id: str                       # externalRefLineItemID
+    idx: int                      # row position in its sheet's frame
+    row: int                      # Excel row number
+    amount: Decimal
+    quantity: int
+    delivery_method: str
+    payload: dict[str, Any]
+
+    @property
+    def value(self) -> Decimal:
+        return self.amount * self.quantity
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One POST /asyncOrders request."""
+    ref: str                      # externalRefID
+    member_key: str               # hash of the order fields and the member IDs, generation aside
+    generation: int
+    order: dict[str, Any]         # order-level fields
+    members: tuple[LineItem, ...] = field(default=())
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {"externalRefID": self.ref, **self.order,
+                "lineItems": [item.payload for item in self.members]}
+
+    @property
+    def value(self) -> Decimal:
+        return sum((m.value for m in self.members), Decimal(0))
+
+
+def _digest(parts: Iterable[str], length: int = 32) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:length]
+
+
+def order_fields(campaign: Campaign) -> dict[str, Any]:
+    """The order-level fields of every batch planned from this campaign file."""
+    order: dict[str, Any] = {"customerIdentifier": campaign.customerIdentifier,
+                             "accountIdentifier": campaign.accountIdentifier}
+    if campaign.sender:
+        order["sender"] = dict(campaign.sender)
+    for key in ("campaign", "purchaseOrderNumber", "notes"):
+        if getattr(campaign, key):
+            order[key] = getattr(campaign, key)
+    return order
+
+
+def _reward_key(campaign: Campaign) -> pl.Expr:
+    """What makes two rows the same reward for the same recipient (before occurrence)."""
+    ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
+    amount = pl.col("amount").cast(pl.Decimal(18, 2), strict=False).cast(pl.String).fill_null("")
+    return pl.concat_str([
+        pl.lit(campaign.customerIdentifier), pl.lit(campaign.accountIdentifier),
+        pl.lit(campaign.campaign or ""), *ident,
+        pl.col("utid").str.to_uppercase().fill_null(""), amount,
+        pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null(""),
+    ], separator="\x1f")
+
+
+def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
+    """The externalRefLineItemID of every row of a validated frame (valid or not)."""
+    key = _reward_key(campaign)
+    keyed = frame.select(IDX, "externalRefLineItemID", key.alias("key"))
+    keyed = keyed.with_columns(pl.int_range(pl.len()).over("key").alias("occurrence"))
+    hashed = [ID_PREFIX + _digest([k, str(n)]) for k, n in keyed.select("key", "occurrence").iter_rows()]
+    return keyed.select(pl.coalesce(pl.col("externalRefLineItemID"),
+                                    pl.Series(hashed, dtype=pl.String)).alias("line_item_id"))["line_item_id"]
+
+
+def _address(row: dict[str, Any]) -> dict[str, Any]:
+    return {f: row[f] for f in ADDRESS_FIELDS if row.get(f)}
+
+
+def _payload(row: dict[str, Any], item_id: str, book: rules.RuleBook) -> dict[str, Any]:
+    method = row["deliveryMethod"]
+    spec = book.methods[method]
+    item: dict[str, Any] = {
+        "externalRefLineItemID": item_id,
+        "utid": row["utid"],
+        "amount": float(Decimal(row["amount"])),
+        "quantity": int(row["quantity"] or 1),
+        "deliveryMethod": method,
+    }
+    if spec["recipient"] == "required":
+        recipient = {f: row[f] for f in RECIPIENT_FIELDS if row.get(f)}
+        if not spec["digital"]:          # a physical reward is mailed to the recipient
+            recipient["address"] = _address(row)
+        item["recipient"] = recipient
+    if spec["shipping"] == "required":   # BULKSHIPMENT: the row's person is the shipping contact
+        name = " ".join(v for v in (row.get("firstName"), row.get("lastName")) if v)
+        shipping = {"companyName": row.get("companyName"), "contactName": name or None,
+                    "contactEmail": row.get("email"), "contactPhoneNumber": row.get("mobileNumber"),
+                    "address": {k: v for k, v in _address(row).items() if k != "companyName"}}
+        item["shipping"] = {k: v for k, v in shipping.items() if v}
+    if not spec["digital"]:
+        item["shippingMethod"] = row["shippingMethod"]
+    for f in OPTIONAL_FIELDS:
+        if row.get(f):
+            item[f] = row[f]
+    return item
+
+
+def line_items(frame: pl.DataFrame, campaign: Campaign) -> list[LineItem]:
+    """The valid rows of a validated frame as line items, in row order."""
+    book = rules.load()
+    ids = line_item_ids(frame, campaign)
+    valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == "VALID")
+    items = []
+    for row in valid.iter_rows(named=True):
+        items.append(LineItem(id=row["_id"], idx=row[IDX], row=row["__row__"],
+                              amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
+                              delivery_method=row["deliveryMethod"],
+                              payload=_payload(row, row["_id"], book)))
+    return items
+
+
+def member_key(order: dict[str, Any], member_ids: Iterable[str]) -> str:
+    return _digest([json.dumps(order, sort_keys=True), *member_ids], 40)
+
+
+def batch_ref(key: str, generation: int) -> str:
+    return BATCH_PREFIX + _digest([key, str(generation)], 40)
+
+
+def plan_batches(items: Iterable[LineItem], order: dict[str, Any], size: int,
+                 generation_of: Callable[[str], int] = lambda key: 0) -> list[Batch]:
+    """Batches of at most ``size`` line items, in line-item-ID order, each with its externalRefID.
+
+    ``generation_of(member_key)`` says how many earlier batches of exactly these members ended in
+    a definite failure (the ledger knows); the ID changes with it.
+    """
+    ordered = sorted(items, key=lambda i: i.id)
+    batches = []
+    for start in range(0, len(ordered), size):
+        members = tuple(ordered[start:start + size])
+        key = member_key(order, (m.id for m in members))
+        generation = generation_of(key)
+        batches.append(Batch(batch_ref(key, generation), key, generation, order, members))
+    return batches

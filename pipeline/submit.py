@@ -1,0 +1,241 @@
+"""Submit and follow: batches go to POST /asyncOrders through the ledger, orders are followed.
+
+Every POST is preceded by a write-ahead record (``Ledger.begin_batch``) and followed by its
+outcome (``Ledger.end_batch``). A batch whose outcome is unknown stays ``sending``; the next run
+reconciles it first, by asking Tango for the order under the same externalRefID: found, its state
+is adopted; not found (404), the same request is sent again with the same ID and members.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.client import AuthFailed, InsufficientFunds, Rejected, TangoClient, TangoError, Unavailable
+from pipeline.ledger import (B_ACCEPTED, B_FAILED, B_REJECTED, B_SENDING, COMPLETE, DUPLICATE, FAILED,
+                             PENDING, REJECTED, SUBMITTED, Ledger)
+from pipeline.plan import Batch, LineItem, plan_batches
+
+__all__ = ["Stop", "Submitter", "DUPLICATE", "line_state", "order_final"]
+
+log = logging.getLogger("tango_batch.submit")
+
+LINE_DONE = {"COMPLETE": COMPLETE, "FULFILLED": COMPLETE, "DELIVERED": COMPLETE, "SUCCESSFUL": COMPLETE,
+             "FAILED": FAILED, "CANCELLED": FAILED, "CANCELED": FAILED, "DELETED": FAILED,
+             "RETURNED": FAILED}
+LINE_WAITING = {"PENDING", "QUEUED", "PROCESSING", "IN_PROGRESS", "RETRYING", "PENDING_MR", "ON_HOLD",
+                "SUBMITTED", "OPEN"}
+ORDER_FINAL = {"COMPLETE", "FAILED", "PARTIAL", "CANCELLED", "CANCELED", "SUCCESSFUL", "PARTIALFAILED"}
+ORDER_WAITING = {"PENDING", "QUEUED", "PENDING_MR", "ON_HOLD", "PROCESSING", "RETRYING", "IN_PROGRESS"}
+LINE_INDEX = re.compile(r"lineItems\[(\d+)\]")
+
+
+class Stop(Exception):
+    """The run must stop sending (credentials, funds, Tango unavailable); a rerun continues."""
+
+
+def line_state(word: str | None) -> str | None:
+    """COMPLETE / FAILED for a final line-item status word, None while it is not final."""
+    upper = (word or "").upper()
+    if upper in LINE_DONE:
+        return LINE_DONE[upper]
+    if upper not in LINE_WAITING:
+        log.warning("unknown line-item status %r: treated as not yet final", word)
+    return None
+
+
+def order_final(word: str | None) -> bool:
+    upper = (word or "").upper()
+    if upper in ORDER_FINAL:
+        return True
+    if upper not in ORDER_WAITING:
+        log.warning("unknown order status %r: treated as not yet final", word)
+    return False
+
+
+def _line_errors(errors: Iterable[dict[str, Any]]) -> str:
+    return "; ".join(str(e.get("message") or e.get("errorCodeName") or e) for e in errors)
+
+
+@dataclass
+class Figures:
+    """What a run did at Tango, for the console and summary.json."""
+    posts: int = 0
+    accepted: int = 0
+    rejected_batches: int = 0
+    reconciled: int = 0
+    resent: int = 0
+    retries: int = 0
+    stopped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Submitter:
+    def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, batch_size: int = 100,
+                 say: Callable[[str], None] = lambda s: None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client, self.ledger, self.run_id = client, ledger, run_id
+        self.batch_size, self.say, self.sleep, self.clock = batch_size, say, sleep, clock
+        self.figures = Figures()
+
+    # --- reconcile ----------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        """Settle every batch left ``sending`` by an earlier run, before anything new is sent."""
+        for batch in self.ledger.batches(states=[B_SENDING]):
+            self.figures.reconciled += 1
+            try:
+                detail = self.client.get_order(batch.customer, batch.account, batch.external_ref_id)
+            except (Unavailable, AuthFailed) as exc:
+                raise Stop(f"could not check order {batch.external_ref_id} left unfinished: {exc}") from None
+            except Rejected as exc:
+                raise Stop(f"Tango refused the check of order {batch.external_ref_id}: {exc}") from None
+            if detail is None:
+                self.say(f"order {batch.external_ref_id} left unfinished is unknown to Tango: sending it again")
+                self.figures.resent += 1
+                self._post(batch.external_ref_id, batch.payload, list(batch.members), write_ahead=False)
+            else:
+                self.say(f"order {batch.external_ref_id} left unfinished was received by Tango: adopting it")
+                self._adopt(batch.external_ref_id, list(batch.members), detail)
+
+    def _adopt(self, ref: str, members: list[str], detail: dict[str, Any]) -> None:
+        lines, final = self._line_updates(members, detail, adopting=True)
+        self.ledger.end_batch(ref, B_ACCEPTED, http=200, request_id=None, attempts=0,
+                              message=None, lines=lines, run_id=self.run_id,
+                              order_status=detail.get("orderStatus"), final=final)
+
+    # --- submit -------------------------------------------------------------------------------
+    def submit(self, items: list[LineItem], order: dict[str, Any]) -> None:
+        """Send ``items`` in batches; stops (``Stop``) on credentials, funds or an unreachable API."""
+        queue: list[Batch] = plan_batches(items, order, self.batch_size, self.ledger.generation)
+        by_id = {i.id: i for i in items}
+        while queue:
+            batch = queue.pop(0)
+            retry = self._post(batch.ref, batch.payload, [m.id for m in batch.members],
+                               member_key=batch.member_key, generation=batch.generation)
+            if retry:   # lines not at fault in a refused batch go again, in a batch of their own
+                queue[:0] = plan_batches([by_id[i] for i in retry], order, self.batch_size,
+                                         self.ledger.generation)
+
+    def _post(self, ref: str, payload: dict[str, Any], members: list[str], *, write_ahead: bool = True,
+              member_key: str = "", generation: int = 0) -> list[str]:
+        """One batch through write-ahead, POST and outcome. Returns members to send again."""
+        if write_ahead:
+            self.ledger.begin_batch(self.run_id, ref, member_key, generation, payload, members)
+        self.figures.posts += 1
+        before = self.client.retries
+        try:
+            result = self.client.create_order(payload)
+        except Unavailable as exc:
+            # outcome unknown: the batch stays "sending" and the next run reconciles it
+            self.figures.retries += self.client.retries - before
+            raise Stop(f"Tango is unavailable: {exc}; order {ref} will be checked on the next run") from None
+        except (AuthFailed, InsufficientFunds) as exc:
+            self.figures.retries += self.client.retries - before
+            self._definite_failure(ref, members, exc)
+            raise Stop(str(exc)) from None
+        except Rejected as exc:
+            self.figures.retries += self.client.retries - before
+            return self._rejected(ref, members, exc)
+        self.figures.retries += self.client.retries - before
+        self._accepted(ref, members, result)
+        return []
+
+    def _definite_failure(self, ref: str, members: list[str], exc: TangoError) -> None:
+        """Nothing was created: the rows stay pending, and this batch's ID is not used again."""
+        self.ledger.end_batch(ref, B_FAILED, http=exc.status, request_id=exc.request_id,
+                              attempts=exc.attempts, message=exc.message, run_id=self.run_id,
+                              lines=[(m, PENDING, None, None) for m in members], final=True)
+
+    def _rejected(self, ref: str, members: list[str], exc: Rejected) -> list[str]:
+        self.figures.rejected_batches += 1
+        at_fault: dict[str, list[str]] = {}
+        for err in exc.errors:
+            match = LINE_INDEX.search(str(err.get("path") or ""))
+            if match and int(match.group(1)) < len(members):
+                text = f"{err.get('path')}: {err.get('message') or err.get('i18nKey')}"
+                at_fault.setdefault(members[int(match.group(1))], []).append(text)
+        if at_fault:
+            lines = [(m, REJECTED, None, "Tango refused this line: " + "; ".join(at_fault[m]))
+                     if m in at_fault else (m, PENDING, None, None) for m in members]
+        else:
+            lines = [(m, REJECTED, None, f"Tango refused the order: {exc.message}") for m in members]
+        self.ledger.end_batch(ref, B_REJECTED, http=exc.status, request_id=exc.request_id,
+                              attempts=exc.attempts, message=exc.message, lines=lines,
+                              run_id=self.run_id, final=True)
+        self.say(f"order {ref}: Tango refused it ({exc.status}): {exc.message}")
+        return [m for m in members if at_fault and m not in at_fault]
+
+    def _accepted(self, ref: str, members: list[str], result) -> None:
+        failed = {f.get("externalRefLineItemID"): f for f in result.failed}
+        lines = []
+        for m in members:
+            if m in failed:
+                lines.append((m, REJECTED, None, "Tango refused this line: "
+                              + (_line_errors(failed[m].get("errors") or []) or "no reason given")))
+            elif m in result.duplicates:
+                lines.append((m, DUPLICATE, None, "Tango already has a line item with this ID from an "
+                              "earlier order: not ordered again"))
+            else:
+                lines.append((m, SUBMITTED, None, None))
+        self.figures.accepted += 1
+        self.ledger.end_batch(ref, B_ACCEPTED, http=result.status, request_id=result.request_id,
+                              attempts=result.attempts, message=None, lines=lines, run_id=self.run_id,
+                              order_status=result.order_status)
+        self.say(f"order {ref}: accepted ({len(members) - len(failed)} of {len(members)} lines)")
+
+    # --- follow -------------------------------------------------------------------------------
+    def _line_updates(self, members: list[str], detail: dict[str, Any],
+                      adopting: bool = False) -> tuple[list, bool]:
+        by_ref = {li.get("externalRefLineItemID"): li for li in detail.get("lineItems") or []}
+        lines, all_final = [], True
+        for m in members:
+            li = by_ref.get(m)
+            if li is None:       # not in the order: refused when it was placed (failedLineItems)
+                if adopting:     # ... in a response this pipeline never saw
+                    lines.append((m, REJECTED, None, "Tango did not create this line when the order "
+                                  "was placed (the reason was in a response lost in transit)"))
+                continue
+            state = line_state(li.get("lineItemStatus") or li.get("status"))
+            if state is None:
+                all_final = False
+                lines.append((m, SUBMITTED, li.get("referenceLineItemId"), None))
+            elif state == FAILED:
+                lines.append((m, FAILED, li.get("referenceLineItemId"),
+                              "Tango could not deliver this reward: "
+                              + (_line_errors(li.get("lineItemErrors") or []) or "no reason given")))
+            else:
+                lines.append((m, COMPLETE, li.get("referenceLineItemId"), None))
+        final = order_final(detail.get("orderStatus")) or (all_final and bool(lines))
+        return lines, final and all_final
+
+    def follow(self, wait: float) -> int:
+        """Poll unfinished orders until final or ``wait`` seconds; returns how many are left."""
+        deadline = self.clock() + wait
+        delay = 1.0
+        while True:
+            left = 0
+            for batch in self.ledger.batches(unfinished=True):
+                try:
+                    detail = self.client.get_order(batch.customer, batch.account, batch.external_ref_id)
+                except TangoError as exc:
+                    self.say(f"could not follow order {batch.external_ref_id}: {exc}")
+                    left += 1
+                    continue
+                if detail is None:
+                    left += 1
+                    continue
+                lines, final = self._line_updates(list(batch.members), detail)
+                self.ledger.end_batch(batch.external_ref_id, B_ACCEPTED, http=200, request_id=None,
+                                      attempts=0, message=None, lines=lines, run_id=self.run_id,
+                                      order_status=detail.get("orderStatus"), final=final)
+                left += 0 if final else 1
+            remaining = deadline - self.clock()
+            if left == 0 or remaining <= 0:
+                return left
+            self.sleep(min(delay, remaining))
+            delay = min(delay * 2, 30.0)
