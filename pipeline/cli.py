@@ -92,9 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep following unfinished orders up to S seconds (default: one pass)")
     s.add_argument("--json", action="store_true", help="print the counts as JSON")
 
-    sim = sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine",
-                         add_help=False)
-    sim.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine "
+                   "(tango-batch simulate --help)")
     return parser
 
 
@@ -159,11 +158,6 @@ def _status(args: argparse.Namespace, progress: Progress) -> int:
     return report["exit_code"]
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    from pipeline.simulator.server import main as serve
-    return serve(args.args)
-
-
 def _logging(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -172,14 +166,16 @@ def _logging(debug: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["simulate"]:    # the simulator server parses its own options
+        from pipeline.simulator.server import main as serve
+        return serve(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:       # --help, --version, or a usage error (64)
         return int(exc.code or 0)
     progress = Progress()
     try:
-        if args.command == "simulate":
-            return _simulate(args)
         if args.command == "validate":
             return _validate(args, progress)
         _logging(args.debug)

@@ -26,10 +26,7 @@ from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_af
                       wait_random_exponential)
 
 __all__ = ["TangoClient", "TangoError", "AuthFailed", "InsufficientFunds", "Rejected",
-           "Unavailable", "PostResult", "RateLimiter", "SANDBOX_URL", "PRODUCTION_URL"]
-
-SANDBOX_URL = "https://integration-api.tangocard.com/raas/v2"
-PRODUCTION_URL = "https://api.tangocard.com/raas/v2"
+           "Unavailable", "PostResult", "RateLimiter"]
 
 log = logging.getLogger("tango_batch.client")
 

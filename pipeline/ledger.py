@@ -270,6 +270,14 @@ class Ledger:
         r = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return dict(r) if r else None
 
+    def last_run_for_row(self, file_sha256: str, row_number: int, line_item_id: str) -> dict[str, Any] | None:
+        """The latest run that recorded this row of this file with this line item, and its end."""
+        r = self.db.execute(
+            "SELECT runs.id, runs.exit_code, runs.finished_at FROM rows JOIN runs ON runs.id = rows.run_id"
+            " WHERE rows.target = ? AND rows.file_sha256 = ? AND rows.row_number = ? AND rows.line_item_id = ?"
+            " ORDER BY runs.id DESC LIMIT 1", (self.target, file_sha256, row_number, line_item_id)).fetchone()
+        return dict(r) if r else None
+
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT status, COUNT(*) FROM line_items WHERE target = ? GROUP BY status", (self.target,))}

@@ -29,7 +29,7 @@ RUN_STATUSES = ("INVALID", "DUPLICATE", "PENDING", "SUBMITTED", "COMPLETE", "REJ
 STATUS_MEANING = {
     "VALID": "Passed every check; ready to be ordered.",
     "INVALID": "Not ordered: fix the cells named in Errors and upload the row again.",
-    "DUPLICATE": "Not ordered again: the same reward was already ordered (see Errors for when).",
+    "DUPLICATE": "Not ordered again: the same reward was already ordered (see Warnings for when).",
     "PENDING": "Valid but not yet sent: the run stopped early. The next run sends it.",
     "SUBMITTED": "Accepted by Tango, not yet delivered. The next run or 'tango-batch status' updates it.",
     "COMPLETE": "Ordered and delivered.",

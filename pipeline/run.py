@@ -89,6 +89,16 @@ def _earlier(record: LineRecord, ledger: Ledger) -> str:
             f"(order {record.batch_ref}, {record.status}): not sent again.")
 
 
+def _continuing(work: FileWork, item: LineItem, ledger: Ledger) -> bool:
+    """This very row of this very file was being ordered by a run that stopped before its end.
+
+    Then this run continues that one and the row shows its real state; once a run has finished
+    and reported the row, the same file uploaded again is a duplicate.
+    """
+    last = ledger.last_run_for_row(work.sheet.sha256, item.row, item.id)
+    return last is not None and (last["exit_code"] is None or last["exit_code"] == EXIT_STOPPED)
+
+
 def _plan_file(work: FileWork, settings: Settings, ledger: Ledger, seen: dict[str, str]) -> None:
     """Line-item IDs for the valid rows; DUPLICATE for those already ordered or already in this run."""
     assert settings.campaign is not None
@@ -98,7 +108,8 @@ def _plan_file(work: FileWork, settings: Settings, ledger: Ledger, seen: dict[st
         work.ids[item.idx] = item.id
         record = known.get(item.id)
         if record is not None and record.status in ACCEPTED:
-            work.notes[item.idx] = ("DUPLICATE", _earlier(record, ledger))
+            if not _continuing(work, item, ledger):   # continuing: its real status is reported
+                work.notes[item.idx] = ("DUPLICATE", _earlier(record, ledger))
         elif item.id in seen:
             work.notes[item.idx] = ("DUPLICATE", f"Same reward as {seen[item.id]} in this run: "
                                                  "ordered once, not twice.")
@@ -216,12 +227,13 @@ def run_files(paths: list[str], settings: Settings, progress: Progress,
                 ledger.add_pending(run_id, ((i.id, str(i.amount), i.quantity, i.delivery_method)
                                             for i in work.items))
                 _record(ledger, run_id, work, _final(work, ledger, False))
+            can_follow = stopped is None
             if stopped is None:
                 try:
                     submitter.submit([i for w in works for i in w.items], order_fields(settings.campaign))
                 except Stop as exc:
-                    stopped = str(exc)
-            if stopped is None and settings.wait > 0:
+                    stopped, can_follow = str(exc), exc.can_follow
+            if can_follow and settings.wait > 0:
                 left = submitter.follow(settings.wait)
                 if left:
                     progress.say(f"{left} orders not final yet: the next run or 'tango-batch status' "

@@ -35,7 +35,14 @@ LINE_INDEX = re.compile(r"lineItems\[(\d+)\]")
 
 
 class Stop(Exception):
-    """The run must stop sending (credentials, funds, Tango unavailable); a rerun continues."""
+    """The run must stop sending (credentials, funds, Tango unavailable); a rerun continues.
+
+    ``can_follow``: Tango still answers (funds ran out), so accepted orders can be followed.
+    """
+
+    def __init__(self, reason: str, can_follow: bool = False) -> None:
+        super().__init__(reason)
+        self.can_follow = can_follow
 
 
 def line_state(word: str | None) -> str | None:
@@ -77,10 +84,10 @@ class Figures:
 class Submitter:
     def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, batch_size: int = 100,
                  say: Callable[[str], None] = lambda s: None,
-                 sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
-        self.batch_size, self.say, self.sleep, self.clock = batch_size, say, sleep, clock
+        self.batch_size, self.say, self.clock = batch_size, say, clock
+        self.sleep = client.sleep          # one notion of waiting, which tests replace
         self.figures = Figures()
 
     # --- reconcile ----------------------------------------------------------------------------
@@ -137,7 +144,7 @@ class Submitter:
         except (AuthFailed, InsufficientFunds) as exc:
             self.figures.retries += self.client.retries - before
             self._definite_failure(ref, members, exc)
-            raise Stop(str(exc)) from None
+            raise Stop(str(exc), can_follow=isinstance(exc, InsufficientFunds)) from None
         except Rejected as exc:
             self.figures.retries += self.client.retries - before
             return self._rejected(ref, members, exc)
