@@ -1,0 +1,17 @@
+"""A local stand-in for Tango RaaS v2, for tests and rehearsals of the pipeline.
+
+- ``core``: the ``Simulator`` (state, rules, faults) behind one ``handle(...)`` call.
+- ``validation``: the ``POST /asyncOrders`` request rules of seed 004, written independently of
+  ``rules/`` so the simulator can catch the pipeline's own mistakes.
+- ``catalog``: the fixed catalog and its per-line checks.
+- ``transport``: ``SimulatorTransport``, an httpx transport answering in-process.
+- ``server``: ``make_server`` and the ``python -m pipeline.simulator`` command (a real socket).
+"""
+
+from pipeline.simulator.core import (BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults,
+                                     Reply, Simulator)
+from pipeline.simulator.server import make_server
+from pipeline.simulator.transport import SimulatorTransport
+
+__all__ = ["Simulator", "Faults", "Reply", "SimulatorTransport", "make_server", "BASE_PATH",
+           "DEFAULT_PLATFORM_NAME", "DEFAULT_PLATFORM_KEY"]

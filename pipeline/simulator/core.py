@@ -1,0 +1,595 @@
+"""A local stand-in for the Tango RaaS v2 endpoints the pipeline uses, with injectable faults.
+
+``Simulator.handle`` takes one HTTP request (method, path, query, headers, body) and returns a
+``Reply``; ``transport.py`` and ``server.py`` only adapt it to httpx and to a real socket. Nothing
+here runs in the background: order processing is computed from the injected clock when an order is
+read, so tests drive time with a fake clock and never wait.
+
+Endpoints (the path may or may not start with ``/raas/v2``):
+
+- ``POST /asyncOrders``: create an order (rate limit, injected errors and drops, validation,
+  externalRefID replay, catalog checks, balance).
+- ``GET /asyncOrders/customers/{c}/accounts/{a}/{externalRefID}``: order and per-line status.
+- ``GET /accounts/{accountIdentifier}``: balance and status.
+- ``GET /catalogs``: the fixed catalog of ``catalog.py``.
+- ``GET /_simulator/state`` (no auth): everything stored, for tests that talk HTTP.
+
+State (orders, accounts, line-item counts) lives in memory and, when a state file is given, is
+rewritten atomically after every change, so killing the server loses nothing it has committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import http
+import json
+import math
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.simulator import catalog
+from pipeline.simulator.validation import validate_order
+
+__all__ = ["Simulator", "Faults", "Reply", "BASE_PATH", "DEFAULT_PLATFORM_NAME",
+           "DEFAULT_PLATFORM_KEY"]
+
+BASE_PATH = "/raas/v2"
+DEFAULT_PLATFORM_NAME = "simulator"
+DEFAULT_PLATFORM_KEY = "simulator-key"
+
+IDENTIFIER = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
+STATE_VERSION = 1
+DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS = 100, 500
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject into ``POST /asyncOrders`` (all off by default)."""
+
+    tps: float | None = None     # max POST /asyncOrders per second (sliding 1 s window); above -> 429
+    error_rate: float = 0.0      # share of POSTs answered 500 or 503 BEFORE anything is committed
+    drop_rate: float = 0.0       # share of POSTs committed, then the connection dropped (no response)
+    latency: float = 0.0         # seconds added before every response (uses the injected sleep)
+    seed: int | None = None      # for the random draws
+
+    def __post_init__(self) -> None:
+        if self.tps is not None and self.tps <= 0:
+            raise ValueError("tps must be positive (or None for no limit)")
+        for name in ("error_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.latency < 0:
+            raise ValueError("latency must not be negative")
+
+
+@dataclass
+class Reply:
+    """One HTTP answer. ``drop=True``: the order was committed but the client must get no response."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    drop: bool = False
+
+
+class _TangoError(Exception):
+    """An error answer, raised anywhere below ``handle`` and turned into Tango's error body there."""
+
+    def __init__(self, status: int, i18n_key: str, message: str,
+                 errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.i18n_key, self.message = status, i18n_key, message
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+@dataclass
+class _Lines:
+    """The lines of one request, sorted by ``Simulator._sort_lines``."""
+
+    created: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)   # failedLineItems entries
+    errors: list[dict[str, Any]] = field(default_factory=list)   # the same, as 422 error entries
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+
+def _catalog_error(index: int, line: dict[str, Any], problem: dict[str, Any]) -> dict[str, Any]:
+    path = f"lineItems[{index}].{problem['field']}"
+    return _field_error(path, catalog.i18n_key(problem), f"{path}: {problem['message']}",
+                        line[problem["field"]])
+
+
+def _iso(timestamp: float) -> str:
+    """``2025-10-23T21:52:43.041Z``, the timestamp format of Tango's examples."""
+    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _strip_base(path: str) -> str:
+    if path == BASE_PATH or path.startswith(BASE_PATH + "/"):
+        path = path[len(BASE_PATH):]
+    return path or "/"
+
+
+def _reference_id(external_ref: str, index: int) -> str:
+    """A stable ``RL`` + 12 characters id for line ``index`` of an order (same on every read)."""
+    digest = hashlib.sha1(f"{external_ref}\x00{index}".encode()).hexdigest()
+    return "RL" + digest[:12].upper()
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        label, _, number = text.partition(":")
+        if label == "offset" and number.isdigit():
+            return int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise _TangoError(422, "422.105", "cursor is not one this server returned",
+                      [_field_error("cursor", "422.105", "cursor is not valid", cursor)])
+
+
+def _field_error(path: str, key: str, message: str, value: Any = None,
+                 constraint: str | None = None) -> dict[str, Any]:
+    return {"path": path, "i18nKey": key, "message": message, "invalidValue": value,
+            "constraint": constraint}
+
+
+class Simulator:
+    """Tango RaaS v2, as far as the pipeline needs it. Thread-safe: one lock guards all state."""
+
+    def __init__(self, state_path: Path | None = None, *,
+                 platform_name: str = DEFAULT_PLATFORM_NAME,
+                 platform_key: str = DEFAULT_PLATFORM_KEY, faults: Faults | None = None,
+                 processing_delay: float = 2.0, default_balance: float = 100_000.0,
+                 nested_response: bool = False, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._state_path = Path(state_path) if state_path is not None else None
+        self._credentials = f"{platform_name}:{platform_key}"
+        self._faults = faults or Faults()
+        self._rng = random.Random(self._faults.seed)
+        self._processing_delay = processing_delay
+        self._default_balance = default_balance
+        self._nested = nested_response
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._recent_posts: collections.deque[float] = collections.deque()
+        self._post_attempts = 0  # per process, not persisted: it counts requests, not state
+        self._orders: dict[str, dict[str, Any]] = {}
+        self._accounts: dict[str, dict[str, Any]] = {}
+        self._line_item_counts: dict[str, int] = {}
+        self._load()
+
+    # ------------------------------------------------------------ the one entry point
+
+    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+               body: bytes) -> Reply:
+        """Answer one request; ``path`` is the URL path with or without the ``/raas/v2`` prefix."""
+        request_id = str(uuid.uuid4())
+        route = _strip_base(path)
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if self._faults.latency > 0:
+            # Outside the lock: a slow answer must not hold up the other server threads.
+            self._sleep(self._faults.latency)
+        try:
+            with self._lock:
+                return self._dispatch(method.upper(), route, query, lowered, body, request_id)
+        except _TangoError as error:
+            return self._error_reply(error, route, request_id)
+
+    def _dispatch(self, method: str, route: str, query: dict[str, str], headers: dict[str, str],
+                  body: bytes, request_id: str) -> Reply:
+        parts = [part for part in route.split("/") if part]
+        if method == "GET" and parts == ["_simulator", "state"]:
+            return self._reply(request_id, 200, self._state_view())
+        is_order_post = method == "POST" and parts == ["asyncOrders"]
+        if is_order_post:
+            self._post_attempts += 1
+        self._authenticate(headers)
+        if is_order_post:
+            return self._create_order(body, request_id)
+        if method == "GET":
+            if len(parts) == 6 and parts[:2] == ["asyncOrders", "customers"] \
+                    and parts[3] == "accounts":
+                return self._reply(request_id, 200,
+                                   self._order_detail(parts[2], parts[4], parts[5], query))
+            if len(parts) == 2 and parts[0] == "accounts":
+                return self._reply(request_id, 200, self._account_view(parts[1]))
+            if parts == ["catalogs"]:
+                return self._reply(request_id, 200, catalog.catalog_body())
+        raise _TangoError(404, "404.001", f"No resource at {method} {BASE_PATH}{route}")
+
+    # ------------------------------------------------------------ replies
+
+    def _reply(self, request_id: str, status: int, payload: Any,
+               headers: dict[str, str] | None = None, drop: bool = False) -> Reply:
+        # Serialised inside the lock: payloads may share objects with the live state.
+        all_headers = {"Content-Type": "application/json", "X-REQUEST-ID": request_id,
+                       **(headers or {})}
+        return Reply(status, json.dumps(payload).encode(), all_headers, drop)
+
+    def _error_reply(self, error: _TangoError, route: str, request_id: str) -> Reply:
+        body = {"timestamp": _iso(self._clock()), "requestId": request_id,
+                "path": BASE_PATH + route, "httpCode": error.status,
+                "httpPhrase": http.HTTPStatus(error.status).phrase, "i18nKey": error.i18n_key,
+                "message": error.message, "errors": error.errors}
+        return self._reply(request_id, error.status, body, error.headers)
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        try:
+            given = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            given = ""
+        # compare_digest: the check takes the same time whatever the guess.
+        if scheme.lower() != "basic" or not hmac.compare_digest(given.encode(),
+                                                                 self._credentials.encode()):
+            raise _TangoError(401, "401.001", "Authentication is required and has failed or has "
+                              "not been provided (HTTP Basic with platform name and key).",
+                              headers={"WWW-Authenticate": 'Basic realm="raas"'})
+
+    # ------------------------------------------------------------ POST /asyncOrders
+
+    def _create_order(self, body: bytes, request_id: str) -> Reply:
+        self._check_rate()
+        self._maybe_fail()
+        order = self._parse_json(body)
+        errors = validate_order(order, self._today())
+        if errors:
+            raise _TangoError(422, _summary_key(errors),
+                              f"The request has {len(errors)} validation error(s): "
+                              f"{errors[0]['message']}", errors)
+        existing = self._orders.get(order["externalRefID"])
+        if existing is not None:
+            # Seed 004: a replayed externalRefID returns the existing order's status, creates nothing.
+            return self._reply(request_id, 200, self._creation_body(existing))
+        account = self._account_for(order["customerIdentifier"], order["accountIdentifier"])
+        lines = self._sort_lines(order)
+        if not lines.created:
+            raise _TangoError(422, _summary_key(lines.errors), "No line item can be ordered: "
+                              "every line failed the catalog checks.", lines.errors)
+        cost = round(sum(line["amount"] * line["quantity"] for line in lines.created), 2)
+        if cost > account["currentBalance"] + 1e-9:
+            raise _TangoError(402, "402.001", f"Insufficient funds: the order needs {cost:.2f} USD, "
+                              f"account {order['accountIdentifier']} has "
+                              f"{account['currentBalance']:.2f} USD.")
+        record = self._commit(order, account, lines, cost)
+        # The drop comes after the commit on purpose: the client cannot know the order exists.
+        drop = self._draw(self._faults.drop_rate)
+        return self._reply(request_id, 201, self._creation_body(record), drop=drop)
+
+    def _check_rate(self) -> None:
+        """Sliding-window limit; only admitted requests count, so a 429 does not extend the ban."""
+        tps = self._faults.tps
+        if tps is None:
+            return
+        # Below 1 TPS the window widens instead: tps=0.5 means one request per 2 s.
+        window, limit = (1.0, max(1, int(tps))) if tps >= 1 else (1.0 / tps, 1)
+        now = self._clock()
+        while self._recent_posts and self._recent_posts[0] <= now - window:
+            self._recent_posts.popleft()
+        if len(self._recent_posts) >= limit:
+            wait = max(1, math.ceil(self._recent_posts[0] + window - now))
+            raise _TangoError(429, "429.001", f"Exceeded the allowed rate of {tps:g} requests per "
+                              "second; retry later with the same externalRefID.",
+                              headers={"Retry-After": str(wait)})
+        self._recent_posts.append(now)
+
+    def _draw(self, rate: float) -> bool:
+        # No draw at rate 0, so a seeded run's sequence depends only on the faults switched on.
+        return rate > 0 and self._rng.random() < rate
+
+    def _maybe_fail(self) -> None:
+        if not self._draw(self._faults.error_rate):
+            return
+        if self._rng.random() < 0.5:
+            raise _TangoError(500, "500.001", "An internal error occurred (simulated); the order "
+                              "was not created.")
+        raise _TangoError(503, "503.502", "The service is temporarily unavailable (simulated); "
+                          "the order was not created.")
+
+    @staticmethod
+    def _parse_json(body: bytes) -> dict[str, Any]:
+        try:
+            value = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _TangoError(400, "400.001", f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise _TangoError(400, "400.001", "The request body must be a JSON object.")
+        return value
+
+    def _today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self._clock(), tz=dt.timezone.utc).date()
+
+    def _sort_lines(self, order: dict[str, Any]) -> _Lines:
+        """Split the request's lines into those to create and those failing the catalog checks.
+
+        A repeated externalRefLineItemID keeps its first line only; ``duplicates`` counts how many
+        times the id appeared in the request.
+        """
+        ref = order["externalRefID"]
+        lines = _Lines()
+        seen: dict[str, int] = {}
+        for index, line in enumerate(order["lineItems"]):
+            line_ref = line["externalRefLineItemID"]
+            seen[line_ref] = seen.get(line_ref, 0) + 1
+            if seen[line_ref] > 1:
+                continue
+            problems = catalog.item_errors(line["utid"], line["amount"])
+            if problems:
+                lines.failed.append({"lineItemId": _reference_id(ref, index),
+                                     "externalRefLineItemID": line_ref, "utid": line["utid"],
+                                     "errors": problems})
+                lines.errors += [_catalog_error(index, line, problem) for problem in problems]
+                continue
+            lines.created.append({"referenceLineItemId": _reference_id(ref, index),
+                                  "externalRefLineItemID": line_ref, "utid": line["utid"],
+                                  "amount": line["amount"],
+                                  "quantity": int(line.get("quantity") or 1),
+                                  "deliveryMethod": line["deliveryMethod"]})
+        lines.duplicates = {line_ref: count for line_ref, count in seen.items() if count > 1}
+        return lines
+
+    def _commit(self, order: dict[str, Any], account: dict[str, Any], lines: _Lines,
+                cost: float) -> dict[str, Any]:
+        now = self._clock()
+        record = {"externalRefID": order["externalRefID"],
+                  "customerIdentifier": order["customerIdentifier"],
+                  "accountIdentifier": order["accountIdentifier"],
+                  "createdAt": _iso(now), "createdTs": now, "amountCharged": cost,
+                  "lineItems": lines.created, "failedLineItems": lines.failed,
+                  "duplicateLineItemRefIds": lines.duplicates}
+        for name in ("campaign", "purchaseOrderNumber", "notes"):
+            if order.get(name):
+                record[name] = order[name]
+        self._orders[record["externalRefID"]] = record
+        account["currentBalance"] = round(account["currentBalance"] - cost, 2)
+        for line in lines.created:
+            line_ref = line["externalRefLineItemID"]
+            self._line_item_counts[line_ref] = self._line_item_counts.get(line_ref, 0) + 1
+        self._save()
+        return record
+
+    def _creation_body(self, record: dict[str, Any]) -> dict[str, Any]:
+        ref, status = record["externalRefID"], self._order_status(record)
+        total = len(record["lineItems"])
+        extras = {"failedLineItems": record["failedLineItems"],
+                  "duplicateLineItemRefIds": record["duplicateLineItemRefIds"]}
+        if self._nested:
+            # The seed's "successful response example": nested, lower-case, count as a string.
+            return {"externalRefID": ref,
+                    "order": {"externalRefID": ref, "status": status.lower(),
+                              "totalLineItems": str(total), "created_at": record["createdAt"]},
+                    **extras}
+        return {"externalRefID": ref, "status": status, "totalLineItems": total,
+                "createdAt": record["createdAt"], **extras}
+
+    # ------------------------------------------------------------ processing, computed on read
+
+    def _processed(self, record: dict[str, Any]) -> bool:
+        return self._clock() >= record["createdTs"] + self._processing_delay
+
+    def _line_status(self, record: dict[str, Any], line: dict[str, Any]) -> str:
+        if not self._processed(record):
+            return "PENDING"
+        return "FAILED" if line["utid"].upper() == catalog.FAILING_UTID else "COMPLETE"
+
+    def _order_status(self, record: dict[str, Any]) -> str:
+        statuses = {self._line_status(record, line) for line in record["lineItems"]}
+        if "PENDING" in statuses:
+            return "PENDING"
+        if statuses == {"FAILED"}:
+            return "FAILED"
+        return "PARTIAL" if "FAILED" in statuses else "COMPLETE"
+
+    def _line_view(self, record: dict[str, Any], line: dict[str, Any]) -> dict[str, Any]:
+        status = self._line_status(record, line)
+        errors = []
+        if status == "FAILED":
+            errors.append({"errorCode": "PROCESSING_FAILED",
+                           "errorMessage": f"The reward for utid {line['utid']} could not be "
+                                           "issued (simulated processing failure)."})
+        return {"referenceLineItemId": line["referenceLineItemId"],
+                "externalRefLineItemID": line["externalRefLineItemID"], "utid": line["utid"],
+                "amount": line["amount"], "quantity": line["quantity"],
+                "lineItemStatus": status, "deliveryStatus": _delivery_status(status, line),
+                "lineItemErrors": errors}
+
+    # ------------------------------------------------------------ GET order detail
+
+    def _order_detail(self, customer: str, account: str, external_ref: str,
+                      query: dict[str, str]) -> dict[str, Any]:
+        record = self._orders.get(external_ref)
+        if record is None or (record["customerIdentifier"], record["accountIdentifier"]) \
+                != (customer, account):
+            raise _TangoError(404, "404.002", f"No async order '{external_ref}' for customer "
+                              f"'{customer}' and account '{account}'.")
+        max_results = _max_results(query.get("maxResults"))
+        offset = _decode_cursor(query.get("cursor"))
+        lines = [self._line_view(record, line) for line in record["lineItems"]]
+        if query.get("failedOnly", "").lower() == "true":
+            lines = [line for line in lines if line["lineItemStatus"] == "FAILED"]
+        end = offset + max_results
+        status = self._order_status(record)
+        completed = None if status == "PENDING" else \
+            _iso(record["createdTs"] + self._processing_delay)
+        return {"externalRefID": external_ref, "customerIdentifier": customer,
+                "accountIdentifier": account, "orderStatus": status,
+                "createdAt": record["createdAt"], "completedAt": completed,
+                "totalLineItems": len(record["lineItems"]),
+                "amountCharged": record["amountCharged"], "orderErrors": [],
+                "lineItems": lines[offset:end],
+                "pagination": {"maxResults": max_results,
+                               "nextCursor": _encode_cursor(end) if end < len(lines) else None}}
+
+    # ------------------------------------------------------------ accounts
+
+    def _provision(self, account_id: str, customer: str | None) -> dict[str, Any]:
+        account = {"customerIdentifier": customer, "currencyCode": "USD",
+                   "currentBalance": round(float(self._default_balance), 2), "status": "ACTIVE",
+                   "displayName": f"Simulator account {account_id}"}
+        self._accounts[account_id] = account
+        return account
+
+    def _account_for(self, customer: str, account_id: str) -> dict[str, Any]:
+        """The account an order draws on, provisioned on first reference; it must be the customer's."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = self._provision(account_id, customer)
+            self._save()
+        elif account["customerIdentifier"] is None:
+            # First seen through GET /accounts, which does not name the customer.
+            account["customerIdentifier"] = customer
+            self._save()
+        elif account["customerIdentifier"] != customer:
+            raise _TangoError(422, "422.150", f"Account '{account_id}' does not belong to customer "
+                              f"'{customer}'.", [_field_error(
+                                  "accountIdentifier", "422.150",
+                                  "accountIdentifier: belongs to another customer", account_id)])
+        if account["status"] != "ACTIVE":
+            raise _TangoError(422, "422.156", f"Account '{account_id}' is {account['status']}, "
+                              "not ACTIVE.")
+        return account
+
+    def _account_view(self, account_id: str) -> dict[str, Any]:
+        account = self._accounts.get(account_id)
+        if account is None:
+            if not IDENTIFIER.match(account_id):
+                raise _TangoError(404, "404.003", f"No account '{account_id}'.")
+            # Provisioned on first reference, like a POST would, so a balance check before the
+            # first order works against a fresh simulator.
+            account = self._provision(account_id, None)
+            self._save()
+        view = {"accountIdentifier": account_id, **account}
+        if view["customerIdentifier"] is None:
+            del view["customerIdentifier"]
+        return view
+
+    # ------------------------------------------------------------ persistence
+
+    def _state(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, "orders": self._orders, "accounts": self._accounts,
+                "lineItemCounts": self._line_item_counts}
+
+    def _save(self) -> None:
+        """Write the whole state to a temp file beside the target, then rename it over the target.
+
+        ``os.replace`` is atomic, so a killed process leaves either the old or the new file.
+        """
+        if self._state_path is None:
+            return
+        folder = self._state_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=self._state_path.name + ".", suffix=".tmp",
+                                        dir=folder)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(self._state(), out, separators=(",", ":"))
+            os.replace(temp, self._state_path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def _load(self) -> None:
+        if self._state_path is None or not self._state_path.exists():
+            return
+        state = json.loads(self._state_path.read_text(encoding="utf-8"))
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"{self._state_path}: unknown simulator state version "
+                             f"{state.get('version')!r}")
+        self._orders = state["orders"]
+        self._accounts = state["accounts"]
+        self._line_item_counts = state["lineItemCounts"]
+
+    def _state_view(self) -> dict[str, Any]:
+        return {"orders": list(self._orders.values()), "lineItemCounts": self._line_item_counts,
+                "postAttempts": self._post_attempts,
+                "accounts": {key: {"accountIdentifier": key, **value}
+                             for key, value in self._accounts.items()}}
+
+    # ------------------------------------------------------------ test and inspection helpers
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Every order created, as stored (a copy), oldest first."""
+        with self._lock:
+            return copy.deepcopy(list(self._orders.values()))
+
+    def line_item_counts(self) -> dict[str, int]:
+        """externalRefLineItemID → times a line item with that id was created, across all orders."""
+        with self._lock:
+            return dict(self._line_item_counts)
+
+    def post_attempts(self) -> int:
+        """``POST /asyncOrders`` requests this process received, whatever their outcome."""
+        with self._lock:
+            return self._post_attempts
+
+    def set_balance(self, customer: str, account: str, amount: float) -> None:
+        """Set (provisioning if needed) an account's balance; ValueError for another's account."""
+        with self._lock:
+            try:
+                record = self._account_for(customer, account)
+            except _TangoError as error:
+                raise ValueError(error.message) from None
+            record["currentBalance"] = round(float(amount), 2)
+            self._save()
+
+    def balance(self, customer: str, account: str) -> float:
+        """The account's balance; an account never referenced would start at the default balance."""
+        with self._lock:
+            record = self._accounts.get(account)
+            if record is None:
+                return round(float(self._default_balance), 2)
+            if record["customerIdentifier"] not in (None, customer):
+                raise ValueError(f"Account '{account}' does not belong to customer '{customer}'.")
+            return record["currentBalance"]
+
+
+def _summary_key(errors: list[dict[str, Any]]) -> str:
+    """The top-level i18nKey: the errors' own key when they agree, else a generic one."""
+    keys = {error["i18nKey"] for error in errors}
+    return keys.pop() if len(keys) == 1 else "422.000"
+
+
+def _max_results(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_MAX_RESULTS
+    if raw.isdigit() and 1 <= int(raw) <= MAX_MAX_RESULTS:
+        return int(raw)
+    raise _TangoError(422, "422.105", f"maxResults must be a whole number from 1 to "
+                      f"{MAX_MAX_RESULTS}", [_field_error("maxResults", "422.105",
+                                                          "maxResults: out of range", raw,
+                                                          f"1..{MAX_MAX_RESULTS}")])
+
+
+def _delivery_status(status: str, line: dict[str, Any]) -> str:
+    """Delivery follows processing; methods that deliver nothing to a person say so."""
+    if status != "COMPLETE":
+        return status
+    method = line.get("deliveryMethod")
+    if method in ("EMAIL", "PHONE"):
+        return "DELIVERED"
+    if method in ("ADDRESS", "BULKSHIPMENT"):
+        return "SHIPPED"
+    return "NOT_APPLICABLE"

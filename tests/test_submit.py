@@ -1,0 +1,334 @@
+"""Submission end to end against the in-process simulator: every row ordered exactly once.
+
+Each test drives ``run_files`` (the ``run`` command's job) with a client whose transport is the
+simulator and whose sleep is a no-op, then checks the rows' statuses, the ledger and what the
+simulator actually created.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pytest
+
+from conftest import TODAY, base_row, write_csv
+from pipeline.client import TangoClient
+from pipeline.config import Campaign, Settings, Target
+from pipeline.ledger import Ledger
+from pipeline.progress import Progress
+from pipeline.run import run_files
+from pipeline.simulator import Faults, Simulator, SimulatorTransport
+
+AUTH = ("simulator", "simulator-key")
+TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", AUTH)
+CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", path="c.toml")
+METHODS = ["EMAIL", "PHONE", "EMBEDDED", "NONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def sim(clock):
+    return Simulator(None, processing_delay=0.0, clock=clock, sleep=clock.sleep)
+
+
+def people(n: int, method: str = "EMAIL", **cells) -> list[dict]:
+    return [base_row(method, First_Name=f"P{i}", Email=f"p{i}@example.com", **cells) for i in range(n)]
+
+
+def settings(tmp_path: Path, **kw) -> Settings:
+    base = dict(campaign=CAMPAIGN, output=tmp_path / "out", today=TODAY, target=TARGET, batch_size=100,
+                wait=5.0, ledger=tmp_path / "out" / "ledger.sqlite")
+    return Settings(**{**base, **kw})
+
+
+def run(tmp_path: Path, sim: Simulator, clock: Clock, files: list[Path], transport=None, **kw):
+    client = TangoClient(TARGET.base_url, AUTH, transport=transport or SimulatorTransport(sim),
+                         post_rate=0, get_rate=0, sleep=clock.sleep, clock=clock)
+    try:
+        return run_files([str(f) for f in files], settings(tmp_path, **kw), Progress(bar=False), client)
+    finally:
+        client.close()
+
+
+def statuses(result, file_index: int = 0) -> list[str]:
+    book = openpyxl.load_workbook(result.files[file_index]["report"])
+    ws = book["Rows"]
+    header = [c.value for c in ws[1]]
+    return [row[header.index("Status")] for row in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def report_rows(result, file_index: int = 0) -> list[dict]:
+    ws = openpyxl.load_workbook(result.files[file_index]["report"])["Rows"]
+    header = [c.value for c in ws[1]]
+    return [dict(zip(header, row)) for row in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def assert_each_once(sim: Simulator, expected: int) -> None:
+    counts = sim.line_item_counts()
+    assert len(counts) == expected
+    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+
+
+def test_happy_path_for_every_delivery_method(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "all.csv", [base_row(m) for m in METHODS])
+    result = run(tmp_path, sim, clock, [upload])
+    assert result.code == 0
+    assert statuses(result) == ["COMPLETE"] * len(METHODS)
+    assert_each_once(sim, len(METHODS))
+    rows = report_rows(result)
+    assert all(r["Order ID"] and r["Line item ID"] and r["Reference line item ID"] for r in rows)
+    summary = json.loads(Path(result.files[0]["report"]).with_name("summary.json").read_text())
+    assert summary["target"] == "simulator" and summary["amount_accepted"] == summary["amount_sent"]
+    assert summary["status_counts"]["COMPLETE"] == len(METHODS)
+
+
+def test_invalid_rows_are_reported_and_never_sent(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "mixed.csv", [base_row("EMAIL"), base_row("PHONE", Mobile="12")])
+    result = run(tmp_path, sim, clock, [upload])
+    assert result.code == 1
+    assert statuses(result) == ["COMPLETE", "INVALID"]
+    assert_each_once(sim, 1)
+
+
+def test_batches_respect_the_batch_size(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "many.csv", people(7))
+    run(tmp_path, sim, clock, [upload], batch_size=3)
+    assert sorted(len(o["lineItems"]) for o in sim.orders()) == [1, 3, 3]
+    assert_each_once(sim, 7)
+
+
+@pytest.mark.parametrize("faults", [
+    Faults(tps=1.0),                      # 429 above the rate
+    Faults(error_rate=0.5, seed=3),       # 500/503 before commit
+    Faults(drop_rate=1.0),                # commit, then the connection drops
+    Faults(latency=0.2),
+])
+def test_each_fault_kind_still_orders_every_row_once(tmp_path, clock, faults):
+    sim = Simulator(None, faults=faults, processing_delay=0.0, clock=clock, sleep=clock.sleep)
+    upload = write_csv(tmp_path / "f.csv", people(9))
+    result = run(tmp_path, sim, clock, [upload], batch_size=2)
+    assert statuses(result) == ["COMPLETE"] * 9
+    assert_each_once(sim, 9)
+
+
+def test_commit_then_drop_then_retry_is_one_order(tmp_path, clock):
+    sim = Simulator(None, faults=Faults(drop_rate=1.0), processing_delay=0.0, clock=clock, sleep=clock.sleep)
+    upload = write_csv(tmp_path / "d.csv", people(3))
+    result = run(tmp_path, sim, clock, [upload])
+    assert len(sim.orders()) == 1 and sim.post_attempts() == 2      # the retry replayed the same ID
+    assert result.figures["retries"] == 1
+    assert_each_once(sim, 3)
+
+
+class CrashAfterPost(httpx.BaseTransport):
+    """The process dies right after Tango committed the order, before the ledger heard of it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST":
+            raise SystemExit("killed")
+        return response
+
+
+def test_crash_between_post_and_ledger_then_rerun_is_one_order(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "c.csv", people(4))
+    with pytest.raises(SystemExit):
+        run(tmp_path, sim, clock, [upload], transport=CrashAfterPost(SimulatorTransport(sim)))
+    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    assert [b.state for b in ledger.batches()] == ["sending"]     # written ahead, outcome unknown
+    ledger.close()
+    result = run(tmp_path, sim, clock, [upload])
+    assert result.figures["reconciled"] == 1 and result.figures["posts"] == 0
+    assert statuses(result) == ["COMPLETE"] * 4
+    assert len(sim.orders()) == 1
+    assert_each_once(sim, 4)
+
+
+def test_a_batch_left_sending_that_tango_never_got_is_resent_with_the_same_id(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "n.csv", people(2))
+
+    class LostRequest(httpx.BaseTransport):
+        def handle_request(self, request):
+            raise SystemExit("killed before the request left")
+
+    with pytest.raises(SystemExit):
+        run(tmp_path, sim, clock, [upload], transport=LostRequest())
+    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ref = ledger.batches()[0].external_ref_id
+    ledger.close()
+    result = run(tmp_path, sim, clock, [upload])
+    assert result.figures["resent"] == 1
+    assert [o["externalRefID"] for o in sim.orders()] == [ref]
+    assert_each_once(sim, 2)
+
+
+def test_the_same_sheet_under_another_name_is_all_duplicate_and_sends_nothing(tmp_path, sim, clock):
+    rows = people(5)
+    first = run(tmp_path, sim, clock, [write_csv(tmp_path / "march.csv", rows)])
+    attempts = sim.post_attempts()
+    again = run(tmp_path, sim, clock, [write_csv(tmp_path / "march-final-v2.csv", rows)])
+    assert statuses(again) == ["DUPLICATE"] * 5
+    assert sim.post_attempts() == attempts
+    row = report_rows(again)[0]
+    assert f"Already ordered by run {first.run_id}" in row["Warnings"]
+    assert row["Order ID"] == report_rows(first)[0]["Order ID"]
+    assert again.code == 0
+
+
+def test_a_partly_fixed_sheet_sends_only_the_fixed_rows(tmp_path, sim, clock):
+    rows = people(4)
+    rows[1]["Email"] = "p1@@example.com"
+    rows[3]["Amount"] = "25.999"
+    first = run(tmp_path, sim, clock, [write_csv(tmp_path / "v1.csv", rows)])
+    assert statuses(first) == ["COMPLETE", "INVALID", "COMPLETE", "INVALID"]
+    rows[1]["Email"] = "p1@example.com"
+    rows[3]["Amount"] = "26"
+    second = run(tmp_path, sim, clock, [write_csv(tmp_path / "v2.csv", rows)])
+    assert statuses(second) == ["DUPLICATE", "COMPLETE", "DUPLICATE", "COMPLETE"]
+    assert_each_once(sim, 4)
+
+
+def test_insufficient_funds_mid_run_then_rerun_after_top_up(tmp_path, sim, clock):
+    sim.set_balance("acme-corp", "acme-rewards", 60.0)           # room for one batch of two at $25
+    upload = write_csv(tmp_path / "funds.csv", people(5))
+    first = run(tmp_path, sim, clock, [upload], batch_size=2)
+    assert first.code == 3
+    assert sorted(statuses(first)) == ["COMPLETE", "COMPLETE", "PENDING", "PENDING", "PENDING"]
+    sim.set_balance("acme-corp", "acme-rewards", 1000.0)
+    second = run(tmp_path, sim, clock, [upload], batch_size=2)
+    assert second.code == 0
+    assert statuses(second) == ["COMPLETE"] * 5             # the stopped run is continued
+    third = run(tmp_path, sim, clock, [upload], batch_size=2)
+    assert statuses(third) == ["DUPLICATE"] * 5             # a finished file uploaded again
+    assert_each_once(sim, 5)
+    refs = {o["externalRefID"] for o in sim.orders()}
+    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    failed = [b for b in ledger.batches() if b.state == "failed"]
+    ledger.close()
+    assert len(failed) == 1 and failed[0].external_ref_id not in refs   # a 402'd ID is never reused
+
+
+def test_lines_tango_refuses_are_rejected_and_the_rest_accepted(tmp_path, sim, clock):
+    rows = people(3)
+    rows[1]["UTID"] = "U424242"          # well-formed, but not in the catalog
+    rows[2]["Amount"] = "5000"           # outside the item's range
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "r.csv", rows)])
+    assert statuses(result) == ["COMPLETE", "REJECTED", "REJECTED"]
+    assert result.code == 1
+    rejected = report_rows(result)[1]
+    assert rejected["Errors"].startswith("Tango refused this line")
+    assert_each_once(sim, 1)
+    fix = openpyxl.load_workbook(result.files[0]["failures"]).worksheets[0]
+    assert fix.max_row == 3                                      # the two rows to fix, under a header
+
+
+def test_processing_failures_are_failed(tmp_path, sim, clock):
+    rows = people(2)
+    rows[1]["UTID"] = "U000666"          # the simulator's "delivery fails" item
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "p.csv", rows)])
+    assert statuses(result) == ["COMPLETE", "FAILED"]
+    assert "could not deliver" in report_rows(result)[1]["Errors"]
+
+
+def test_bad_credentials_stop_the_run_with_rows_pending(tmp_path, sim, clock):
+    bad = Simulator(None, platform_key="another-key", processing_delay=0.0, clock=clock, sleep=clock.sleep)
+    result = run(tmp_path, bad, clock, [write_csv(tmp_path / "a.csv", people(2))])
+    assert result.code == 3
+    assert statuses(result) == ["PENDING", "PENDING"]
+    assert bad.orders() == []
+
+
+def test_no_wait_leaves_rows_submitted_and_status_finishes_them(tmp_path, clock):
+    slow = Simulator(None, processing_delay=60.0, clock=clock, sleep=clock.sleep)
+    result = run(tmp_path, slow, clock, [write_csv(tmp_path / "w.csv", people(2))], wait=0.0)
+    assert statuses(result) == ["SUBMITTED", "SUBMITTED"]
+    clock.now += 61
+    from pipeline.status import status
+    client = TangoClient(TARGET.base_url, AUTH, transport=SimulatorTransport(slow), sleep=clock.sleep,
+                         post_rate=0, get_rate=0)
+    import pipeline.status as status_module
+    original = status_module.make_client
+    status_module.make_client = lambda *a, **k: client
+    try:
+        report = status(settings(tmp_path), Progress(bar=False))
+    finally:
+        status_module.make_client = original
+    assert report["line_items"] == {"COMPLETE": 2} and report["unfinished_orders"] == 0
+
+
+def test_dry_run_writes_payloads_and_sends_nothing(tmp_path, sim, clock):
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "dry.csv", people(3))], dry_run=True,
+                 batch_size=2)
+    assert sim.post_attempts() == 0
+    plan_files = list((tmp_path / "out").glob("dry-run-*/plan.json"))
+    plan = json.loads(plan_files[0].read_text())
+    assert [b["lineItems"] for b in plan["batches"]] == [2, 1]
+    payload = json.loads((plan_files[0].parent / "batches" / f"{plan['batches'][0]['externalRefID']}.json")
+                         .read_text())
+    assert payload["customerIdentifier"] == "acme-corp" and len(payload["lineItems"]) == 2
+    assert statuses(result) == ["PENDING"] * 3
+    assert not (tmp_path / "out" / "ledger.sqlite").exists() or \
+        Ledger(tmp_path / "out" / "ledger.sqlite", "simulator").counts() == {}
+
+
+def test_targets_keep_separate_ledger_namespaces(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "ns.csv", people(1))
+    run(tmp_path, sim, clock, [upload])
+    other = Ledger(tmp_path / "out" / "ledger.sqlite", "sandbox")
+    assert other.counts() == {}
+    other.close()
+
+
+def test_against_the_loopback_server_over_real_http(tmp_path):
+    """The simulator as its own process (as `tango-batch simulate` runs it), the pipeline over HTTP."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(tmp_path / "sim.json"),
+         "--processing-delay", "0", "--drop-rate", "0.3", "--seed", "5"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = server.stdout.readline()
+        url = line.split("listening on ")[1].split()[0]
+        config = tmp_path / "campaign.toml"
+        config.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n')
+        upload = write_csv(tmp_path / "http.csv", [base_row(m) for m in METHODS])
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "run", str(upload), "--config", str(config), "--target", url,
+             "--output", str(tmp_path / "out"), "--batch-size", "3", "--rate", "50", "--wait", "10"],
+            cwd=root, capture_output=True, text=True, timeout=120,
+            env={k: v for k, v in __import__("os").environ.items() if not k.startswith("TANGO_")})
+        assert proc.returncode == 0, proc.stderr
+        assert "X-REQUEST-ID" in proc.stderr and "simulator-key" not in proc.stderr
+        state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state").json()
+        counts = state["lineItemCounts"]
+        assert len(counts) == len(METHODS) and set(counts.values()) == {1}
+        summary = json.loads(next((tmp_path / "out").glob("http-*/summary.json")).read_text())
+        assert summary["status_counts"]["COMPLETE"] == len(METHODS)
+        assert summary["target"] == "url"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
