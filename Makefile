@@ -1,11 +1,11 @@
 # Two commands for a fresh clone (only Python >= 3.11 needed):
-#   make demo   set up .venv and check the bundled sample sheet
+#   make demo   set up .venv and run the bundled sample against the built-in Tango simulator
 #   make test   set up .venv and run the tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-submit clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,15 +14,18 @@ $(BIN)/tango-batch: pyproject.toml requirements.lock
 	touch $@
 
 demo: $(BIN)/tango-batch
-	@# the sample holds a dozen deliberate mistakes: exit 1 (some rows invalid) is the expected result
-	$(BIN)/tango-batch validate samples/recipients.xlsx --config samples/campaign.toml --output output; \
-	  code=$$?; echo "exit code $$code (0 all valid, 1 some rows to fix)"; test $$code -le 1
+	@# the sample holds a dozen deliberate mistakes: exit 1 (some rows to fix) is the expected result
+	$(BIN)/tango-batch run samples/recipients.xlsx --config samples/campaign.toml --target simulator --output output; \
+	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
 
 test: $(BIN)/tango-batch
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_validate.py
+
+bench-submit: $(BIN)/tango-batch
+	$(BIN)/python tests/bench/bench_submit.py
 
 clean:
 	rm -rf $(VENV) output/*/

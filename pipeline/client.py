@@ -91,11 +91,17 @@ class PostResult:
 
 
 class RateLimiter:
-    """At most ``rate`` calls per second, spaced evenly (Tango documents 1 TPS for orders)."""
+    """At most ``rate`` calls per second, spaced evenly (Tango documents 1 TPS for orders).
+
+    The spacing has a small margin: calls spaced exactly 1/rate apart here arrive a few
+    milliseconds closer together at times, and a server counting a one-second window answers 429.
+    """
+
+    MARGIN = 0.02
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.interval = (1.0 + self.MARGIN) / rate if rate > 0 else 0.0
         self.clock, self.sleep = clock, sleep
         self.next_at = 0.0
 
