@@ -159,3 +159,33 @@ def test_a_long_file_on_a_terminal_gets_a_progress_bar():
     with Progress(plain, bar=True).rows("writing report", 10) as tick:   # short file: one line
         tick(10)
     assert plain.getvalue() == "  writing report (10 rows)\n"
+
+
+def test_a_real_target_without_credentials_is_refused_before_anything_is_read(tmp_path, capsys, campaign,
+                                                                              monkeypatch):
+    monkeypatch.delenv("TANGO_PLATFORM_NAME", raising=False)
+    monkeypatch.delenv("TANGO_PLATFORM_KEY", raising=False)
+    code, text = cli(capsys, "run", tmp_path / "does-not-exist.xlsx", "--config", campaign,
+                     "--target", "production", "--output", tmp_path / "out")
+    assert code == 64
+    assert "needs credentials: set TANGO_PLATFORM_NAME and TANGO_PLATFORM_KEY" in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_against_the_simulator_from_the_command_line(tmp_path, capsys, campaign):
+    upload = write_csv(tmp_path / "cli.csv", [base_row("EMAIL"), base_row("PHONE", Mobile="1")])
+    code, text = cli(capsys, "run", upload, "--config", campaign, "--output", tmp_path / "out", "--no-wait")
+    assert code == 1
+    assert "SIMULATOR" in text and "1 INVALID, 1 SUBMITTED" in text
+    code, text = cli(capsys, "status", "--output", tmp_path / "out", "--wait", "10", "--json")
+    assert code == 0
+    assert '"COMPLETE": 1' in text
+
+
+def test_unknown_status_words_are_not_final_and_are_logged(caplog):
+    from pipeline.submit import line_state, order_final
+    with caplog.at_level("WARNING"):
+        assert line_state("TELEPORTED") is None and order_final("SOMEWHERE") is False
+    assert "TELEPORTED" in caplog.text and "SOMEWHERE" in caplog.text
+    assert line_state("complete") == "COMPLETE" and line_state("Pending") is None
+    assert order_final("PARTIAL") is True
