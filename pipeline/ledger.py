@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Ledger", "ACCEPTED", "LineRecord", "BatchRecord"]
+__all__ = ["Ledger", "ACCEPTED", "LineRecord", "BatchRecord", "FileRecord"]
 
 # line-item statuses; ACCEPTED ones are never sent again
 PENDING, SENDING, SUBMITTED, COMPLETE, REJECTED, FAILED, DUPLICATE = (
@@ -64,11 +64,21 @@ CREATE TABLE IF NOT EXISTS batch_members (
     target TEXT NOT NULL, external_ref_id TEXT NOT NULL, line_item_id TEXT NOT NULL, position INTEGER NOT NULL,
     PRIMARY KEY (target, external_ref_id, line_item_id)
 );
+CREATE TABLE IF NOT EXISTS files (
+    target TEXT NOT NULL, sha256 TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    state TEXT NOT NULL, run_date TEXT NOT NULL, sheet TEXT, report_folder TEXT, campaign TEXT,
+    first_run INTEGER NOT NULL, last_run INTEGER NOT NULL, note TEXT, updated_at TEXT NOT NULL,
+    PRIMARY KEY (target, sha256)
+);
 CREATE TABLE IF NOT EXISTS http_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, run_id INTEGER, at TEXT NOT NULL,
     method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, request_id TEXT, outcome TEXT
 );
 """
+
+
+# file states: being worked on (rows may still be pending) / every row settled or reported
+F_PROCESSING, F_DONE = "processing", "done"
 
 
 def _now() -> str:
@@ -102,6 +112,20 @@ class BatchRecord:
     payload: dict[str, Any]
     run_id: int
     members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    name: str
+    path: str
+    state: str
+    run_date: str
+    sheet: str | None
+    report_folder: str | None
+    first_run: int
+    last_run: int
+    campaign: dict[str, Any]
 
 
 class Ledger:
@@ -278,9 +302,66 @@ class Ledger:
             " ORDER BY runs.id DESC LIMIT 1", (self.target, file_sha256, row_number, line_item_id)).fetchone()
         return dict(r) if r else None
 
+    # --- files ------------------------------------------------------------------------------
+    def file(self, sha256: str) -> FileRecord | None:
+        r = self.db.execute("SELECT * FROM files WHERE target = ? AND sha256 = ?", (self.target, sha256)).fetchone()
+        return _file(r) if r else None
+
+    def file_seen(self, run_id: int, sha256: str, name: str, path: str, run_date: str, sheet: str | None,
+                  campaign: dict[str, Any]) -> None:
+        """A file this run works on, with what its report depends on (run date, campaign file)."""
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO files (target, sha256, name, path, state, run_date, sheet, campaign, first_run,"
+                " last_run, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, sha256)"
+                " DO UPDATE SET path = excluded.path, state = excluded.state, run_date = excluded.run_date,"
+                " sheet = excluded.sheet, campaign = excluded.campaign, last_run = excluded.last_run,"
+                " updated_at = excluded.updated_at",
+                (self.target, sha256, name, path, F_PROCESSING, run_date, sheet, json.dumps(campaign),
+                 run_id, run_id, _now()))
+
+    def file_update(self, sha256: str, *, state: str | None = None, path: str | None = None,
+                    report_folder: str | None = None, note: str | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE files SET state = COALESCE(?, state), path = COALESCE(?, path),"
+                " report_folder = COALESCE(?, report_folder), note = COALESCE(?, note), updated_at = ?"
+                " WHERE target = ? AND sha256 = ?",
+                (state, path, report_folder, note, _now(), self.target, sha256))
+
+    def files_with_lines(self, line_ids: Iterable[str]) -> list[FileRecord]:
+        """The files whose rows (in the run that last worked on them) carry these line items."""
+        ids = list(set(line_ids))
+        shas: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            shas.update(r[0] for r in self.db.execute(
+                f"SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN ({marks})",
+                (self.target, *chunk)))
+        return [f for f in (self.file(s) for s in sorted(shas)) if f is not None]
+
+    def last_rows(self, sha256: str, run_id: int) -> dict[int, tuple[str | None, str, str | None]]:
+        """row number -> (line item id, status, message) as run ``run_id`` recorded this file."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT row_number, line_item_id, status, message FROM rows WHERE run_id = ? AND target = ?"
+            " AND file_sha256 = ?", (run_id, self.target, sha256))}
+
+    def runs_since(self, since: str | None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM runs WHERE target = ?", [self.target]
+        if since:
+            sql += " AND started_at >= ?"
+            args.append(since)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT status, COUNT(*) FROM line_items WHERE target = ? GROUP BY status", (self.target,))}
+
+
+def _file(r: sqlite3.Row) -> FileRecord:
+    return FileRecord(r["sha256"], r["name"], r["path"], r["state"], r["run_date"], r["sheet"],
+                      r["report_folder"], r["first_run"], r["last_run"], json.loads(r["campaign"] or "{}"))
 
 
 def _line(r: sqlite3.Row) -> LineRecord:

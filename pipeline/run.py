@@ -2,41 +2,48 @@
 
 Order of work, so that no reward is ordered twice and no row is lost:
 1. batches an earlier run left ``sending`` are reconciled with Tango;
-2. every file is read and checked; each valid row gets its line-item ID; a row whose ID Tango
-   already accepted (any earlier run, any file) or that repeats a row of this run is DUPLICATE;
-3. every row is recorded in the ledger, then the new line items are sent in batches;
-4. accepted orders are followed until final or ``--wait`` runs out;
-5. each file's report is written from the ledger's statuses.
+2. every file is read and checked; rows whose reward does not fit Tango's catalog are INVALID;
+   each valid row gets its line-item ID; a row whose ID Tango already accepted (an earlier run, any
+   file) or that repeats a row of this run is DUPLICATE;
+3. every row is recorded in the ledger; the account's balance must cover the rows to send;
+4. the new line items are sent in batches; accepted orders are followed until final or ``--wait``;
+5. each file's report is written from the ledger's statuses, and so is the report of every
+   earlier file whose rows changed status in this run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from pipeline.client import TangoClient
-from pipeline.config import Settings, Target
+from pipeline.config import Campaign, Settings, Target
 from pipeline.errors import InputError
 from pipeline.ingest import Sheet, read_sheet
-from pipeline.ledger import ACCEPTED, Ledger, LineRecord
+from pipeline.ledger import ACCEPTED, F_DONE, F_PROCESSING, FileRecord, Ledger, LineRecord
 from pipeline.normalize import IDX, ISSUE_SCHEMA, normalize
 from pipeline.plan import LineItem, line_items, order_fields, plan_batches
+from pipeline.preflight import Catalog, check_account, load_catalog
 from pipeline.progress import Progress
 from pipeline.report import new_folder, summarize, write_reports
 from pipeline.submit import Stop, Submitter
 from pipeline.validate import Validated, validate
 
-__all__ = ["RunResult", "run_files", "make_client", "EXIT_STOPPED"]
+__all__ = ["RunResult", "FileOutcome", "run_files", "make_client", "rewrite_reports", "rewrite_after",
+           "EXIT_STOPPED"]
 
 log = logging.getLogger("tango_batch.run")
 EXIT_OK, EXIT_ROWS, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
 SIMULATOR_STATE = "simulator-state.json"
+TO_FIX = ("INVALID", "REJECTED", "FAILED")
 
 
 @dataclass
@@ -45,17 +52,34 @@ class FileWork:
     sheet: Sheet
     validated: Validated
     started: dt.datetime
-    ids: dict[int, str] = field(default_factory=dict)              # row idx -> line-item id
-    notes: dict[int, tuple[str, str]] = field(default_factory=dict)  # idx -> (status, message) decided early
-    items: list[LineItem] = field(default_factory=list)              # to send
+    ids: dict[int, str] = field(default_factory=dict)        # row idx -> line-item id
+    # statuses decided before sending: idx -> (status, severity, message, field)
+    notes: dict[int, tuple[str, str, str, str | None]] = field(default_factory=dict)
+    items: list[LineItem] = field(default_factory=list)        # to send
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    sha256: str | None = None
+    summary: dict[str, Any] | None = None
+    error: str | None = None                # the file could not be read
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.summary and self.summary["status_counts"].get("PENDING"))
 
 
 @dataclass
 class RunResult:
     code: int
     run_id: int | None
-    files: list[dict[str, Any]]
+    outcomes: list[FileOutcome]
     figures: dict[str, Any]
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        return [o.summary for o in self.outcomes if o.summary is not None]
 
 
 def make_client(target: Target, settings: Settings, ledger: Ledger | None = None,
@@ -82,6 +106,19 @@ def _check(path: Path, settings: Settings) -> FileWork:
     return FileWork(path, sheet, validate(sheet, normalize(sheet, defaults), settings.today), started)
 
 
+def _catalog_check(work: FileWork, catalog: Catalog) -> None:
+    """Valid rows whose reward does not fit the catalog become INVALID, with Tango's reason."""
+    frame = work.validated.frame.filter(pl.col("status") == "VALID")
+    verdicts: dict[tuple[str, str], str | None] = {}
+    for idx, utid, amount in frame.select(IDX, "utid", "amount").iter_rows():
+        key = (utid, amount)
+        if key not in verdicts:
+            verdicts[key] = catalog.problem(utid, amount)
+        if verdicts[key]:
+            column = "utid" if "catalog" in verdicts[key] or "active" in verdicts[key] else "amount"
+            work.notes[idx] = ("INVALID", "error", verdicts[key], column)
+
+
 def _earlier(record: LineRecord, ledger: Ledger) -> str:
     run = ledger.run_info(record.accepted_run or record.first_run) or {}
     when = (run.get("started_at") or "")[:10]
@@ -99,20 +136,21 @@ def _continuing(work: FileWork, item: LineItem, ledger: Ledger) -> bool:
     return last is not None and (last["exit_code"] is None or last["exit_code"] == EXIT_STOPPED)
 
 
-def _plan_file(work: FileWork, settings: Settings, ledger: Ledger, seen: dict[str, str]) -> None:
+def _plan_file(work: FileWork, campaign: Campaign, ledger: Ledger, seen: dict[str, str]) -> None:
     """Line-item IDs for the valid rows; DUPLICATE for those already ordered or already in this run."""
-    assert settings.campaign is not None
-    items = line_items(work.validated.frame, settings.campaign)
+    items = line_items(work.validated.frame, campaign)
     known = ledger.lines(i.id for i in items)
     for item in items:
         work.ids[item.idx] = item.id
         record = known.get(item.id)
+        if item.idx in work.notes:               # refused by the pre-flight checks
+            continue
         if record is not None and record.status in ACCEPTED:
             if not _continuing(work, item, ledger):   # continuing: its real status is reported
-                work.notes[item.idx] = ("DUPLICATE", _earlier(record, ledger))
+                work.notes[item.idx] = ("DUPLICATE", "warning", _earlier(record, ledger), None)
         elif item.id in seen:
-            work.notes[item.idx] = ("DUPLICATE", f"Same reward as {seen[item.id]} in this run: "
-                                                 "ordered once, not twice.")
+            work.notes[item.idx] = ("DUPLICATE", "warning", f"Same reward as {seen[item.id]} in this "
+                                    "run: ordered once, not twice.", None)
         else:
             seen[item.id] = f"{work.path.name} row {item.row}"
             work.items.append(item)
@@ -129,24 +167,24 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
         line_ids.append(line_id)
         orders.append(record.batch_ref if record else None)
         refs.append(record.reference_line_item_id if record else None)
-        if not valid:
-            status.append("INVALID")
-        elif idx in work.notes:
-            state, message = work.notes[idx]
+        if idx in work.notes:
+            state, severity, message, column = work.notes[idx]
             status.append(state)
-            issues.append((idx, "warning", message))
+            issues.append((idx, column, severity, message))
+        elif not valid:
+            status.append("INVALID")
         elif dry_run or record is None:
             status.append("PENDING")
             if dry_run:
-                issues.append((idx, "warning", "Dry run: planned, not sent."))
+                issues.append((idx, None, "warning", "Dry run: planned, not sent."))
         else:
             state = "PENDING" if record.status == "SENDING" else record.status
             status.append(state)
             if record.message:
-                issues.append((idx, "warning" if state == "DUPLICATE" else "error", record.message))
-    extra = pl.DataFrame({IDX: [i for i, _, _ in issues], "field": [None] * len(issues),
-                          "rule": ["submit"] * len(issues), "severity": [s for _, s, _ in issues],
-                          "text": [t for _, _, t in issues]}, schema=ISSUE_SCHEMA)
+                issues.append((idx, None, "warning" if state == "DUPLICATE" else "error", record.message))
+    extra = pl.DataFrame({IDX: [i[0] for i in issues], "field": [i[1] for i in issues],
+                          "rule": ["submit"] * len(issues), "severity": [i[2] for i in issues],
+                          "text": [i[3] for i in issues]}, schema=ISSUE_SCHEMA)
     frame = frame.with_columns(pl.Series("status", status, pl.String),
                                pl.Series("line_item_id", line_ids, pl.String),
                                pl.Series("order_id", orders, pl.String),
@@ -154,18 +192,20 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
     return Validated(frame=frame, issues=pl.concat([work.validated.issues, extra]).sort(IDX, maintain_order=True))
 
 
-def _report(work: FileWork, final: Validated, settings: Settings, target: Target,
-            progress: Progress) -> dict[str, Any]:
-    campaign_path = settings.campaign.path if settings.campaign else None
-    summary = summarize(work.sheet, final, started=work.started, mode="run", campaign_path=campaign_path,
+def _report(work: FileWork, final: Validated, settings: Settings, target: Target, progress: Progress,
+            folder: Path | None = None, campaign_path: str | None = None) -> dict[str, Any]:
+    summary = summarize(work.sheet, final, started=work.started, mode="run",
+                        campaign_path=campaign_path or (settings.campaign.path if settings.campaign else None),
                         target=target.name)
-    folder = new_folder(settings.output, work.sheet.path, work.started)
+    if folder is None or not folder.is_dir():
+        folder = new_folder(settings.output, work.sheet.path, work.started)
     with progress.rows("writing report", work.sheet.frame.height) as tick:
         paths = write_reports(folder, work.sheet, final, summary, tick)
     counts = ", ".join(f"{n} {s}" for s, n in summary["status_counts"].items() if n)
     progress.say(f"{work.path.name}: {summary['rows']} rows: {counts or 'no rows'}")
     progress.say(f"  report: {paths['report']}")
-    return {**summary, "report": str(paths["report"]), "failures": str(paths["failures"])}
+    return {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]),
+            "folder": str(folder)}
 
 
 def _dry_run(works: list[FileWork], settings: Settings, ledger: Ledger, progress: Progress) -> Path:
@@ -186,84 +226,202 @@ def _dry_run(works: list[FileWork], settings: Settings, ledger: Ledger, progress
     return folder
 
 
-def run_files(paths: list[str], settings: Settings, progress: Progress,
-              client: TangoClient | None = None) -> RunResult:
-    """The whole ``run`` command; returns its exit code and what it did."""
-    assert settings.target is not None and settings.campaign is not None
-    target = settings.target
-    ledger = Ledger(settings.ledger, target.namespace)
-    own_client = client is None
-    code = EXIT_OK
-    try:
-        run_id = None if settings.dry_run else ledger.start_run("run")
-        progress.say(f"target: {target.describe()}")
-        client = client or make_client(target, settings, ledger, run_id)
-        submitter = Submitter(client, ledger, run_id or 0, settings.batch_size, say=progress.say)
-        stopped: str | None = None
-        if not settings.dry_run:
-            try:
-                submitter.reconcile()
-            except Stop as exc:
-                stopped = str(exc)
-
-        works: list[FileWork] = []
-        seen: dict[str, str] = {}
-        for path in paths:
-            try:
-                work = _check(Path(path), settings)
-            except InputError as exc:
-                progress.say(f"error: {exc}")
-                code = max(code, EXIT_UNREADABLE)
-                continue
-            _plan_file(work, settings, ledger, seen)
-            works.append(work)
-            progress.say(f"{work.path.name}: {work.sheet.frame.height} rows checked, "
-                         f"{len(work.items)} to send")
-
-        if settings.dry_run:
-            _dry_run(works, settings, ledger, progress)
-        else:
-            for work in works:
-                ledger.add_pending(run_id, ((i.id, str(i.amount), i.quantity, i.delivery_method)
-                                            for i in work.items))
-                _record(ledger, run_id, work, _final(work, ledger, False))
-            can_follow = stopped is None
-            if stopped is None:
-                try:
-                    submitter.submit([i for w in works for i in w.items], order_fields(settings.campaign))
-                except Stop as exc:
-                    stopped, can_follow = str(exc), exc.can_follow
-            if can_follow and settings.wait > 0:
-                left = submitter.follow(settings.wait)
-                if left:
-                    progress.say(f"{left} orders not final yet: the next run or 'tango-batch status' "
-                                 "picks them up")
-
-        files = []
-        for work in works:
-            final = _final(work, None if settings.dry_run else ledger, settings.dry_run)
-            if not settings.dry_run:
-                _record(ledger, run_id, work, final)
-            files.append(_report(work, final, settings, target, progress))
-            if any(files[-1]["status_counts"].get(s) for s in ("INVALID", "REJECTED", "FAILED")):
-                code = max(code, EXIT_ROWS)
-        if stopped:
-            progress.say(f"run stopped early: {stopped}")
-            progress.say("everything is recorded: run the same command again to continue")
-            code = max(code, EXIT_STOPPED)
-        figures = {**submitter.figures.__dict__, "retries": client.retries}
-        if run_id is not None:
-            ledger.finish_run(run_id, code, stopped)
-        return RunResult(code, run_id, files, figures)
-    finally:
-        if own_client and client is not None:
-            client.close()
-        ledger.close()
-
-
 def _record(ledger: Ledger, run_id: int, work: FileWork, final: Validated) -> None:
     texts = (final.issues.filter(pl.col("severity") == "error").group_by(IDX)
              .agg(pl.col("text").str.join("\n")))
-    joined = final.frame.select(IDX, "__row__", "line_item_id", "status").join(texts, on=IDX, how="left")
+    duplicates = final.issues.filter(pl.col("rule") == "submit").group_by(IDX).agg(pl.col("text").first()
+                                                                                   .alias("note"))
+    joined = (final.frame.select(IDX, "__row__", "line_item_id", "status")
+              .join(texts, on=IDX, how="left").join(duplicates, on=IDX, how="left")
+              .with_columns(pl.when(pl.col("status") == "DUPLICATE").then(pl.col("note"))
+                            .otherwise(pl.col("text")).alias("text")))
     ledger.record_rows(run_id, work.sheet.sha256, work.path.name, work.sheet.sheet,
                        joined.select("__row__", "line_item_id", "status", "text").iter_rows())
+
+
+def _campaign_record(campaign: Campaign) -> dict[str, Any]:
+    return dataclasses.asdict(campaign)
+
+
+class _Run:
+    """The state of one ``run``: what the steps of ``run_files`` share."""
+
+    def __init__(self, settings: Settings, progress: Progress, client: TangoClient | None,
+                 reuse_folders: bool) -> None:
+        assert settings.target is not None and settings.campaign is not None
+        self.settings, self.progress, self.reuse = settings, progress, reuse_folders
+        self.target, self.campaign = settings.target, settings.campaign
+        self.ledger = Ledger(settings.ledger, self.target.namespace)
+        self.run_id = 0 if settings.dry_run else self.ledger.start_run("run")
+        self.own_client = client is None
+        self.client = client or make_client(self.target, settings, self.ledger, self.run_id or None)
+        self.submitter = Submitter(self.client, self.ledger, self.run_id, settings.batch_size, say=progress.say)
+        self.code, self.stopped, self.can_follow = EXIT_OK, None, True
+        self.unfinished = {b.external_ref_id for b in self.ledger.batches(unfinished=True)}
+
+    def stop(self, exc: Stop) -> None:
+        if self.stopped is None:
+            self.stopped, self.can_follow = str(exc), exc.can_follow
+
+    def close(self) -> None:
+        if self.own_client:
+            self.client.close()
+        self.ledger.close()
+
+
+def run_files(paths: list[str], settings: Settings, progress: Progress,
+              client: TangoClient | None = None, *, reuse_folders: bool = False) -> RunResult:
+    """The whole ``run`` command; returns its exit code and what happened to each file.
+
+    ``reuse_folders``: a file worked on before gets its report rewritten in the same folder (the
+    nightly job's behaviour), rather than a new folder per run.
+    """
+    run = _Run(settings, progress, client, reuse_folders)
+    try:
+        progress.say(f"target: {run.target.describe()}")
+        if not settings.dry_run:
+            try:
+                run.submitter.reconcile()
+            except Stop as exc:
+                run.stop(exc)
+        outcomes, works = _check_all(run, paths)
+        if settings.dry_run:
+            _dry_run(works, settings, run.ledger, progress)
+        else:
+            _send(run, works)
+        for outcome, work in zip([o for o in outcomes if o.error is None], works, strict=True):
+            outcome.summary = _finish_file(run, work)
+            if any(outcome.summary["status_counts"].get(s) for s in TO_FIX):
+                run.code = max(run.code, EXIT_ROWS)
+        if not settings.dry_run:
+            _rewrite_changed(run, {w.sheet.sha256 for w in works})
+        if run.stopped:
+            progress.say(f"run stopped early: {run.stopped}")
+            progress.say("everything is recorded: run the same command again to continue")
+            run.code = max(run.code, EXIT_STOPPED)
+        figures = {**run.submitter.figures.__dict__, "retries": run.client.retries}
+        if not settings.dry_run:
+            run.ledger.finish_run(run.run_id, run.code, run.stopped)
+        return RunResult(run.code, run.run_id or None, outcomes, figures)
+    finally:
+        run.close()
+
+
+def _check_all(run: _Run, paths: list[str]) -> tuple[list[FileOutcome], list[FileWork]]:
+    """Read, check and plan every file; the pre-flight catalog check runs here."""
+    outcomes, works = [], []
+    seen: dict[str, str] = {}
+    catalog: Catalog | None = None
+    for path in paths:
+        outcome = FileOutcome(path)
+        outcomes.append(outcome)
+        try:
+            work = _check(Path(path), run.settings)
+        except InputError as exc:
+            run.progress.say(f"error: {exc}")
+            outcome.error = exc.reason
+            run.code = max(run.code, EXIT_UNREADABLE)
+            continue
+        outcome.sha256 = work.sheet.sha256
+        if (work.validated.frame["status"] == "VALID").any() and run.stopped is None:
+            if catalog is None:
+                try:
+                    catalog = load_catalog(run.client, run.settings.output, run.target.namespace)
+                except Stop as exc:
+                    run.stop(exc)
+            if catalog is not None:
+                _catalog_check(work, catalog)
+        _plan_file(work, run.campaign, run.ledger, seen)
+        works.append(work)
+        run.progress.say(f"{work.path.name}: {work.sheet.frame.height} rows checked, {len(work.items)} to send")
+    return outcomes, works
+
+
+def _send(run: _Run, works: list[FileWork]) -> None:
+    """Record, pre-flight the account, submit, follow."""
+    for work in works:
+        run.ledger.file_seen(run.run_id, work.sheet.sha256, work.path.name, str(work.path.resolve()),
+                             run.settings.today.isoformat(), work.sheet.sheet, _campaign_record(run.campaign))
+        run.ledger.add_pending(run.run_id, ((i.id, str(i.amount), i.quantity, i.delivery_method)
+                                            for i in work.items))
+        _record(run.ledger, run.run_id, work, _final(work, run.ledger, False))
+    items = [i for w in works for i in w.items]
+    if items and run.stopped is None:
+        try:
+            total = sum((i.value for i in items), Decimal(0))
+            check_account(run.client, run.campaign.accountIdentifier, total)
+            run.submitter.submit(items, order_fields(run.campaign))
+        except Stop as exc:
+            run.stop(exc)
+    if run.can_follow and run.settings.wait > 0:
+        left = run.submitter.follow(run.settings.wait)
+        if left:
+            run.progress.say(f"{left} orders not final yet: the next run or 'tango-batch status' picks them up")
+
+
+def _finish_file(run: _Run, work: FileWork) -> dict[str, Any]:
+    dry = run.settings.dry_run
+    final = _final(work, None if dry else run.ledger, dry)
+    folder = None
+    if not dry:
+        _record(run.ledger, run.run_id, work, final)
+        known = run.ledger.file(work.sheet.sha256)
+        if run.reuse and known and known.report_folder:
+            folder = Path(known.report_folder)
+    summary = _report(work, final, run.settings, run.target, run.progress, folder)
+    if not dry:
+        pending = summary["status_counts"].get("PENDING", 0) > 0
+        run.ledger.file_update(work.sheet.sha256, state=F_PROCESSING if pending else F_DONE,
+                               report_folder=summary["folder"])
+    return summary
+
+
+def _rewrite_changed(run: _Run, skip: set[str]) -> None:
+    rewrite_after(run.ledger, run.unfinished, run.settings, run.progress, skip)
+
+
+def rewrite_after(ledger: Ledger, refs: set[str], settings: Settings, progress: Progress,
+                  skip: set[str] = frozenset()) -> int:
+    """Files with rows in the orders ``refs`` (followed since) get their report written again."""
+    if not refs:
+        return 0
+    members = [m for b in ledger.batches() if b.external_ref_id in refs for m in b.members]
+    files = [f for f in ledger.files_with_lines(members) if f.sha256 not in skip]
+    return rewrite_reports(ledger, files, settings, progress)
+
+
+def rewrite_reports(ledger: Ledger, files: list[FileRecord], settings: Settings, progress: Progress) -> int:
+    """Write again the report of each file, from its last run's rows and the ledger's statuses now."""
+    assert settings.target is not None
+    done = 0
+    for record in files:
+        path = Path(record.path)
+        try:
+            sheet = read_sheet(path, record.sheet)
+        except InputError as exc:
+            progress.say(f"could not update the report of {record.name}: {exc.reason}")
+            continue
+        if sheet.sha256 != record.sha256:
+            progress.say(f"could not update the report of {record.name}: the file at {path} has changed")
+            continue
+        campaign = record.campaign
+        today = dt.date.fromisoformat(record.run_date)
+        validated = validate(sheet, normalize(sheet, campaign.get("defaults") or {}), today)
+        work = FileWork(path, sheet, validated, dt.datetime.now().astimezone())
+        rows = ledger.last_rows(record.sha256, record.last_run)
+        for idx, row in sheet.frame.select(pl.int_range(pl.len()).alias("i"), "__row__").iter_rows():
+            line_id, status, message = rows.get(row, (None, None, None))
+            if line_id:
+                work.ids[idx] = line_id
+            if status in ("DUPLICATE", "INVALID") and message and not validated.frame["status"][idx] == "INVALID":
+                work.notes[idx] = (status, "warning" if status == "DUPLICATE" else "error", message, None)
+        final = _final(work, ledger, False)
+        folder = Path(record.report_folder) if record.report_folder else None
+        settings_then = dataclasses.replace(settings, today=today)
+        summary = _report(work, final, settings_then, settings.target, progress, folder,
+                          campaign_path=campaign.get("path"))
+        pending = summary["status_counts"].get("PENDING", 0) > 0
+        ledger.file_update(record.sha256, report_folder=summary["folder"],
+                           state=F_PROCESSING if pending else F_DONE)
+        done += 1
+    return done

@@ -170,7 +170,9 @@ def test_a_batch_left_sending_that_tango_never_got_is_resent_with_the_same_id(tm
 
     class LostRequest(httpx.BaseTransport):
         def handle_request(self, request):
-            raise SystemExit("killed before the request left")
+            if request.method == "POST":
+                raise SystemExit("killed before the order request left")
+            return SimulatorTransport(sim).handle_request(request)
 
     with pytest.raises(SystemExit):
         run(tmp_path, sim, clock, [upload], transport=LostRequest())
@@ -209,10 +211,24 @@ def test_a_partly_fixed_sheet_sends_only_the_fixed_rows(tmp_path, sim, clock):
     assert_each_once(sim, 4)
 
 
+class SpendAfterFirstOrder(httpx.BaseTransport):
+    """Someone else spends the account's money while the run is sending: the next order gets 402."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim, self.inner, self.posts = sim, SimulatorTransport(sim), 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and response.status_code < 300:
+            self.posts += 1
+            if self.posts == 1:
+                self.sim.set_balance("acme-corp", "acme-rewards", 10.0)
+        return response
+
+
 def test_insufficient_funds_mid_run_then_rerun_after_top_up(tmp_path, sim, clock):
-    sim.set_balance("acme-corp", "acme-rewards", 60.0)           # room for one batch of two at $25
     upload = write_csv(tmp_path / "funds.csv", people(5))
-    first = run(tmp_path, sim, clock, [upload], batch_size=2)
+    first = run(tmp_path, sim, clock, [upload], batch_size=2, transport=SpendAfterFirstOrder(sim))
     assert first.code == 3
     assert sorted(statuses(first)) == ["COMPLETE", "COMPLETE", "PENDING", "PENDING", "PENDING"]
     sim.set_balance("acme-corp", "acme-rewards", 1000.0)
@@ -229,7 +245,66 @@ def test_insufficient_funds_mid_run_then_rerun_after_top_up(tmp_path, sim, clock
     assert len(failed) == 1 and failed[0].external_ref_id not in refs   # a 402'd ID is never reused
 
 
+def test_preflight_stops_before_any_order_when_the_balance_is_short(tmp_path, sim, clock, capsys):
+    sim.set_balance("acme-corp", "acme-rewards", 60.0)
+    upload = write_csv(tmp_path / "short.csv", people(5))          # 5 x $25 = $125
+    result = run(tmp_path, sim, clock, [upload])
+    assert result.code == 3
+    assert sim.post_attempts() == 0
+    assert statuses(result) == ["PENDING"] * 5
+    assert "short by $65.00" in capsys.readouterr().err
+
+
+def test_preflight_catalog_makes_rows_that_do_not_fit_invalid(tmp_path, sim, clock):
+    rows = people(5)
+    rows[1]["UTID"] = "U999999"        # inactive
+    rows[2]["UTID"] = "U123456"        # fixed $25: fits
+    rows[3]["UTID"] = "U123456"
+    rows[3]["Amount"] = "30"           # fixed $25: does not fit
+    rows[4]["UTID"] = "U222222"
+    rows[4]["Amount"] = "12.50"        # whole dollars only
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "cat.csv", rows)])
+    assert statuses(result) == ["COMPLETE", "INVALID", "COMPLETE", "INVALID", "INVALID"]
+    errors = [r["Errors"] for r in report_rows(result)]
+    assert "not active" in errors[1] and "fixed value of $25.00" in errors[3] and "whole dollar" in errors[4]
+    assert_each_once(sim, 2)
+    cache = list((tmp_path / "out").glob("catalog-*.json"))
+    assert len(cache) == 1
+
+
+def test_the_catalog_is_cached_for_twelve_hours(tmp_path, sim, clock):
+    from pipeline.preflight import load_catalog
+    calls = []
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request):
+            calls.append(request.url.path)
+            return SimulatorTransport(sim).handle_request(request)
+
+    client = TangoClient(TARGET.base_url, AUTH, transport=Counting(), post_rate=0, get_rate=0)
+    t = [1000.0]
+    load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
+    t[0] += 11 * 3600
+    load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
+    assert len(calls) == 1
+    t[0] += 2 * 3600
+    load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
+    assert len(calls) == 2
+
+
+def stale_catalog(tmp_path: Path) -> None:
+    """A catalog cached an hour ago that Tango has changed since: the pre-flight lets rows through."""
+    import time
+    items = [{"utid": "U761382", "status": "active", "valueType": "VARIABLE_VALUE", "minValue": 1,
+              "maxValue": 10000}, {"utid": "U424242", "status": "active", "valueType": "VARIABLE_VALUE",
+                                   "minValue": 1, "maxValue": 100}]
+    (tmp_path / "out").mkdir(exist_ok=True)
+    (tmp_path / "out" / "catalog-simulator.json").write_text(json.dumps(
+        {"fetched_at": time.time() - 3600, "catalog": {"brands": [{"items": items}]}}))
+
+
 def test_lines_tango_refuses_are_rejected_and_the_rest_accepted(tmp_path, sim, clock):
+    stale_catalog(tmp_path)
     rows = people(3)
     rows[1]["UTID"] = "U424242"          # well-formed, but not in the catalog
     rows[2]["Amount"] = "5000"           # outside the item's range

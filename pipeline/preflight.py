@@ -1,0 +1,112 @@
+"""Pre-flight: what Tango would refuse is caught before anything is sent.
+
+- The catalog (``GET /catalogs``, cached for 12 hours as Tango asks): every row's UTID exists, is
+  active, and its amount fits the item (a fixed item's face value, a variable item's min/max,
+  whole dollars when the item requires them). A row that does not fit becomes INVALID.
+- The account (``GET /accounts/{id}``): it exists, is ACTIVE, and its balance covers the total of
+  the rows about to be sent. Otherwise the run stops before any POST, saying by how much it is short.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pipeline.client import Rejected, TangoClient, TangoError
+from pipeline.submit import Stop
+
+__all__ = ["Catalog", "load_catalog", "check_account", "CATALOG_TTL"]
+
+CATALOG_TTL = 12 * 3600
+
+
+def _money(value: Any) -> str:
+    return f"${Decimal(str(value)):,.2f}"
+
+
+class Catalog:
+    """UTID -> catalog item, and the one question asked of it: does this amount fit?"""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        for brand in data.get("brands") or []:
+            for item in brand.get("items") or []:
+                if item.get("utid"):
+                    self.items[str(item["utid"]).upper()] = item
+
+    def problem(self, utid: str, amount: str) -> str | None:
+        """Why ``amount`` of ``utid`` cannot be ordered, in words for HR; None when it can."""
+        item = self.items.get(utid.upper())
+        if item is None:
+            return f"UTID {utid} is not in this account's Tango catalog: check the reward ID."
+        name = item.get("rewardName") or utid
+        if str(item.get("status", "active")).lower() != "active":
+            return f"Reward {utid} ({name}) is not active in the Tango catalog: choose another reward."
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            return None                      # the amount rule has already said so
+        if str(item.get("valueType", "")).upper() == "FIXED_VALUE" and item.get("faceValue") is not None:
+            face = Decimal(str(item["faceValue"]))
+            if value != face:
+                return (f"Amount {amount} does not fit reward {utid} ({name}): it has a fixed value of "
+                        f"{_money(face)}. Write {face.normalize():f}.")
+        low, high = item.get("minValue"), item.get("maxValue")
+        if low is not None and value < Decimal(str(low)) or high is not None and value > Decimal(str(high)):
+            return (f"Amount {amount} is outside the range of reward {utid} ({name}): "
+                    f"{_money(low or 0)} to {_money(high or 0)}.")
+        if item.get("isWholeAmountValueRequired") and value != value.to_integral_value():
+            return f"Reward {utid} ({name}) takes whole dollar amounts only; got {amount}."
+        return None
+
+
+def _cache_path(folder: Path, namespace: str) -> Path:
+    return folder / f"catalog-{re.sub(r'[^A-Za-z0-9]+', '-', namespace).strip('-')}.json"
+
+
+def load_catalog(client: TangoClient, folder: Path, namespace: str,
+                 clock: Callable[[], float] = time.time) -> Catalog:
+    """The catalog, from a cache younger than 12 hours or from Tango (then cached)."""
+    path = _cache_path(folder, namespace)
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if clock() - float(cached["fetched_at"]) < CATALOG_TTL:
+            return Catalog(cached["catalog"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        data = client.get_catalog()
+    except TangoError as exc:
+        raise Stop(f"could not read the Tango catalog: {exc}") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_text(json.dumps({"fetched_at": clock(), "catalog": data}), encoding="utf-8")
+    os.replace(tmp, path)
+    return Catalog(data)
+
+
+def check_account(client: TangoClient, account: str, total: Decimal) -> dict[str, Any]:
+    """Stop before any POST unless the account exists, is ACTIVE and covers ``total``."""
+    try:
+        info = client.get_account(account)
+    except Rejected as exc:
+        raise Stop(f"Tango does not know account '{account}' ({exc.status}): check accountIdentifier "
+                   "in the campaign file") from None
+    except TangoError as exc:
+        raise Stop(f"could not check account '{account}': {exc}") from None
+    status = str(info.get("status", "")).upper()
+    if status != "ACTIVE":
+        raise Stop(f"account '{account}' is {status or 'not active'}: Tango accepts orders only from an "
+                   "ACTIVE account")
+    balance = Decimal(str(info.get("currentBalance", 0)))
+    if balance < total:
+        raise Stop(f"insufficient funds: account '{account}' holds {_money(balance)}, the rows to send "
+                   f"total {_money(total)}, short by {_money(total - balance)}. Top up the account and "
+                   "run again: nothing was sent", can_follow=True)
+    return info
