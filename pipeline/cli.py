@@ -3,12 +3,13 @@
 Exit codes: 0 every row fine; 1 some rows invalid, refused or failed (reports written); 2 a file
 could not be read (the others are still processed); 3 the run stopped early (credentials, funds,
 Tango unavailable) with everything recorded so that a rerun continues; 64 a usage or
-campaign-file error; 70 an internal error.
+campaign-file error; 70 an internal error; 75 another run holds the lock (try again later).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -21,10 +22,11 @@ from pipeline import __version__
 from pipeline.config import Settings, load_campaign, resolve_target
 from pipeline.errors import InputError, UsageError
 from pipeline.job import validate_file
+from pipeline.lock import EXIT_LOCKED, Locked, RunLock
 from pipeline.progress import Progress
 
 __all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_STOPPED", "EXIT_USAGE",
-           "EXIT_INTERNAL"]
+           "EXIT_INTERNAL", "EXIT_LOCKED"]
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
 EXIT_USAGE, EXIT_INTERNAL = 64, 70
@@ -51,12 +53,25 @@ def _common(p: argparse.ArgumentParser, files: bool = True) -> None:
     p.add_argument("--debug", action="store_true", help="show internal errors in full")
 
 
+def _order_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML)")
+    _target_options(p)
+    p.add_argument("--batch-size", type=_positive_int, default=100, metavar="N",
+                   help="line items per order (default 100)")
+    wait = p.add_mutually_exclusive_group()
+    wait.add_argument("--wait", type=float, default=300.0, metavar="S",
+                      help="follow orders until final or S seconds (default 300)")
+    wait.add_argument("--no-wait", action="store_true", help="do not follow orders: return at once")
+
+
 def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", metavar="T", help="simulator (default), sandbox, production, or a base URL; "
                    "also TANGO_BASE_URL or 'target' in the campaign file")
     p.add_argument("--ledger", metavar="FILE", help="the ledger (default: OUTPUT/ledger.sqlite)")
     p.add_argument("--rate", type=float, default=1.0, metavar="N",
                    help="at most N order requests per second (default 1, Tango's documented limit)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="log lines as text (default) or one JSON object per line")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,22 +89,24 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="check sheets, order the valid rows, follow them, report",
                        description="ingest → validate → plan → submit → follow → report.")
     _common(r)
-    r.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML)")
-    _target_options(r)
-    r.add_argument("--batch-size", type=_positive_int, default=100, metavar="N",
-                   help="line items per order (default 100)")
-    wait = r.add_mutually_exclusive_group()
-    wait.add_argument("--wait", type=float, default=300.0, metavar="S",
-                      help="follow orders until final or S seconds (default 300)")
-    wait.add_argument("--no-wait", action="store_true", help="do not follow orders: return at once")
+    _order_options(r)
     r.add_argument("--dry-run", action="store_true",
                    help="write the planned batches and their JSON payloads; send nothing")
+
+    n = sub.add_parser("nightly", help="finish earlier work, then process every new file of an inbox",
+                       description="Finish what earlier runs left, then run every new file in --inbox "
+                       "in arrival order; processed files move to INBOX/processed, unreadable ones to "
+                       "INBOX/rejected.")
+    n.add_argument("--inbox", metavar="DIR", required=True, type=Path, help="the folder uploads land in")
+    _common(n, files=False)
+    _order_options(n)
 
     s = sub.add_parser("status", help="settle orders left unfinished and show what the ledger holds")
     _common(s, files=False)
     _target_options(s)
     s.add_argument("--wait", type=float, default=0.0, metavar="S",
                    help="keep following unfinished orders up to S seconds (default: one pass)")
+    s.add_argument("--since", metavar="DATE", help="list the runs since DATE (YYYY-MM-DD)")
     s.add_argument("--json", action="store_true", help="print the counts as JSON")
 
     sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine "
@@ -138,31 +155,51 @@ def _settings(args: argparse.Namespace, campaign=None) -> Settings:
                     post_rate=args.rate)
 
 
-def _run(args: argparse.Namespace, progress: Progress) -> int:
+def _run(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
+    from pipeline.nightly import nightly
     from pipeline.run import run_files
-    campaign = load_campaign(args.config)
-    settings = _settings(args, campaign)   # a real target without credentials stops here
-    result = run_files(args.files, settings, progress)
+    if args.command == "nightly":
+        result = nightly(args.inbox, settings, progress)
+    else:
+        result = run_files(args.files, settings, progress)
     f = result.figures
     progress.say(f"orders sent: {f['posts']}, accepted: {f['accepted']}, refused: {f['rejected_batches']}, "
-                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}")
+                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}; exit {result.code}")
     return result.code
 
 
-def _status(args: argparse.Namespace, progress: Progress) -> int:
+def _status(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     from pipeline.status import status
-    settings = _settings(args)
-    report = status(settings, progress)
+    report = status(settings, progress, since=args.since)
     if args.json:
         print(json.dumps(report, indent=2))
     return report["exit_code"]
 
 
-def _logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore"):       # their lines would repeat ours
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _logged(args: argparse.Namespace) -> int:
+    """run, nightly, status: one run at a time, every line a log event (stderr and a log file)."""
+    from pipeline.logs import LOGGER, setup
+    # usage and campaign-file errors, and a real target without credentials, stop here: before
+    # anything is read, written or locked
+    campaign = load_campaign(args.config) if args.command != "status" else None
+    settings = _settings(args, campaign)
+    if args.command == "nightly" and not args.inbox.is_dir():
+        raise UsageError(f"--inbox {args.inbox}: no such folder")
+    if args.command == "status" and args.since:
+        try:
+            dt.date.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since must be a date such as 2026-11-01; got {args.since!r}") from None
+    setup(settings.output, args.log_format, args.debug, [settings.target.auth[1]])
+    progress = Progress(log=logging.getLogger(LOGGER))
+    try:
+        with RunLock(settings.ledger):
+            if args.command == "status":
+                return _status(args, settings, progress)
+            return _run(args, settings, progress)
+    except Locked as exc:
+        progress.say(f"tango-batch: {exc}")
+        return EXIT_LOCKED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,8 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args, progress)
-        _logging(args.debug)
-        return _run(args, progress) if args.command == "run" else _status(args, progress)
+        return _logged(args)
     except UsageError as exc:
         progress.say(f"tango-batch: error: {exc}")
         return EXIT_USAGE

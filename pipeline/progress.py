@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -15,19 +16,27 @@ BAR_THRESHOLD = 20_000   # rows; shorter files finish before a bar would help
 
 
 class Progress:
-    def __init__(self, stream: TextIO | None = None, bar: bool | None = None) -> None:
+    """Plain lines (or a bar); with ``log``, every line is a log event instead (run, nightly)."""
+
+    def __init__(self, stream: TextIO | None = None, bar: bool | None = None,
+                 log: logging.Logger | None = None) -> None:
         self.stream = stream or sys.stderr
         self.bar = self.stream.isatty() if bar is None else bar
+        self.log = log
 
     def say(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        if self.log is not None:
+            self.log.info(text.strip())
+        else:
+            print(text, file=self.stream, flush=True)
 
     @contextmanager
     def rows(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
         """A callback to report rows done; a bar when on a terminal and the file is long."""
-        if self.bar and total >= BAR_THRESHOLD:
+        if self.bar and total >= BAR_THRESHOLD and self.log is None:
             with tqdm(total=total, desc=label, unit="row", file=self.stream, leave=False) as bar:
                 yield bar.update
         else:
-            self.say(f"  {label} ({total} rows)")
+            if self.log is None:
+                self.say(f"  {label} ({total} rows)")
             yield lambda n: None

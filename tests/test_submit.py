@@ -349,7 +349,9 @@ def test_no_wait_leaves_rows_submitted_and_status_finishes_them(tmp_path, clock)
         report = status(settings(tmp_path), Progress(bar=False))
     finally:
         status_module.make_client = original
-    assert report["line_items"] == {"COMPLETE": 2} and report["unfinished_orders"] == 0
+    assert report["line_items"] == {"COMPLETE": 2} and report["unfinished_orders"] == []
+    rows = report_rows(result)            # the file's report was written again, in the same place
+    assert [r["Status"] for r in rows] == ["COMPLETE", "COMPLETE"]
 
 
 def test_dry_run_writes_payloads_and_sends_nothing(tmp_path, sim, clock):
