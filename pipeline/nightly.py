@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+from pipeline.client import TangoClient
 from pipeline.config import Settings
 from pipeline.ingest import CSV_SUFFIXES, EXCEL_SUFFIXES
 from pipeline.ledger import F_DONE, Ledger
@@ -54,7 +55,7 @@ def _note(path: Path, text: str) -> None:
     path.with_name(path.name + ".why.txt").write_text(text + "\n", encoding="utf-8")
 
 
-def nightly(inbox: Path, settings: Settings, progress: Progress) -> RunResult:
+def nightly(inbox: Path, settings: Settings, progress: Progress, client: TangoClient | None = None) -> RunResult:
     assert settings.target is not None
     processed, rejected = inbox / "processed", inbox / "rejected"
     waiting = inbox_files(inbox)
@@ -63,7 +64,11 @@ def nightly(inbox: Path, settings: Settings, progress: Progress) -> RunResult:
         fresh = []
         for path in waiting:
             known = ledger.file(_sha256(path))
-            if known is not None and known.state == F_DONE:
+            if known is not None and known.state == F_DONE and known.path == str(path.resolve()):
+                # processed here, killed before the move: finish the move
+                ledger.file_update(known.sha256, path=str(_move(path, processed).resolve()))
+                progress.say(f"{path.name}: processed by an earlier run; moved to {processed}")
+            elif known is not None and known.state == F_DONE:
                 moved = _move(path, processed)
                 _note(moved, f"{dt.datetime.now():%Y-%m-%d %H:%M}: the same file (same content) was already "
                       f"processed as '{known.name}' on {known.run_date}; not run again. Its report: "
@@ -75,7 +80,7 @@ def nightly(inbox: Path, settings: Settings, progress: Progress) -> RunResult:
     finally:
         ledger.close()
     progress.say(f"inbox {inbox}: {len(fresh)} files to process")
-    result = run_files([str(p) for p in fresh], settings, progress, reuse_folders=True)
+    result = run_files([str(p) for p in fresh], settings, progress, client, reuse_folders=True)
     ledger = Ledger(settings.ledger, settings.target.namespace)
     try:
         for outcome in result.outcomes:
