@@ -201,7 +201,13 @@ def test_masking():
 def test_a_file_processed_but_not_moved_is_just_moved(tmp_path, inbox, sim, clock):
     path = drop(inbox, "late.csv", people(2))
     night(tmp_path, inbox, sim, clock)
-    (inbox / "processed" / "late.csv").rename(path)       # as if killed between the report and the move
+    # as if killed between the report and the move: the file, and the ledger's note of it, in the inbox
+    (inbox / "processed" / "late.csv").rename(path)
+    from pipeline.ledger import Ledger
+    from pipeline.nightly import _sha256
+    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger.file_update(_sha256(path), path=str(path.resolve()))
+    ledger.close()
     attempts = sim.post_attempts()
     night(tmp_path, inbox, sim, clock)
     assert (inbox / "processed" / "late.csv").exists() and not (inbox / "processed" / "late.csv.why.txt").exists()
