@@ -191,7 +191,7 @@ def _logged(args: argparse.Namespace) -> int:
         except ValueError:
             raise UsageError(f"--since must be a date such as 2026-11-01; got {args.since!r}") from None
     setup(settings.output, args.log_format, args.debug, [settings.target.auth[1]])
-    progress = Progress(log=logging.getLogger(LOGGER))
+    progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
     try:
         with RunLock(settings.ledger):
             if args.command == "status":

@@ -189,3 +189,14 @@ def test_unknown_status_words_are_not_final_and_are_logged(caplog):
     assert "TELEPORTED" in caplog.text and "SOMEWHERE" in caplog.text
     assert line_state("complete") == "COMPLETE" and line_state("Pending") is None
     assert order_final("PARTIAL") is True
+
+
+def test_status_lists_runs_since_a_date(tmp_path, capsys, campaign):
+    upload = write_csv(tmp_path / "s.csv", [base_row("EMAIL")])
+    assert cli(capsys, "run", upload, "--config", campaign, "--output", tmp_path / "out", "--no-wait")[0] == 0
+    assert main(["status", "--output", str(tmp_path / "out"), "--since", "2000-01-01", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["command"] for r in report["runs"]] == ["run"] and report["runs"][0]["exit_code"] == 0
+    assert main(["status", "--output", str(tmp_path / "out"), "--since", "2999-01-01", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []
+    assert cli(capsys, "status", "--output", tmp_path / "out", "--since", "last week")[0] == 64
