@@ -18,7 +18,6 @@ from pathlib import Path
 
 from pipeline.client import TangoClient
 from pipeline.config import Settings
-from pipeline.ingest import CSV_SUFFIXES, EXCEL_SUFFIXES
 from pipeline.ledger import F_DONE, Ledger
 from pipeline.progress import Progress
 from pipeline.run import RunResult, run_files

@@ -100,3 +100,28 @@ def messages(result: Validated, idx: int = 0, severity: str = "error") -> list[s
 
 def value(result: Validated, field: str, idx: int = 0) -> Any:
     return result.frame[field][idx]
+
+
+class Clock:
+    """A fake clock whose sleep moves time on at once: retries, rate limits and follow-ups take no time."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sim(clock: Clock):
+    """The in-process simulator, processing orders at once."""
+    from pipeline.simulator import Simulator
+    return Simulator(None, processing_delay=0.0, clock=clock, sleep=clock.sleep)

@@ -20,7 +20,7 @@ from pipeline.lock import Locked, RunLock
 from pipeline.nightly import nightly
 from pipeline.progress import Progress
 from pipeline.simulator import Simulator, SimulatorTransport
-from test_submit import AUTH, TARGET, Clock, assert_each_once, people, settings
+from test_submit import AUTH, TARGET, assert_each_once, people, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,16 +52,6 @@ def statuses(report: Path) -> list[str]:
     ws = openpyxl.load_workbook(report)["Rows"]
     header = [c.value for c in ws[1]]
     return [row[header.index("Status")] for row in ws.iter_rows(min_row=2, values_only=True)]
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def sim(clock):
-    return Simulator(None, processing_delay=0.0, clock=clock, sleep=clock.sleep)
 
 
 def test_files_are_processed_in_arrival_order_and_moved(tmp_path, inbox, sim, clock):

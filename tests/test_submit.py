@@ -14,7 +14,7 @@ import httpx
 import openpyxl
 import pytest
 
-from conftest import TODAY, base_row, write_csv
+from conftest import TODAY, Clock, base_row, write_csv
 from pipeline.client import TangoClient
 from pipeline.config import Campaign, Settings, Target
 from pipeline.ledger import Ledger
@@ -26,27 +26,6 @@ AUTH = ("simulator", "simulator-key")
 TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", AUTH)
 CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", path="c.toml")
 METHODS = ["EMAIL", "PHONE", "EMBEDDED", "NONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def sim(clock):
-    return Simulator(None, processing_delay=0.0, clock=clock, sleep=clock.sleep)
 
 
 def people(n: int, method: str = "EMAIL", **cells) -> list[dict]:
