@@ -18,7 +18,8 @@ __all__ = ["setup", "mask", "LOGGER"]
 
 LOGGER = "tango_batch"
 EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-PHONE = re.compile(r"(?<![\w+])\+?\d(?:[\s().-]{0,2}\d){9,14}(?![\w])")
+# E.164, or the North-American shapes people write; not digits inside paths, dates, times or IDs
+PHONE = re.compile(r"(?<![\w+/.:-])(?:\+\d{8,15}|\+?1?[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4})(?![\w/:-])")
 
 
 def mask(text: str) -> str:

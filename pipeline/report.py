@@ -91,6 +91,7 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
         "delivery_methods": methods,
         "total_amount_valid": _amount(frame, valid),
         "sent_to_tango": mode == "run" and target not in (None, "simulator"),
+        "simulated": target == "simulator",
     }
     if mode == "run":
         summary["amount_sent"] = _amount(frame, SENT)

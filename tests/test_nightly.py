@@ -184,7 +184,8 @@ def test_masking():
     from pipeline.logs import mask
     assert mask("to jane.doe@example.com and +1 (415) 555-2671") == "to j***@example.com and +* (***) ***-**71"
     assert mask("mobile +14155552671.") == "mobile +*********71."
-    untouched = "order B448f9a4b8132c36ca row 12 amount 1000.50 id 71fda7f8-8d74-4def-bf18-d83b771c2023"
+    untouched = ("order B448f9a4b8132c36ca row 12 amount 1000.50 id 71fda7f8-8d74-4def-bf18-d83b771c2023 "
+                 "report output/recipients-20261122-083711/report.xlsx started 2026-11-22 08:37:11")
     assert mask(untouched) == untouched
 
 

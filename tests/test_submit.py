@@ -76,6 +76,7 @@ def test_happy_path_for_every_delivery_method(tmp_path, sim, clock):
     assert all(r["Order ID"] and r["Line item ID"] and r["Reference line item ID"] for r in rows)
     summary = json.loads(Path(result.files[0]["report"]).with_name("summary.json").read_text())
     assert summary["target"] == "simulator" and summary["amount_accepted"] == summary["amount_sent"]
+    assert summary["simulated"] is True and summary["sent_to_tango"] is False
     assert summary["status_counts"]["COMPLETE"] == len(METHODS)
 
 
