@@ -49,7 +49,7 @@ def sheet_rows() -> list[dict]:
 
 def start_simulator(state: Path) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(state), "--tps", "25",
+        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(state), "--tps", "12",
          "--error-rate", "0.10", "--drop-rate", "0.05", "--processing-delay", "0.3", "--seed", "7",
          "--balance", "10000000"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -77,7 +77,7 @@ def nightly(inbox: Path, config: Path, url: str, out: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "nightly", "--inbox", str(inbox), "--config", str(config),
-         "--target", url, "--output", str(out), "--batch-size", "10", "--rate", "20", "--wait", "30"],
+         "--target", url, "--output", str(out), "--batch-size", "10", "--rate", "10", "--wait", "30"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
@@ -104,8 +104,8 @@ def test_sigkill_at_random_moments_still_orders_every_valid_row_exactly_once(tmp
                 progressed += now_accepted > accepted
                 accepted = now_accepted
             else:
-                finished_early += 1
-                assert finished_early < 10, "the job keeps finishing before it can be killed"
+                finished_early += 1               # it got to the end first: try again
+                assert finished_early < 2 * KILLS, "the job keeps finishing before it can be killed"
         final = nightly(inbox, config, url, out)
         assert final.wait(timeout=300) == 1            # 1: the invalid rows are there to fix
         state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()
