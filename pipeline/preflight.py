@@ -40,14 +40,14 @@ class Catalog:
                 if item.get("utid"):
                     self.items[str(item["utid"]).upper()] = item
 
-    def problem(self, utid: str, amount: str) -> str | None:
-        """Why ``amount`` of ``utid`` cannot be ordered, in words for HR; None when it can."""
+    def problem(self, utid: str, amount: str) -> tuple[str, str] | None:
+        """(field, why) when ``amount`` of ``utid`` cannot be ordered, in words for HR; else None."""
         item = self.items.get(utid.upper())
         if item is None:
-            return f"UTID {utid} is not in this account's Tango catalog: check the reward ID."
+            return "utid", f"UTID {utid} is not in this account's Tango catalog: check the reward ID."
         name = item.get("rewardName") or utid
         if str(item.get("status", "active")).lower() != "active":
-            return f"Reward {utid} ({name}) is not active in the Tango catalog: choose another reward."
+            return "utid", f"Reward {utid} ({name}) is not active in the Tango catalog: choose another reward."
         try:
             value = Decimal(amount)
         except InvalidOperation:
@@ -55,14 +55,14 @@ class Catalog:
         if str(item.get("valueType", "")).upper() == "FIXED_VALUE" and item.get("faceValue") is not None:
             face = Decimal(str(item["faceValue"]))
             if value != face:
-                return (f"Amount {amount} does not fit reward {utid} ({name}): it has a fixed value of "
-                        f"{_money(face)}. Write {face.normalize():f}.")
+                return "amount", (f"Amount {amount} does not fit reward {utid} ({name}): it has a fixed "
+                                  f"value of {_money(face)}. Write {face.normalize():f}.")
         low, high = item.get("minValue"), item.get("maxValue")
         if low is not None and value < Decimal(str(low)) or high is not None and value > Decimal(str(high)):
-            return (f"Amount {amount} is outside the range of reward {utid} ({name}): "
-                    f"{_money(low or 0)} to {_money(high or 0)}.")
+            return "amount", (f"Amount {amount} is outside the range of reward {utid} ({name}): "
+                              f"{_money(low or 0)} to {_money(high or 0)}.")
         if item.get("isWholeAmountValueRequired") and value != value.to_integral_value():
-            return f"Reward {utid} ({name}) takes whole dollar amounts only; got {amount}."
+            return "amount", f"Reward {utid} ({name}) takes whole dollar amounts only; got {amount}."
         return None
 
 

@@ -107,16 +107,22 @@ def _check(path: Path, settings: Settings) -> FileWork:
 
 
 def _catalog_check(work: FileWork, catalog: Catalog) -> None:
-    """Valid rows whose reward does not fit the catalog become INVALID, with Tango's reason."""
-    frame = work.validated.frame.filter(pl.col("status") == "VALID")
-    verdicts: dict[tuple[str, str], str | None] = {}
-    for idx, utid, amount in frame.select(IDX, "utid", "amount").iter_rows():
-        key = (utid, amount)
+    """Rows about to be sent whose reward does not fit the catalog become INVALID, with the reason.
+
+    Only rows about to be sent: a row already ordered keeps its status whatever the catalog says now.
+    """
+    verdicts: dict[tuple[str, str], tuple[str, str] | None] = {}
+    keep = []
+    for item in work.items:
+        key = (item.payload["utid"], str(item.amount))
         if key not in verdicts:
-            verdicts[key] = catalog.problem(utid, amount)
+            verdicts[key] = catalog.problem(*key)
         if verdicts[key]:
-            column = "utid" if "catalog" in verdicts[key] or "active" in verdicts[key] else "amount"
-            work.notes[idx] = ("INVALID", "error", verdicts[key], column)
+            column, why = verdicts[key]
+            work.notes[item.idx] = ("INVALID", "error", why, column)
+        else:
+            keep.append(item)
+    work.items = keep
 
 
 def _earlier(record: LineRecord, ledger: Ledger) -> str:
@@ -143,8 +149,6 @@ def _plan_file(work: FileWork, campaign: Campaign, ledger: Ledger, seen: dict[st
     for item in items:
         work.ids[item.idx] = item.id
         record = known.get(item.id)
-        if item.idx in work.notes:               # refused by the pre-flight checks
-            continue
         if record is not None and record.status in ACCEPTED:
             if not _continuing(work, item, ledger):   # continuing: its real status is reported
                 work.notes[item.idx] = ("DUPLICATE", "warning", _earlier(record, ledger), None)
@@ -323,7 +327,8 @@ def _check_all(run: _Run, paths: list[str]) -> tuple[list[FileOutcome], list[Fil
             run.code = max(run.code, EXIT_UNREADABLE)
             continue
         outcome.sha256 = work.sheet.sha256
-        if (work.validated.frame["status"] == "VALID").any() and run.stopped is None:
+        _plan_file(work, run.campaign, run.ledger, seen)
+        if work.items and run.stopped is None:
             if catalog is None:
                 try:
                     catalog = load_catalog(run.client, run.settings.output, run.target.namespace)
@@ -331,7 +336,6 @@ def _check_all(run: _Run, paths: list[str]) -> tuple[list[FileOutcome], list[Fil
                     run.stop(exc)
             if catalog is not None:
                 _catalog_check(work, catalog)
-        _plan_file(work, run.campaign, run.ledger, seen)
         works.append(work)
         run.progress.say(f"{work.path.name}: {work.sheet.frame.height} rows checked, {len(work.items)} to send")
     return outcomes, works

@@ -389,3 +389,16 @@ def test_against_the_loopback_server_over_real_http(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_row_already_ordered_keeps_its_status_when_the_catalog_changes(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "keep.csv", people(2))
+    run(tmp_path, sim, clock, [upload])
+    for cache in (tmp_path / "out").glob("catalog-*.json"):      # the item disappears from the catalog
+        data = json.loads(cache.read_text())
+        for brand in data["catalog"]["brands"]:
+            brand["items"] = [i for i in brand["items"] if i["utid"] != "U761382"]
+        cache.write_text(json.dumps(data))
+    again = run(tmp_path, sim, clock, [write_csv(tmp_path / "more.csv", people(3))])
+    assert statuses(again) == ["DUPLICATE", "DUPLICATE", "INVALID"]
+    assert "not in this account's Tango catalog" in report_rows(again)[2]["Errors"]
