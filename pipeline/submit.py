@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.client import AuthFailed, InsufficientFunds, Rejected, TangoClient, TangoError, Unavailable
 from pipeline.ledger import (B_ACCEPTED, B_FAILED, B_REJECTED, B_SENDING, COMPLETE, DUPLICATE, FAILED,
-                             PENDING, REJECTED, SUBMITTED, Ledger)
+                             PENDING, REJECTED, SENDING, SUBMITTED, Ledger)
 from pipeline.plan import Batch, LineItem, plan_batches
 
 __all__ = ["Stop", "Submitter", "DUPLICATE", "line_state", "order_final"]
@@ -110,7 +110,7 @@ class Submitter:
                 self._adopt(batch.external_ref_id, list(batch.members), detail)
 
     def _adopt(self, ref: str, members: list[str], detail: dict[str, Any]) -> None:
-        lines, final = self._line_updates(members, detail, adopting=True)
+        lines, final = self._line_updates(members, detail, expected=set(members))
         self.ledger.end_batch(ref, B_ACCEPTED, http=200, request_id=None, attempts=0,
                               message=None, lines=lines, run_id=self.run_id,
                               order_status=detail.get("orderStatus"), final=final)
@@ -197,15 +197,16 @@ class Submitter:
 
     # --- follow -------------------------------------------------------------------------------
     def _line_updates(self, members: list[str], detail: dict[str, Any],
-                      adopting: bool = False) -> tuple[list, bool]:
+                      expected: set[str]) -> tuple[list, bool]:
+        """Line statuses from an order's detail; ``expected``: members Tango should have created."""
         by_ref = {li.get("externalRefLineItemID"): li for li in detail.get("lineItems") or []}
         lines, all_final = [], True
         for m in members:
             li = by_ref.get(m)
-            if li is None:       # not in the order: refused when it was placed (failedLineItems)
-                if adopting:     # ... in a response this pipeline never saw
+            if li is None:       # not in the order: Tango refused it when the order was placed
+                if m in expected:    # ... and the answer saying so was lost, or did not name it
                     lines.append((m, REJECTED, None, "Tango did not create this line when the order "
-                                  "was placed (the reason was in a response lost in transit)"))
+                                  "was placed (no reason reached this pipeline)"))
                 continue
             state = line_state(li.get("lineItemStatus") or li.get("status"))
             if state is None:
@@ -236,7 +237,9 @@ class Submitter:
                 if detail is None:
                     left += 1
                     continue
-                lines, final = self._line_updates(list(batch.members), detail)
+                current = self.ledger.lines(batch.members)
+                expected = {m for m, r in current.items() if r.status in (SUBMITTED, SENDING)}
+                lines, final = self._line_updates(list(batch.members), detail, expected)
                 self.ledger.end_batch(batch.external_ref_id, B_ACCEPTED, http=200, request_id=None,
                                       attempts=0, message=None, lines=lines, run_id=self.run_id,
                                       order_status=detail.get("orderStatus"), final=final)

@@ -402,3 +402,24 @@ def test_a_row_already_ordered_keeps_its_status_when_the_catalog_changes(tmp_pat
     again = run(tmp_path, sim, clock, [write_csv(tmp_path / "more.csv", people(3))])
     assert statuses(again) == ["DUPLICATE", "DUPLICATE", "INVALID"]
     assert "not in this account's Tango catalog" in report_rows(again)[2]["Errors"]
+
+
+def test_a_line_missing_from_the_order_is_rejected_even_when_the_answer_did_not_say(tmp_path, sim, clock):
+    stale_catalog(tmp_path)
+
+    class Forgetful(httpx.BaseTransport):
+        """Answers without failedLineItems, as if Tango had not said which line it refused."""
+
+        def handle_request(self, request):
+            response = SimulatorTransport(sim).handle_request(request)
+            if request.method != "POST" or response.status_code >= 300:
+                return response
+            body = json.loads(response.read())
+            body["failedLineItems"] = []
+            return httpx.Response(response.status_code, json=body, headers={"X-REQUEST-ID": "r"})
+
+    rows = people(2)
+    rows[1]["UTID"] = "U424242"
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "forget.csv", rows)], transport=Forgetful())
+    assert statuses(result) == ["COMPLETE", "REJECTED"]
+    assert "did not create this line" in report_rows(result)[1]["Errors"]
