@@ -223,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.say("interrupted: everything sent so far is recorded; run the same command again")
         return 130
     except Exception as exc:  # a bug: say so plainly; the ledger keeps what was recorded
-        progress.say(f"internal error: {type(exc).__name__}: {exc}")
+        from pipeline.logs import mask
+        progress.say(mask(f"internal error: {type(exc).__name__}: {exc}"))
         if getattr(args, "debug", False):
             traceback.print_exc()
         return EXIT_INTERNAL

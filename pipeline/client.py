@@ -36,10 +36,13 @@ class TangoError(Exception):
 
     def __init__(self, message: str, *, status: int | None = None, i18n_key: str | None = None,
                  errors: list[dict[str, Any]] | None = None, request_id: str | None = None,
-                 attempts: int = 1) -> None:
+                 attempts: int = 1, after_unknown: bool = False) -> None:
         super().__init__(message)
         self.message, self.status, self.i18n_key = message, status, i18n_key
         self.errors, self.request_id, self.attempts = errors or [], request_id, attempts
+        # an earlier attempt of the same request may have gone through (no answer, or a 5xx):
+        # this answer then says nothing definite about whether the order exists
+        self.after_unknown = after_unknown
 
 
 class AuthFailed(TangoError):
@@ -161,17 +164,19 @@ class TangoClient:
             return exc.wait
         return wait_random_exponential(multiplier=0.5, max=self.backoff_max)(state)
 
-    def _send(self, method: str, path: str, limiter: RateLimiter, **kwargs: Any) -> tuple[httpx.Response, int]:
-        attempts = 0
+    def _send(self, method: str, path: str, limiter: RateLimiter, **kwargs: Any) -> tuple[httpx.Response, int, bool]:
+        """The first definite answer, the number of attempts, and whether an earlier one was unknown."""
+        attempts, unknown = 0, False
 
         def attempt() -> httpx.Response:
-            nonlocal attempts
+            nonlocal attempts, unknown
             attempts += 1
             limiter.wait()
             try:
                 response = self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 self.on_response(method, path, None, None, f"no response ({type(exc).__name__})")
+                unknown = True
                 raise _Retry(f"no response ({type(exc).__name__})") from None
             request_id = response.headers.get("X-REQUEST-ID")
             self.on_response(method, path, response.status_code, request_id, response.reason_phrase)
@@ -181,6 +186,7 @@ class TangoClient:
             if status == 409:
                 raise _Retry("order still in process (409)", _retry_after(response, 2.0), status, request_id)
             if status >= 500:
+                unknown = True
                 raise _Retry(f"server error ({status})", None, status, request_id)
             return response
 
@@ -193,20 +199,22 @@ class TangoClient:
                             retry=retry_if_exception_type(_Retry), sleep=self.sleep,
                             before_sleep=count_retry, reraise=True)
         try:
-            return retrying(attempt), attempts
+            response = retrying(attempt)
+            return response, attempts, unknown and attempts > 1
         except _Retry as exc:
             raise Unavailable(f"Tango did not answer {method} {path} after {attempts} attempts: "
                               f"{exc.reason}", status=exc.status, request_id=exc.request_id,
                               attempts=attempts) from None
 
     @staticmethod
-    def _raise_for(response: httpx.Response, attempts: int) -> None:
+    def _raise_for(response: httpx.Response, attempts: int, after_unknown: bool = False) -> None:
         status = response.status_code
         if status < 400:
             return
         body = _body(response)
         kwargs = dict(status=status, i18n_key=body.get("i18nKey"), errors=body.get("errors") or [],
-                      request_id=response.headers.get("X-REQUEST-ID"), attempts=attempts)
+                      request_id=response.headers.get("X-REQUEST-ID"), attempts=attempts,
+                      after_unknown=after_unknown)
         text = _error_text(body, status)
         if status == 401:
             raise AuthFailed(f"Tango refused the credentials (401): {text}", **kwargs)
@@ -216,8 +224,8 @@ class TangoClient:
 
     # --- endpoints ------------------------------------------------------------------------------
     def create_order(self, payload: dict[str, Any]) -> PostResult:
-        response, attempts = self._send("POST", "/asyncOrders", self.post_limit, json=payload)
-        self._raise_for(response, attempts)
+        response, attempts, after_unknown = self._send("POST", "/asyncOrders", self.post_limit, json=payload)
+        self._raise_for(response, attempts, after_unknown)
         return PostResult.parse(response.status_code, _body(response),
                                 response.headers.get("X-REQUEST-ID"), attempts)
 
@@ -227,7 +235,7 @@ class TangoClient:
         detail: dict[str, Any] | None = None
         params: dict[str, Any] = {"maxResults": max_results}
         while True:
-            response, attempts = self._send("GET", path, self.get_limit, params=params)
+            response, attempts, _ = self._send("GET", path, self.get_limit, params=params)
             if response.status_code == 404:
                 return None
             self._raise_for(response, attempts)
@@ -242,11 +250,11 @@ class TangoClient:
             params = {"maxResults": max_results, "cursor": cursor}
 
     def get_account(self, account: str) -> dict[str, Any]:
-        response, attempts = self._send("GET", f"/accounts/{account}", self.get_limit)
+        response, attempts, _ = self._send("GET", f"/accounts/{account}", self.get_limit)
         self._raise_for(response, attempts)
         return _body(response)
 
     def get_catalog(self) -> dict[str, Any]:
-        response, attempts = self._send("GET", "/catalogs", self.get_limit)
+        response, attempts, _ = self._send("GET", "/catalogs", self.get_limit)
         self._raise_for(response, attempts)
         return _body(response)

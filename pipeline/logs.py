@@ -19,13 +19,21 @@ __all__ = ["setup", "mask", "LOGGER"]
 LOGGER = "tango_batch"
 EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 # E.164, or the North-American shapes people write; not digits inside paths, dates, times or IDs
-PHONE = re.compile(r"(?<![\w+/.:-])(?:\+\d{8,15}|\+?1?[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4})(?![\w/:-])")
+PHONE = re.compile(r"(?<![\w+/.:-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}|\+\d{8,15}"
+                   r"|\+?1?[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4})(?![\w/:-])")
 
 
 def mask(text: str) -> str:
     """'jane.doe@example.com' -> 'j***@example.com'; '+14155552671' -> '+*********71'."""
     text = EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    return PHONE.sub(lambda m: re.sub(r"\d", "*", m.group()[:-2]) + m.group()[-2:], text)
+    return PHONE.sub(_mask_phone, text)
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    number = match.group()
+    if sum(ch.isdigit() for ch in number) < 8:      # too short to be a phone number: an amount
+        return number
+    return re.sub(r"\d", "*", number[:-2]) + number[-2:]
 
 
 class _Mask(logging.Filter):

@@ -84,7 +84,12 @@ def nightly(inbox: Path, settings: Settings, progress: Progress, client: TangoCl
     try:
         for outcome in result.outcomes:
             path = Path(outcome.path)
-            if outcome.error is not None:
+            if outcome.same_as is not None:
+                moved = _move(path, processed)
+                _note(moved, f"{dt.datetime.now():%Y-%m-%d %H:%M}: the same content as "
+                      f"'{Path(outcome.same_as).name}', processed in the same run; not run twice.")
+                progress.say(f"{path.name}: the same content as {Path(outcome.same_as).name}; moved to {moved}")
+            elif outcome.error is not None:
                 moved = _move(path, rejected)
                 _note(moved, f"{dt.datetime.now():%Y-%m-%d %H:%M}: {path.name} could not be read: "
                       f"{outcome.error}. Fix the file and drop it in the inbox again.")

@@ -28,7 +28,7 @@ from pipeline.client import TangoClient
 from pipeline.config import Campaign, Settings, Target
 from pipeline.errors import InputError
 from pipeline.ingest import Sheet, read_sheet
-from pipeline.ledger import ACCEPTED, F_DONE, F_PROCESSING, FileRecord, Ledger, LineRecord
+from pipeline.ledger import ACCEPTED, F_DONE, F_PROCESSING, SENDING, FileRecord, Ledger, LineRecord
 from pipeline.normalize import IDX, ISSUE_SCHEMA, normalize
 from pipeline.plan import LineItem, line_items, order_fields, plan_batches
 from pipeline.preflight import Catalog, check_account, load_catalog
@@ -44,6 +44,7 @@ log = logging.getLogger("tango_batch.run")
 EXIT_OK, EXIT_ROWS, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
 SIMULATOR_STATE = "simulator-state.json"
 TO_FIX = ("INVALID", "REJECTED", "FAILED")
+SAME_IN_RUN = "same-in-run"      # a note: the row repeats a row of another file of this run
 
 
 @dataclass
@@ -64,6 +65,7 @@ class FileOutcome:
     sha256: str | None = None
     summary: dict[str, Any] | None = None
     error: str | None = None                # the file could not be read
+    same_as: str | None = None              # the same content as another file of this run
 
     @property
     def pending(self) -> bool:
@@ -149,12 +151,14 @@ def _plan_file(work: FileWork, campaign: Campaign, ledger: Ledger, seen: dict[st
     for item in items:
         work.ids[item.idx] = item.id
         record = known.get(item.id)
+        if record is not None and record.status == SENDING:
+            continue       # in an order Tango accepted but has not listed this line of yet: in flight
         if record is not None and record.status in ACCEPTED:
             if not _continuing(work, item, ledger):   # continuing: its real status is reported
                 work.notes[item.idx] = ("DUPLICATE", "warning", _earlier(record, ledger), None)
         elif item.id in seen:
-            work.notes[item.idx] = ("DUPLICATE", "warning", f"Same reward as {seen[item.id]} in this "
-                                    "run: ordered once, not twice.", None)
+            work.notes[item.idx] = (SAME_IN_RUN, "warning", f"Same reward as {seen[item.id]} in this run",
+                                    None)
         else:
             seen[item.id] = f"{work.path.name} row {item.row}"
             work.items.append(item)
@@ -164,6 +168,9 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
     """The frame with each row's final status and Tango references, and the run's messages."""
     frame = work.validated.frame
     records = ledger.lines(work.ids.values()) if ledger is not None else {}
+    in_flight = {r.batch_ref for r in records.values() if r.status == SENDING}
+    accepted_batches = ({b.external_ref_id for b in ledger.batches(states=["accepted"])
+                         if b.external_ref_id in in_flight} if ledger is not None and in_flight else None)
     status, line_ids, orders, refs, issues = [], [], [], [], []
     for idx, valid in zip(frame[IDX].to_list(), (frame["status"] == "VALID").to_list(), strict=True):
         line_id = work.ids.get(idx)
@@ -171,7 +178,15 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
         line_ids.append(line_id)
         orders.append(record.batch_ref if record else None)
         refs.append(record.reference_line_item_id if record else None)
-        if idx in work.notes:
+        if idx in work.notes and work.notes[idx][0] == SAME_IN_RUN:
+            # ordered through another row of this run: this row shares that row's fate
+            first = record.status if record is not None and not dry_run else "PENDING"
+            state = "DUPLICATE" if first in ACCEPTED else ("PENDING" if first == SENDING else first)
+            status.append(state)
+            outcome = "ordered once, not twice" if state == "DUPLICATE" else f"which is {state}"
+            issues.append((idx, None, "warning" if state in ("DUPLICATE", "PENDING") else "error",
+                           f"{work.notes[idx][2]}, {outcome}."))
+        elif idx in work.notes:
             state, severity, message, column = work.notes[idx]
             status.append(state)
             issues.append((idx, column, severity, message))
@@ -182,7 +197,8 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
             if dry_run:
                 issues.append((idx, None, "warning", "Dry run: planned, not sent."))
         else:
-            state = "PENDING" if record.status == "SENDING" else record.status
+            state = record.status if record.status != SENDING else (
+                "SUBMITTED" if accepted_batches is not None and record.batch_ref in accepted_batches else "PENDING")
             status.append(state)
             if record.message:
                 issues.append((idx, None, "warning" if state == "DUPLICATE" else "error", record.message))
@@ -261,7 +277,9 @@ class _Run:
         self.client = client or make_client(self.target, settings, self.ledger, self.run_id or None)
         self.submitter = Submitter(self.client, self.ledger, self.run_id, settings.batch_size, say=progress.say)
         self.code, self.stopped, self.can_follow = EXIT_OK, None, True
+        # orders whose rows may change status in this run: their files' reports are written again
         self.unfinished = {b.external_ref_id for b in self.ledger.batches(unfinished=True)}
+        self.unfinished |= {b.external_ref_id for b in self.ledger.batches(states=["sending"])}
 
     def stop(self, exc: Stop) -> None:
         if self.stopped is None:
@@ -293,7 +311,8 @@ def run_files(paths: list[str], settings: Settings, progress: Progress,
             _dry_run(works, settings, run.ledger, progress)
         else:
             _send(run, works)
-        for outcome, work in zip([o for o in outcomes if o.error is None], works, strict=True):
+        for outcome, work in zip([o for o in outcomes if o.error is None and o.same_as is None], works,
+                                 strict=True):
             outcome.summary = _finish_file(run, work)
             if any(outcome.summary["status_counts"].get(s) for s in TO_FIX):
                 run.code = max(run.code, EXIT_ROWS)
@@ -327,6 +346,12 @@ def _check_all(run: _Run, paths: list[str]) -> tuple[list[FileOutcome], list[Fil
             run.code = max(run.code, EXIT_UNREADABLE)
             continue
         outcome.sha256 = work.sheet.sha256
+        twin = next((o for o in outcomes[:-1] if o.sha256 == outcome.sha256 and o.same_as is None), None)
+        if twin is not None:
+            outcome.same_as = twin.path
+            run.progress.say(f"{work.path.name}: the same content as {Path(twin.path).name}, which this run "
+                             "processes: not run twice")
+            continue
         _plan_file(work, run.campaign, run.ledger, seen)
         if work.items and run.stopped is None:
             if catalog is None:

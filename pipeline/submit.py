@@ -110,7 +110,7 @@ class Submitter:
                 self._adopt(batch.external_ref_id, list(batch.members), detail)
 
     def _adopt(self, ref: str, members: list[str], detail: dict[str, Any]) -> None:
-        lines, final = self._line_updates(members, detail, expected=set(members))
+        lines, final = self._line_updates(members, detail, self._expected(ref, members, (SENDING,)))
         self.ledger.end_batch(ref, B_ACCEPTED, http=200, request_id=None, attempts=0,
                               message=None, lines=lines, run_id=self.run_id,
                               order_status=detail.get("orderStatus"), final=final)
@@ -141,16 +141,35 @@ class Submitter:
             # outcome unknown: the batch stays "sending" and the next run reconciles it
             self.figures.retries += self.client.retries - before
             raise Stop(f"Tango is unavailable: {exc}; order {ref} will be checked on the next run") from None
-        except (AuthFailed, InsufficientFunds) as exc:
+        except (AuthFailed, InsufficientFunds, Rejected) as exc:
             self.figures.retries += self.client.retries - before
+            if exc.after_unknown and self._found_after_all(ref, payload, members):
+                return []
+            if isinstance(exc, Rejected):
+                return self._rejected(ref, members, exc)
             self._definite_failure(ref, members, exc)
             raise Stop(str(exc), can_follow=isinstance(exc, InsufficientFunds)) from None
-        except Rejected as exc:
-            self.figures.retries += self.client.retries - before
-            return self._rejected(ref, members, exc)
         self.figures.retries += self.client.retries - before
         self._accepted(ref, members, result)
         return []
+
+    def _found_after_all(self, ref: str, payload: dict[str, Any], members: list[str]) -> bool:
+        """After an attempt with no answer, a refusal proves nothing: ask Tango for the order.
+
+        Found: it went through, and is adopted. Not found: the refusal stands. No answer: the
+        batch stays ``sending`` for the next run to settle.
+        """
+        try:
+            detail = self.client.get_order(payload["customerIdentifier"], payload["accountIdentifier"], ref)
+        except TangoError as exc:
+            raise Stop(f"could not check order {ref} after an unclear answer: {exc}; the next run "
+                       "checks it again") from None
+        if detail is None:
+            return False
+        self.say(f"order {ref}: an earlier attempt went through; adopting it")
+        self._adopt(ref, members, detail)
+        self.figures.accepted += 1
+        return True
 
     def _definite_failure(self, ref: str, members: list[str], exc: TangoError) -> None:
         """Nothing was created: the rows stay pending, and this batch's ID is not used again."""
@@ -198,15 +217,24 @@ class Submitter:
     # --- follow -------------------------------------------------------------------------------
     def _line_updates(self, members: list[str], detail: dict[str, Any],
                       expected: set[str]) -> tuple[list, bool]:
-        """Line statuses from an order's detail; ``expected``: members Tango should have created."""
+        """Line statuses from an order's detail, and whether the order is settled.
+
+        ``expected``: members this order should hold (sent in it, not refused when it was placed).
+        One missing from the detail was not created, but that is concluded only once the order
+        is final: while it is pending, Tango may not list every line yet.
+        """
         by_ref = {li.get("externalRefLineItemID"): li for li in detail.get("lineItems") or []}
+        order_done = order_final(detail.get("orderStatus"))
         lines, all_final = [], True
         for m in members:
             li = by_ref.get(m)
-            if li is None:       # not in the order: Tango refused it when the order was placed
-                if m in expected:    # ... and the answer saying so was lost, or did not name it
-                    lines.append((m, REJECTED, None, "Tango did not create this line when the order "
-                                  "was placed (no reason reached this pipeline)"))
+            if li is None:
+                if m in expected:
+                    if order_done:
+                        lines.append((m, REJECTED, None, "Tango did not create this line when the order "
+                                      "was placed (no reason reached this pipeline)"))
+                    else:
+                        all_final = False
                 continue
             state = line_state(li.get("lineItemStatus") or li.get("status"))
             if state is None:
@@ -218,8 +246,11 @@ class Submitter:
                               + (_line_errors(li.get("lineItemErrors") or []) or "no reason given")))
             else:
                 lines.append((m, COMPLETE, li.get("referenceLineItemId"), None))
-        final = order_final(detail.get("orderStatus")) or (all_final and bool(lines))
-        return lines, final and all_final
+        return lines, all_final and (order_done or bool(lines))
+
+    def _expected(self, ref: str, members: Iterable[str], statuses: tuple[str, ...]) -> set[str]:
+        """Members whose ledger record says they went out in order ``ref`` with one of ``statuses``."""
+        return {m for m, r in self.ledger.lines(members).items() if r.batch_ref == ref and r.status in statuses}
 
     def follow(self, wait: float) -> int:
         """Poll unfinished orders until final or ``wait`` seconds; returns how many are left."""
@@ -237,8 +268,7 @@ class Submitter:
                 if detail is None:
                     left += 1
                     continue
-                current = self.ledger.lines(batch.members)
-                expected = {m for m, r in current.items() if r.status in (SUBMITTED, SENDING)}
+                expected = self._expected(batch.external_ref_id, batch.members, (SUBMITTED, SENDING))
                 lines, final = self._line_updates(list(batch.members), detail, expected)
                 self.ledger.end_batch(batch.external_ref_id, B_ACCEPTED, http=200, request_id=None,
                                       attempts=0, message=None, lines=lines, run_id=self.run_id,

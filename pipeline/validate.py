@@ -72,8 +72,9 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
 def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     """Rows that order the same reward for the same recipient as an earlier row of the upload.
 
-    A row with no recipient at all (BULKDIGITAL) has no identity to compare: an identical
-    earlier row is only a warning there, since ordering two lots of codes may well be meant.
+    A row with no recipient at all (BULKDIGITAL) has no identity that tells two identical lines
+    apart, and neither could a re-upload: the later one is an error until the rows carry
+    different Reference cells, which then identify them for good.
     """
     ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
     reward = [pl.col("utid").str.to_uppercase().fill_null(""),
@@ -86,26 +87,27 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
                           pl.col(ROW).first().over(key).alias("first_row"),
                           pl.col(ROW).first().over("externalRefLineItemID").alias("first_ref_row"))
     repeat = marked.filter(pl.col("first_row") != pl.col(ROW))
+    reference = pl.lit(labels["externalRefLineItemID"])
     same = repeat.select(
         IDX, pl.lit(None, pl.String).alias("field"),
         pl.when(pl.col("anonymous")).then(pl.lit("row.same_as")).otherwise(pl.lit("row.duplicate"))
         .alias("rule"),
-        pl.when(pl.col("anonymous")).then(pl.lit("warning")).otherwise(pl.lit("error")).alias("severity"),
+        pl.lit("error").alias("severity"),
         pl.when(pl.col("anonymous")).then(pl.format(
-            "Same reward, amount and quantity as row {}; both lines will be ordered.",
-            pl.col("first_row")))
+            "Same reward, amount and quantity as row {}, with no recipient to tell the two apart. If both "
+            "are meant, give each row its own {} (any text unique to it); otherwise delete this row.",
+            pl.col("first_row"), reference))
         .otherwise(pl.format(
             "Duplicate of row {}: the same reward for the same recipient. Delete this row, or give "
             "the two rows different {} values if both rewards are meant.",
-            pl.col("first_row"), pl.lit(labels["externalRefLineItemID"]))).alias("text"))
+            pl.col("first_row"), reference)).alias("text"))
     reused = marked.filter(pl.col("externalRefLineItemID").is_not_null()
                            & (pl.col("first_ref_row") != pl.col(ROW))
                            & ~pl.col(IDX).is_in(repeat[IDX].implode())).select(
         IDX, pl.lit("externalRefLineItemID").alias("field"),
         pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit("error").alias("severity"),
         pl.format("{} '{}' is already used on row {}; each row needs its own reference.",
-                  pl.lit(labels["externalRefLineItemID"]), pl.col("externalRefLineItemID"),
-                  pl.col("first_ref_row")).alias("text"))
+                  reference, pl.col("externalRefLineItemID"), pl.col("first_ref_row")).alias("text"))
     return pl.concat([same, reused]).select(list(ISSUE_SCHEMA))
 
 

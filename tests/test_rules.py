@@ -172,10 +172,13 @@ class TestDuplicates:
         result = check([base_row("EMAIL", Reference="r1"), base_row("EMAIL", Reference="r1", Amount="50")])
         assert errors(result, 1) == {"externalRefLineItemID.unique"}
 
-    def test_identical_bulk_digital_lines_only_warn(self, check):
+    def test_identical_bulk_digital_lines_need_references_to_tell_them_apart(self, check):
         result = check([base_row("BULKDIGITAL"), base_row("BULKDIGITAL")])
-        assert errors(result, 1) == set()
-        assert "both lines will be ordered" in messages(result, 1, "warning")[0]
+        assert errors(result, 1) == {"row.same_as"}
+        assert "give each row its own Reference" in messages(result, 1)[0]
+        told_apart = check([base_row("BULKDIGITAL", Reference="booth-1"),
+                            base_row("BULKDIGITAL", Reference="booth-2")])
+        assert errors(told_apart, 1) == set()
 
 
 class TestMessages:

@@ -423,3 +423,78 @@ def test_a_line_missing_from_the_order_is_rejected_even_when_the_answer_did_not_
     result = run(tmp_path, sim, clock, [write_csv(tmp_path / "forget.csv", rows)], transport=Forgetful())
     assert statuses(result) == ["COMPLETE", "REJECTED"]
     assert "did not create this line" in report_rows(result)[1]["Errors"]
+
+
+# --- regressions from a review of failure sequences ---------------------------------------------
+
+def test_a_refusal_after_a_lost_answer_is_checked_with_tango_before_it_is_believed(tmp_path, sim, clock):
+    """Attempt 1 commits but its answer is lost; attempt 2 of the same ID is answered 402."""
+
+    class LostThen402(httpx.BaseTransport):
+        posts = 0
+
+        def handle_request(self, request):
+            inner = SimulatorTransport(sim)
+            if request.method == "POST":
+                LostThen402.posts += 1
+                if LostThen402.posts == 1:
+                    inner.handle_request(request)
+                    raise httpx.ReadTimeout("timed out", request=request)
+                if LostThen402.posts == 2:
+                    return httpx.Response(402, json={"i18nKey": "402.001", "message": "Insufficient funds"})
+            return inner.handle_request(request)
+
+    upload = write_csv(tmp_path / "lost.csv", people(3))
+    first = run(tmp_path, sim, clock, [upload], transport=LostThen402())
+    assert first.code == 0 and statuses(first) == ["COMPLETE"] * 3      # adopted, not failed
+    again = run(tmp_path, sim, clock, [write_csv(tmp_path / "lost-again.csv", people(4))])
+    assert statuses(again) == ["DUPLICATE"] * 3 + ["COMPLETE"]
+    assert_each_once(sim, 4)
+
+
+def test_lines_not_yet_listed_by_a_pending_order_are_not_taken_for_refused(tmp_path, sim, clock):
+    class QueuedNoLines(httpx.BaseTransport):
+        def handle_request(self, request):
+            response = SimulatorTransport(sim).handle_request(request)
+            if request.method == "GET" and "/asyncOrders/" in request.url.path:
+                body = json.loads(response.read())
+                body["orderStatus"], body["lineItems"] = "QUEUED", []
+                return httpx.Response(200, json=body)
+            return response
+
+    first = run(tmp_path, sim, clock, [write_csv(tmp_path / "q.csv", people(3))], transport=QueuedNoLines())
+    assert statuses(first) == ["SUBMITTED"] * 3
+    second = run(tmp_path, sim, clock, [write_csv(tmp_path / "q2.csv", people(4))])
+    assert statuses(second) == ["DUPLICATE"] * 3 + ["COMPLETE"]
+    assert_each_once(sim, 4)
+
+
+def test_a_killed_runs_file_gets_its_report_from_the_next_run(tmp_path, sim, clock):
+    first = write_csv(tmp_path / "f.csv", people(2))
+    with pytest.raises(SystemExit):
+        run(tmp_path, sim, clock, [first], transport=CrashAfterPost(SimulatorTransport(sim)))
+    run(tmp_path, sim, clock, [write_csv(tmp_path / "g.csv", people(2, Last_Name="Other"))])
+    reports = list((tmp_path / "out").glob("f-*/report.xlsx"))
+    assert len(reports) == 1
+    ws = openpyxl.load_workbook(reports[0])["Rows"]
+    header = [c.value for c in ws[1]]
+    assert [r[header.index("Status")] for r in ws.iter_rows(min_row=2, values_only=True)] == ["COMPLETE"] * 2
+
+
+def test_a_row_repeated_in_another_file_of_the_run_shares_the_first_rows_fate(tmp_path, sim, clock):
+    stale_catalog(tmp_path)
+    rows = people(2)
+    rows[1]["UTID"] = "U424242"                       # Tango refuses this one
+    a = write_csv(tmp_path / "a.csv", rows)
+    b = write_csv(tmp_path / "b.csv", [rows[1]])
+    result = run(tmp_path, sim, clock, [a, b])
+    assert statuses(result, 0) == ["COMPLETE", "REJECTED"]
+    assert statuses(result, 1) == ["REJECTED"]
+    assert "Same reward as a.csv row 3 in this run, which is REJECTED" in report_rows(result, 1)[0]["Errors"]
+
+
+def test_the_same_content_twice_in_one_run_is_processed_once(tmp_path, sim, clock):
+    rows = people(2)
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "a.csv", rows), write_csv(tmp_path / "a-copy.csv", rows)])
+    assert [o.same_as for o in result.outcomes] == [None, str(tmp_path / "a.csv")]
+    assert statuses(result) == ["COMPLETE"] * 2 and len(result.files) == 1

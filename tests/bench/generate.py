@@ -10,7 +10,7 @@ import xlsxwriter
 
 HEADER = ["Employee ID", "First Name", "Last Name", "Email", "Mobile", "Delivery Method", "UTID",
           "Amount", "Qty", "Address 1", "City", "State", "ZIP", "Country", "Shipping Method",
-          "Message"]
+          "Message", "Reference"]
 METHODS = ["EMAIL"] * 5 + ["PHONE", "ADDRESS", "EMBEDDED", "NONE", "BULKDIGITAL", "BULKSHIPMENT"]
 FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "José", "Sophia", "James", "Mia", "Lucas"]
 LAST = ["Smith", "Johnson", "Garcia", "Brown", "Lee", "Martinez", "Davis", "Wilson"]
@@ -39,6 +39,7 @@ def row(i: int, rng: random.Random) -> list[object]:
         if method == "BULKDIGITAL":
             for k in ("First Name", "Last Name", "Email"):
                 cells[k] = None
+            cells["Reference"] = f"BULK-{i}"     # lots with no recipient are told apart by reference
     if rng.random() < 0.10:  # one typical mistake
         mistake = rng.randrange(5)
         if mistake == 0:
