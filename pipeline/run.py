@@ -30,7 +30,7 @@ from pipeline.errors import InputError
 from pipeline.ingest import Sheet, read_sheet
 from pipeline.ledger import ACCEPTED, F_DONE, F_PROCESSING, SENDING, FileRecord, Ledger, LineRecord
 from pipeline.normalize import IDX, ISSUE_SCHEMA, normalize
-from pipeline.plan import LineItem, line_items, order_fields, plan_batches
+from pipeline.plan import LineItem, line_item_ids, line_items, order_fields, plan_batches
 from pipeline.preflight import Catalog, check_account, load_catalog
 from pipeline.progress import Progress
 from pipeline.report import new_folder, summarize, write_reports
@@ -45,6 +45,7 @@ EXIT_OK, EXIT_ROWS, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
 SIMULATOR_STATE = "simulator-state.json"
 TO_FIX = ("INVALID", "REJECTED", "FAILED")
 SAME_IN_RUN = "same-in-run"      # a note: the row repeats a row of another file of this run
+KEEP = "keep"                    # a note: the row was ordered before; it reports its ledger status
 
 
 @dataclass
@@ -134,13 +135,13 @@ def _earlier(record: LineRecord, ledger: Ledger) -> str:
             f"(order {record.batch_ref}, {record.status}): not sent again.")
 
 
-def _continuing(work: FileWork, item: LineItem, ledger: Ledger) -> bool:
+def _continuing(work: FileWork, row: int, line_id: str, ledger: Ledger) -> bool:
     """This very row of this very file was being ordered by a run that stopped before its end.
 
     Then this run continues that one and the row shows its real state; once a run has finished
     and reported the row, the same file uploaded again is a duplicate.
     """
-    last = ledger.last_run_for_row(work.sheet.sha256, item.row, item.id)
+    last = ledger.last_run_for_row(work.sheet.sha256, row, line_id)
     return last is not None and (last["exit_code"] is None or last["exit_code"] == EXIT_STOPPED)
 
 
@@ -154,7 +155,7 @@ def _plan_file(work: FileWork, campaign: Campaign, ledger: Ledger, seen: dict[st
         if record is not None and record.status == SENDING:
             continue       # in an order Tango accepted but has not listed this line of yet: in flight
         if record is not None and record.status in ACCEPTED:
-            if not _continuing(work, item, ledger):   # continuing: its real status is reported
+            if not _continuing(work, item.row, item.id, ledger):   # continuing: its real status is reported
                 work.notes[item.idx] = ("DUPLICATE", "warning", _earlier(record, ledger), None)
         elif item.id in seen:
             work.notes[item.idx] = (SAME_IN_RUN, "warning", f"Same reward as {seen[item.id]} in this run",
@@ -162,6 +163,36 @@ def _plan_file(work: FileWork, campaign: Campaign, ledger: Ledger, seen: dict[st
         else:
             seen[item.id] = f"{work.path.name} row {item.row}"
             work.items.append(item)
+    _already_ordered_but_invalid_now(work, campaign, ledger)
+
+
+def _already_ordered_but_invalid_now(work: FileWork, campaign: Campaign, ledger: Ledger) -> None:
+    """A row Tango accepted earlier keeps that status even if today's checks refuse it.
+
+    The delivery date is checked against the day of the run: a row ordered on Monday with a date
+    ten days out fails the seven-day rule on Friday, but it was ordered all the same.
+    """
+    frame = work.validated.frame
+    invalid = frame.filter(pl.col("status") == "INVALID").select(IDX, "__row__")
+    if invalid.is_empty():
+        return
+    ids = line_item_ids(frame, campaign)
+    candidates = {idx: (row, ids[idx]) for idx, row in invalid.iter_rows()}
+    known = ledger.lines(lid for _, lid in candidates.values())
+    for idx, (row, line_id) in candidates.items():
+        record = known.get(line_id)
+        if record is None or record.status not in ACCEPTED:
+            continue
+        work.ids[idx] = line_id
+        if _continuing(work, row, line_id, ledger):
+            work.notes[idx] = (KEEP, "warning", "Ordered by an earlier run of this file; today's checks "
+                               "would refuse it (see the warnings), but it went through.", None)
+        else:
+            work.notes[idx] = ("DUPLICATE", "warning", _earlier(record, ledger), None)
+
+
+def valid_at(frame: pl.DataFrame, idx: int) -> bool:
+    return frame["status"][idx] == "VALID"
 
 
 def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
@@ -188,6 +219,8 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
                            f"{work.notes[idx][2]}, {outcome}."))
         elif idx in work.notes:
             state, severity, message, column = work.notes[idx]
+            if state == KEEP:
+                state = record.status if record is not None else "PENDING"
             status.append(state)
             issues.append((idx, column, severity, message))
         elif not valid:
@@ -205,11 +238,17 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
     extra = pl.DataFrame({IDX: [i[0] for i in issues], "field": [i[1] for i in issues],
                           "rule": ["submit"] * len(issues), "severity": [i[2] for i in issues],
                           "text": [i[3] for i in issues]}, schema=ISSUE_SCHEMA)
+    # a row that was ordered is not a row to fix: what today's checks say of it is only a warning
+    ordered = [i for i in work.notes if work.notes[i][0] in (KEEP, "DUPLICATE") and not valid_at(frame, i)]
+    base = work.validated.issues
+    if ordered:
+        base = base.with_columns(pl.when(pl.col(IDX).is_in(ordered) & (pl.col("severity") == "error"))
+                                 .then(pl.lit("warning")).otherwise(pl.col("severity")).alias("severity"))
     frame = frame.with_columns(pl.Series("status", status, pl.String),
                                pl.Series("line_item_id", line_ids, pl.String),
                                pl.Series("order_id", orders, pl.String),
                                pl.Series("reference_line_item_id", refs, pl.String))
-    return Validated(frame=frame, issues=pl.concat([work.validated.issues, extra]).sort(IDX, maintain_order=True))
+    return Validated(frame=frame, issues=pl.concat([base, extra]).sort(IDX, maintain_order=True))
 
 
 def _report(work: FileWork, final: Validated, settings: Settings, target: Target, progress: Progress,
@@ -261,6 +300,26 @@ def _record(ledger: Ledger, run_id: int, work: FileWork, final: Validated) -> No
 
 def _campaign_record(campaign: Campaign) -> dict[str, Any]:
     return dataclasses.asdict(campaign)
+
+
+IDENTITY_KEYS = ("customerIdentifier", "accountIdentifier", "campaign")
+
+
+def _campaign_changed(record: FileRecord | None, campaign: Campaign) -> str | None:
+    """A file still being worked on must be continued with the campaign it was started with.
+
+    Customer, account and campaign are part of every line-item ID: with another value, the rows
+    already ordered would get new IDs and be ordered a second time.
+    """
+    if record is None or record.state != F_PROCESSING:
+        return None
+    for key in IDENTITY_KEYS:
+        before, now = record.campaign.get(key), getattr(campaign, key)
+        if before != now:
+            return (f"this file was started with {key} = {before!r} and is now run with {now!r}. "
+                    f"Continue it with the campaign file it was started with ({record.campaign.get('path')}): "
+                    "with another value, rows already ordered would be ordered again")
+    return None
 
 
 class _Run:
@@ -346,6 +405,12 @@ def _check_all(run: _Run, paths: list[str]) -> tuple[list[FileOutcome], list[Fil
             run.code = max(run.code, EXIT_UNREADABLE)
             continue
         outcome.sha256 = work.sheet.sha256
+        changed = _campaign_changed(run.ledger.file(outcome.sha256), run.campaign)
+        if changed:
+            run.progress.say(f"error: {work.path.name}: {changed}")
+            outcome.error = changed
+            run.code = max(run.code, EXIT_UNREADABLE)
+            continue
         twin = next((o for o in outcomes[:-1] if o.sha256 == outcome.sha256 and o.same_as is None), None)
         if twin is not None:
             outcome.same_as = twin.path

@@ -498,3 +498,33 @@ def test_the_same_content_twice_in_one_run_is_processed_once(tmp_path, sim, cloc
     result = run(tmp_path, sim, clock, [write_csv(tmp_path / "a.csv", rows), write_csv(tmp_path / "a-copy.csv", rows)])
     assert [o.same_as for o in result.outcomes] == [None, str(tmp_path / "a.csv")]
     assert statuses(result) == ["COMPLETE"] * 2 and len(result.files) == 1
+
+
+def test_a_row_ordered_earlier_keeps_its_status_when_todays_date_rule_would_refuse_it(tmp_path, sim, clock):
+    import datetime as dt
+    today = dt.datetime.fromtimestamp(clock.now, dt.timezone.utc).date()     # the simulator's day too
+    rows = people(2, Delivery_Date=(today + dt.timedelta(days=8)).isoformat())
+    upload = write_csv(tmp_path / "dated.csv", rows)
+    first = run(tmp_path, sim, clock, [upload], batch_size=1, transport=SpendAfterFirstOrder(sim), today=today)
+    assert sorted(statuses(first)) == ["COMPLETE", "PENDING"]
+    sim.set_balance("acme-corp", "acme-rewards", 1000.0)
+    clock.now += 3 * 86400
+    later = run(tmp_path, sim, clock, [upload], today=today + dt.timedelta(days=3))
+    assert sorted(statuses(later)) == ["COMPLETE", "INVALID"]      # the ordered row stays ordered
+    ordered = next(r for r in report_rows(later) if r["Status"] == "COMPLETE")
+    assert ordered["Errors"] is None and "went through" in ordered["Warnings"]
+    assert_each_once(sim, 1)
+
+
+def test_a_stopped_file_cannot_be_continued_under_another_campaign(tmp_path, sim, clock):
+    upload = write_csv(tmp_path / "camp.csv", people(3))
+    first = run(tmp_path, sim, clock, [upload], batch_size=1, transport=SpendAfterFirstOrder(sim))
+    assert first.code == 3
+    sim.set_balance("acme-corp", "acme-rewards", 1000.0)
+    renamed = Campaign("acme-corp", "acme-rewards", campaign="Q4 recognition", path="c2.toml")
+    again = run(tmp_path, sim, clock, [upload], campaign=renamed)
+    assert again.code == 2 and "started with campaign = 'Q4'" in again.outcomes[0].error
+    assert_each_once(sim, 1)
+    done = run(tmp_path, sim, clock, [upload])                 # with the original campaign file
+    assert sorted(statuses(done)) == ["COMPLETE"] * 3
+    assert_each_once(sim, 3)
