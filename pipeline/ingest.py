@@ -12,11 +12,13 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fastexcel
 import polars as pl
 
 import rules
+from pipeline import xlsx_cells
 from pipeline.errors import InputError
 
 __all__ = ["Sheet", "read_sheet", "HEADER_SEARCH_ROWS", "ROW"]
@@ -25,6 +27,7 @@ HEADER_SEARCH_ROWS = 20
 ROW = "__row__"           # the row number Excel shows
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 CSV_SUFFIXES = {".csv", ".txt"}
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"   # an encrypted workbook (or a legacy .xls) is an OLE container
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Sheet:
     fields: dict[str, str]       # frame column -> Tango field, for recognized columns
     frame: pl.DataFrame
     sha256: str
+    # what reading changed, as warnings on rows: (Excel row, frame column, text)
+    notes: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -86,7 +91,9 @@ def _map_columns(path: Path, sheet: str | None, header_row: int, header_cells: l
                  letters: list[str], book: rules.RuleBook,
                  ) -> tuple[list[int], list[str], dict[int, str]]:
     """Which input columns to keep, their header texts, and the field each recognized one means."""
-    dropped = {rules.header_key(c) for c in book.report_columns}
+    keys = {rules.header_key(c or "") for c in header_cells}
+    ours = any(rules.header_key(m) in keys for m in book.report_markers)
+    dropped = {rules.header_key(c) for c in book.report_columns} if ours else set()
     keep: list[int] = []
     headers: list[str] = []
     fields: dict[int, str] = {}
@@ -109,11 +116,28 @@ def _map_columns(path: Path, sheet: str | None, header_row: int, header_cells: l
             fields[i] = field
         keep.append(i)
         headers.append(text or f"Column {letters[i]}")
+    _lookalikes(path, sheet, header_row, header_cells, letters, set(fields.values()), book)
     return keep, headers, fields
 
 
+def _lookalikes(path: Path, sheet: str | None, header_row: int, header_cells: list[str | None],
+                letters: list[str], mapped: set[str], book: rules.RuleBook) -> None:
+    """A header such as 'Amount (USD)' that is no alias would leave the rows to a default amount."""
+    for i, cell in enumerate(header_cells):
+        key = rules.header_key(cell or "")
+        if not key or key in book.aliases:
+            continue
+        for word, field in book.lookalikes.items():
+            if word in key and field not in mapped:
+                raise InputError(
+                    str(path), f"column '{cell.strip()}' ({letters[i]}) looks like {book.labels[field]} but "
+                    f"is not a name this pipeline knows, so it would be ignored and the campaign default "
+                    f"used instead; rename it '{book.labels[field]}' (or to something else if it is not "
+                    "that)", sheet=sheet, row=header_row)
+
+
 def _finish(path: Path, sheet: str | None, grid: pl.DataFrame, header_idx: int, first_row: int,
-            letters: list[str], digest: str) -> Sheet:
+            letters: list[str], digest: str, notes: list[tuple[int, int, str]] | None = None) -> Sheet:
     """Turn a grid of text cells (header at ``header_idx``) into a Sheet of non-blank data rows."""
     book = rules.load()
     header_cells = list(grid.row(header_idx))
@@ -135,42 +159,68 @@ def _finish(path: Path, sheet: str | None, grid: pl.DataFrame, header_idx: int, 
     data = data.drop(empty)
     kept = [(c, h) for c, h in zip(columns, headers) if c not in empty]
     col_fields = {f"c{n}": f for n, i in enumerate(keep) if (f := fields.get(i))}
+    position = {i: f"c{n}" for n, i in enumerate(keep)}
+    kept_notes = tuple((row, position[col], text) for row, col, text in notes or []
+                       if col in position and row > header_row)
     return Sheet(path=path, sheet=sheet, header_row=header_row,
                  headers=tuple(h for _, h in kept), columns=tuple(c for c, _ in kept),
-                 fields=col_fields, frame=data, sha256=digest)
+                 fields=col_fields, frame=data, sha256=digest, notes=kept_notes)
+
+
+def _load(reader: Any, path: Path, name: str, n_rows: int | None = None) -> tuple[pl.DataFrame, list[str]]:
+    try:
+        loaded = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string", n_rows=n_rows)
+        letters = [column_letter(c.absolute_index) for c in loaded.available_columns()]
+        return pl.DataFrame(loaded), letters
+    except Exception as exc:  # noqa: BLE001 - fastexcel's own error types
+        raise InputError(str(path), f"cannot read the sheet ({_short(exc)})", sheet=name) from None
 
 
 def _read_excel(path: Path, content: bytes, digest: str, sheet_name: str | None) -> Sheet:
     book = rules.load()
+    if content.startswith(OLE_MAGIC):
+        raise InputError(str(path), "the workbook is password-protected (or an old .xls file): open it in "
+                         "Excel, remove the password, and save it as .xlsx")
     try:
         reader = fastexcel.read_excel(content)
-    except Exception as exc:  # fastexcel raises its own error types for broken/encrypted files
+    except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise InputError(str(path), f"not a readable Excel workbook ({_short(exc)})") from None
     names = reader.sheet_names
     if sheet_name is not None and sheet_name not in names:
         raise InputError(str(path), f"there is no sheet named '{sheet_name}'; the sheets are: "
                          + ", ".join(f"'{n}'" for n in names))
-    for name in [sheet_name] if sheet_name else names:
-        try:
-            loaded = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
-            letters = [column_letter(c.absolute_index) for c in loaded.available_columns()]
-            grid = pl.DataFrame(loaded)
-        except Exception as exc:
-            raise InputError(str(path), f"cannot read the sheet ({_short(exc)})", sheet=name) from None
-        if grid.height == 0:
-            continue
-        idx = find_header([list(r) for r in grid.head(HEADER_SEARCH_ROWS).iter_rows()], book)
-        if idx is not None:
-            return _finish(path, name, grid, idx, 1, letters, digest)
-    where = f"sheet '{sheet_name}'" if sheet_name else "any sheet"
+    hidden = xlsx_cells.hidden_sheets(content)
+    best: tuple[int, str, pl.DataFrame, list[str], int] | None = None
+    for name in [sheet_name] if sheet_name else [n for n in names if n not in hidden]:
+        grid, letters = _load(reader, path, name)
+        rows = [list(r) for r in grid.head(HEADER_SEARCH_ROWS).iter_rows()]
+        idx = find_header(rows, book)
+        score = _score(rows[idx], book) if idx is not None else 0
+        if idx is not None and (best is None or score > best[0]):   # the best header wins, the first on a tie
+            best = (score, name, grid, letters, idx)
+    if best is not None:
+        _, name, grid, letters, idx = best
+        grid, notes = xlsx_cells.repair(content, name, grid, letters, idx)
+        return _finish(path, name, grid, idx, 1, letters, digest, notes)
+    where = f"sheet '{sheet_name}'" if sheet_name else "any visible sheet"
     raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows of {where}; "
                      "expected column names such as First Name, Email, Amount")
 
 
 def decode_text(path: Path, content: bytes) -> str:
-    """UTF-8 (with or without BOM), else Windows-1252, the encoding Excel on Windows saves CSV in."""
+    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode Text"), else Windows-1252, the
+    encoding Excel on Windows saves CSV in. Line breaks become \\n whatever they were."""
+    return _decode(path, content).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(path: Path, content: bytes) -> str:
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return content.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(str(path), "the file starts like UTF-16 text but is not") from None
     if content.startswith(b"\xef\xbb\xbf"):
-        return content[3:].decode("utf-8", errors="strict")
+        content = content[3:]
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
@@ -182,9 +232,34 @@ def decode_text(path: Path, content: bytes) -> str:
                          f"0x{content[exc.start]:02x} at position {exc.start})") from None
 
 
-def _sniff_separator(lines: list[str]) -> str:
-    counts = {sep: max((line.count(sep) for line in lines), default=0) for sep in (",", ";", "\t")}
-    return max(counts, key=lambda s: (counts[s], s == ","))
+def _records(head: str, sep: str) -> tuple[list[list[str | None]], list[int]]:
+    """The first records of the file with ``sep``, and how many lines come before each."""
+    reader = csv.reader(io.StringIO(head), delimiter=sep)
+    records: list[list[str | None]] = []
+    lines_before: list[int] = []
+    consumed = 0
+    try:
+        for record in reader:
+            lines_before.append(consumed)
+            consumed = reader.line_num
+            records.append([c or None for c in record])
+            if len(records) >= HEADER_SEARCH_ROWS:
+                break
+    except csv.Error:
+        pass
+    return records, lines_before
+
+
+def _best_separator(head: str, book: rules.RuleBook) -> tuple[str, list[list[str | None]], list[int], int | None]:
+    """The separator under which a header row names the most known fields."""
+    best: tuple[int, str, list, list, int | None] = (0, ",", [], [], None)
+    for sep in (",", ";", "\t", "|"):
+        records, before = _records(head, sep)
+        idx = find_header(records, book)
+        score = _score(records[idx], book) if idx is not None else 0
+        if score > best[0]:
+            best = (score, sep, records, before, idx)
+    return best[1], best[2], best[3], best[4]
 
 
 def _read_csv(path: Path, content: bytes, digest: str) -> Sheet:
@@ -192,19 +267,8 @@ def _read_csv(path: Path, content: bytes, digest: str) -> Sheet:
     text = decode_text(path, content)
     if "\x00" in text[:4096]:
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
-    head_lines = text[:200_000].splitlines()[:HEADER_SEARCH_ROWS * 4]
-    sep = _sniff_separator(head_lines[:HEADER_SEARCH_ROWS])
-    reader = csv.reader(io.StringIO("\n".join(head_lines)), delimiter=sep)
-    records: list[list[str | None]] = []
-    lines_before: list[int] = []
-    consumed = 0
-    for record in reader:
-        lines_before.append(consumed)
-        consumed = reader.line_num
-        records.append([c or None for c in record])
-        if len(records) >= HEADER_SEARCH_ROWS:
-            break
-    idx = find_header(records, book)
+    head = "\n".join(text[:200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
+    sep, records, lines_before, idx = _best_separator(head, book)
     if idx is None:
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
                          "expected column names such as First Name, Email, Amount")

@@ -16,6 +16,7 @@ import polars as pl
 import rules
 from pipeline.ingest import ROW, Sheet
 from pipeline.normalize import IDX, ISSUE_SCHEMA, Normalized
+from pipeline.xlsx_cells import EXCEL_ERRORS
 from rules.messages import explain
 from rules.schema import build_schema
 
@@ -127,14 +128,47 @@ def _digital_extras(frame: pl.DataFrame, book: rules.RuleBook,
     return pl.concat(parts).select(list(ISSUE_SCHEMA))
 
 
+def _excel_errors(sheet: Sheet, frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """A cell showing #N/A, #DIV/0! ... is an error whatever the field: the value was never there."""
+    parts = []
+    for col, field in sheet.fields.items():
+        parts.append(sheet.frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX), pl.col(col).alias("v"))
+                     .filter(pl.col("v").is_in(list(EXCEL_ERRORS)))
+                     .select(IDX, pl.lit(field).alias("field"), pl.lit("cell.excel_error").alias("rule"),
+                             pl.lit("error").alias("severity"),
+                             pl.format("{} shows the Excel error {}: fix the formula, or type the value, in "
+                                       "the sheet.", pl.lit(labels[field]), pl.col("v")).alias("text")))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=ISSUE_SCHEMA)
+
+
+def _reading_notes(sheet: Sheet, frame: pl.DataFrame) -> pl.DataFrame:
+    """What ingest changed (merged cells filled down), as warnings on their rows."""
+    if not sheet.notes:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    header = dict(zip(sheet.columns, sheet.headers))
+    notes = pl.DataFrame({ROW: [n[0] for n in sheet.notes],
+                          "field": [sheet.fields.get(n[1]) for n in sheet.notes],
+                          "text": [f"{header.get(n[1], n[1])}: {n[2]}" for n in sheet.notes]},
+                         schema={ROW: pl.Int64, "field": pl.String, "text": pl.String})
+    return (frame.select(IDX, ROW).join(notes, on=ROW)
+            .select(IDX, "field", pl.lit("cell.merged").alias("rule"), pl.lit("warning").alias("severity"),
+                    "text"))
+
+
 def validate(sheet: Sheet, normalized: Normalized, today: dt.date) -> Validated:
     book = rules.load()
     frame = normalized.frame
     labels = sheet.labels(book)
     failures = _failures(frame, book, today)
+    excel = _excel_errors(sheet, frame, labels)
+    rule_errors = _error_messages(failures, frame, sheet, book, today)
+    if not excel.is_empty():      # the Excel error says it all: no second message on that cell
+        rule_errors = rule_errors.join(excel.select(IDX, "field"), on=[IDX, "field"], how="anti")
     issues = pl.concat([
+        _reading_notes(sheet, frame),
         normalized.warnings,
-        _error_messages(failures, frame, sheet, book, today),
+        excel,
+        rule_errors,
         _duplicates(frame, labels),
         _digital_extras(frame, book, labels),
     ], how="vertical").sort(IDX, maintain_order=True)

@@ -40,6 +40,8 @@ class RuleBook:
     labels: dict[str, str]                 # field -> label used when the sheet has no column
     aliases: dict[str, str]                # header_key(alias) -> field
     report_columns: tuple[str, ...]        # columns written by the pipeline, dropped on input
+    report_markers: tuple[str, ...]        # their presence says the sheet is one of our reports
+    lookalikes: dict[str, str]             # header word -> field it probably means
     methods: dict[str, dict[str, Any]]     # the delivery-method matrix
     method_aliases: dict[str, str]
     groups: dict[str, tuple[str, ...]]
@@ -100,6 +102,8 @@ def load() -> RuleBook:
         labels=labels,
         aliases=aliases,
         report_columns=tuple(fields["report"]["columns"]),
+        report_markers=tuple(fields["report"]["markers"]),
+        lookalikes={word: name for name, spec in fields["fields"].items() for word in spec.get("lookalikes", [])},
         methods=tango["methods"],
         method_aliases=tango["method_aliases"],
         groups={k: tuple(v) for k, v in tango["groups"].items()},

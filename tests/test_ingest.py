@@ -158,3 +158,111 @@ class TestUnreadable:
         path.write_bytes(b"")
         with pytest.raises(InputError, match="the file is empty"):
             read_sheet(path)
+
+
+class TestWorkbookCorners:
+    """What calamine alone would get wrong: error cells, merged cells, hidden and instruction sheets."""
+
+    def _book(self, path, build):
+        import xlsxwriter
+        book = xlsxwriter.Workbook(str(path))
+        build(book)
+        book.close()
+        return path
+
+    def test_excel_error_cells_are_errors_not_empty_cells(self, tmp_path):
+        from conftest import TODAY
+        from pipeline.normalize import normalize
+        from pipeline.validate import validate
+
+        def build(book):
+            ws = book.add_worksheet("R")
+            ws.write_row(0, 0, ["First Name", "Email", "Amount"])
+            ws.write_row(1, 0, ["Ann", "ann@example.com"])
+            ws.write_formula(1, 2, "=NA()", None, "#N/A")
+            ws.write_row(2, 0, ["Bob", "bob@example.com", 30])
+        sheet = read_sheet(self._book(tmp_path / "e.xlsx", build))
+        assert sheet.frame["c2"].to_list() == ["#N/A", "30"]
+        result = validate(sheet, normalize(sheet, {"amount": "25", "utid": "U1", "deliveryMethod": "EMAIL"}),
+                          TODAY)
+        assert result.frame["status"].to_list() == ["INVALID", "VALID"]
+        texts = result.issues.filter(result.issues["__idx__"] == 0)["text"].to_list()
+        assert texts == ["Amount shows the Excel error #N/A: fix the formula, or type the value, in the sheet."]
+
+    def test_a_value_merged_down_a_column_applies_to_each_row_with_a_warning(self, tmp_path):
+        def build(book):
+            ws = book.add_worksheet("R")
+            ws.write_row(0, 0, ["First Name", "Amount"])
+            for r, name in enumerate(["Ann", "Bob", "Cy"], start=1):
+                ws.write(r, 0, name)
+            ws.merge_range("B2:B4", 100)
+        sheet = read_sheet(self._book(tmp_path / "m.xlsx", build))
+        assert sheet.frame["c1"].to_list() == ["100", "100", "100"]
+        assert [n[0] for n in sheet.notes] == [3, 4]
+        assert "merged cells B2:B4" in sheet.notes[0][2]
+
+    def test_hidden_sheets_are_not_read(self, tmp_path):
+        def build(book):
+            old = book.add_worksheet("Old")
+            old.write_row(0, 0, ["First Name", "Email"])
+            old.write_row(1, 0, ["Zed", "zed@example.com"])
+            old.hide()
+            ws = book.add_worksheet("Current")
+            ws.write_row(0, 0, ["First Name", "Email"])
+            ws.write_row(1, 0, ["Ann", "ann@example.com"])
+            ws.activate()
+        assert read_sheet(self._book(tmp_path / "h.xlsx", build)).sheet == "Current"
+
+    def test_the_sheet_with_the_best_header_wins_over_instructions(self, tmp_path):
+        def build(book):
+            info = book.add_worksheet("Instructions")
+            info.write(0, 0, "Email")
+            info.write(1, 0, "Fill in the Rewards sheet")
+            ws = book.add_worksheet("Rewards")
+            ws.write_row(0, 0, ["First Name", "Last Name", "Email", "Amount"])
+            ws.write_row(1, 0, ["Ann", "Lee", "ann@example.com", 25])
+        assert read_sheet(self._book(tmp_path / "i.xlsx", build)).sheet == "Rewards"
+
+    def test_a_password_protected_workbook_says_so(self, tmp_path):
+        path = tmp_path / "locked.xlsx"
+        path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+        with pytest.raises(InputError, match="password-protected"):
+            read_sheet(path)
+
+
+class TestHeaders:
+    def test_an_unknown_amount_like_column_stops_the_file(self, tmp_path):
+        path = tmp_path / "usd.csv"
+        path.write_text("First Name,Email,Amount (USD)\nAnn,ann@example.com,100\n")
+        with pytest.raises(InputError, match="column 'Amount \\(USD\\)' \\(C\\) looks like Amount"):
+            read_sheet(path)
+
+    def test_a_user_column_named_status_is_kept_in_an_ordinary_sheet(self, tmp_path):
+        path = tmp_path / "st.csv"
+        path.write_text("First Name,Status\nAnn,On leave\n")
+        assert read_sheet(path).headers == ("First Name", "Status")
+
+
+class TestMoreCsv:
+    def test_utf16_from_excel_unicode_text(self, tmp_path):
+        path = tmp_path / "u16.csv"
+        path.write_bytes("First Name\tEmail\r\nRenée\tr@example.com\r\n".encode("utf-16"))
+        sheet = read_sheet(path)
+        assert sheet.frame.row(0)[:2] == ("Renée", "r@example.com")
+
+    def test_bom_then_windows_1252(self, tmp_path):
+        path = tmp_path / "mixed.csv"
+        path.write_bytes(b"\xef\xbb\xbfFirst Name,City\nRen\xe9e,Montr\xe9al\n")
+        assert read_sheet(path).frame.row(0)[:2] == ("Renée", "Montréal")
+
+    def test_old_mac_line_endings(self, tmp_path):
+        path = tmp_path / "cr.csv"
+        path.write_bytes(b"First Name,Email\rAnn,a@example.com\rBob,b@example.com\r")
+        sheet = read_sheet(path)
+        assert sheet.frame["c0"].to_list() == ["Ann", "Bob"] and sheet.frame["__row__"].to_list() == [2, 3]
+
+    def test_separators_inside_quotes_do_not_fool_the_reader(self, tmp_path):
+        path = tmp_path / "q.csv"
+        path.write_text('First Name,Email,Message\nAnn,a@example.com,"a;b;c;d;e;f;g"\n')
+        sheet = read_sheet(path)
+        assert sheet.headers == ("First Name", "Email", "Message")

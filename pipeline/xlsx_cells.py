@@ -1,0 +1,109 @@
+"""What the calamine reader leaves out of a workbook, read from the sheet's own XML.
+
+- Error cells (#N/A, #DIV/0!, #VALUE! ...) come back from calamine as empty cells, which a
+  campaign default would then fill: they are put back as their error text, so the row fails.
+- Merged cells hold their value in the top-left cell only, though Excel shows it on every row of
+  the range: a value merged down a column is copied to each row it covers, with a warning.
+
+Only the one sheet's XML is read, and only searched when it holds such cells.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from xml.etree import ElementTree
+
+import polars as pl
+
+__all__ = ["repair", "hidden_sheets", "EXCEL_ERRORS"]
+
+EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+                "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!")
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+      "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+      "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
+CELL_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+VALUE = re.compile(rb"<v>([^<]*)</v>")
+MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+
+
+def hidden_sheets(content: bytes) -> set[str]:
+    """Names of the sheets Excel does not show (hidden or very hidden)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return set()
+    return {s.get("name", "") for s in book.iter(f"{{{NS['m']}}}sheet") if s.get("state", "visible") != "visible"}
+
+
+def _sheet_xml(content: bytes, name: str) -> bytes | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            rid = next((s.get(f"{{{NS['r']}}}id") for s in book.iter(f"{{{NS['m']}}}sheet")
+                        if s.get("name") == name), None)
+            target = next((r.get("Target") for r in rels.iter(f"{{{NS['rel']}}}Relationship")
+                           if r.get("Id") == rid), None)
+            if target is None:
+                return None
+            path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            return z.read(path)
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return None
+
+
+def _error_cells(xml: bytes) -> list[tuple[str, int, str]]:
+    """(column letters, row, error text) of every cell of type "e"."""
+    out = []
+    for match in re.finditer(rb't="e"', xml):
+        start = xml.rfind(b"<c ", 0, match.start())
+        end = xml.find(b"</c>", match.end())
+        if start < 0 or end < 0:
+            continue
+        cell = xml[start:end]
+        ref, value = CELL_REF.search(cell), VALUE.search(cell)
+        if ref and value:
+            out.append((ref.group(1).decode(), int(ref.group(2)), value.group(1).decode("utf-8", "replace")))
+    return out
+
+
+def repair(content: bytes, name: str, grid: pl.DataFrame, letters: list[str],
+           header_idx: int) -> tuple[pl.DataFrame, list[tuple[int, int, str]]]:
+    """The grid with error cells and merged ranges restored; notes as (Excel row, grid column, text)."""
+    xml = _sheet_xml(content, name)
+    if xml is None or (b't="e"' not in xml and b"<mergeCell " not in xml):
+        return grid, []
+    column = {letter: i for i, letter in enumerate(letters)}
+    cells: dict[int, list[str | None]] = {}
+
+    def values(j: int) -> list[str | None]:
+        if j not in cells:
+            cells[j] = grid[grid.columns[j]].to_list()
+        return cells[j]
+
+    for letter, row, text in _error_cells(xml) if b't="e"' in xml else []:
+        j = column.get(letter)
+        if j is not None and 0 < row <= grid.height:
+            values(j)[row - 1] = text
+    notes: list[tuple[int, int, str]] = []
+    header_row = header_idx + 1
+    for c1, r1, c2, r2 in MERGE.findall(xml):
+        top, bottom = int(r1), min(int(r2), grid.height)
+        if top <= header_row or bottom <= top:
+            continue          # merged title or header cells, or a merge within one row
+        for letter in letters[column.get(c1.decode(), len(letters)):column.get(c2.decode(), -1) + 1]:
+            j = column[letter]
+            value = values(j)[top - 1]
+            if value is None:
+                continue
+            for row in range(top + 1, bottom + 1):
+                values(j)[row - 1] = value
+                notes.append((row, j, f"this cell is part of the merged cells {c1.decode()}{top}:"
+                                      f"{c2.decode()}{bottom}; their value '{value}' was used for this row too."))
+    if cells:
+        grid = grid.with_columns(pl.Series(grid.columns[j], v, dtype=pl.String) for j, v in cells.items())
+    return grid, notes
