@@ -116,7 +116,8 @@ def _postal_spaces(col: pl.Expr) -> pl.Expr:
 def _us_date(col: pl.Expr) -> pl.Expr:
     """12/24/2026 -> 2026-12-24 (the US order Excel exports use)."""
     parsed = col.str.to_date("%m/%d/%Y", strict=False)
-    return pl.when(parsed.is_not_null()).then(parsed.dt.to_string("%Y-%m-%d")).otherwise(col)
+    four_digit_year = col.str.contains(r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$")
+    return pl.when(four_digit_year & parsed.is_not_null()).then(parsed.dt.to_string("%Y-%m-%d")).otherwise(col)
 
 
 def _excel_datetime(col: pl.Expr) -> pl.Expr:

@@ -43,8 +43,8 @@ TO_FIX = ("INVALID", "REJECTED", "FAILED")
 ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
               "reference_line_item_id": ("Reference line item ID", 24)}
 RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
-CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]
-CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
+CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 EXCEL_MAX_CHARS = 32767
 CHUNK = 20_000
 WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
@@ -65,13 +65,13 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
     """The counts of one file's report, for the Summary sheet and summary.json."""
     frame = validated.frame
     statuses = RUN_STATUSES if mode == "run" else STATUSES
-    valid = tuple(s for s in statuses if s != "INVALID")
+    valid = tuple(s for s in statuses if s not in TO_FIX)      # REJECTED/FAILED rows need fixing too
     by_status = dict(frame.group_by("status").len().iter_rows())
     methods = {}
     for method in sorted(frame["deliveryMethod"].fill_null("(none)").unique().to_list()):
         part = frame.filter(pl.col("deliveryMethod").fill_null("(none)") == method)
         counts = {"rows": part.height, "valid": int(part["status"].is_in(list(valid)).sum()),
-                  "invalid": int((part["status"] == "INVALID").sum()),
+                  "invalid": int(part["status"].is_in(list(TO_FIX)).sum()),
                   "amount_valid": _amount(part, valid)}
         if mode == "run":
             counts["amount_accepted"] = _amount(part, ACCEPTED)
@@ -282,7 +282,7 @@ def _summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
         ws.write_string(r, 2, STATUS_MEANING.get(status, ""))
     r += 2
     run = summary["mode"] == "run"
-    heads = ["Delivery method", "Rows", "Valid", "Invalid", "Amount (valid)"]
+    heads = ["Delivery method", "Rows", "Valid", "To fix" if run else "Invalid", "Amount (valid)"]
     for c, head in enumerate(heads + (["Amount (accepted)"] if run else [])):
         ws.write_string(r, c, head, bold)
     for method, counts in summary["delivery_methods"].items():

@@ -404,6 +404,14 @@ def _check_all(run: _Run, paths: list[str]) -> tuple[list[FileOutcome], list[Fil
             outcome.error = exc.reason
             run.code = max(run.code, EXIT_UNREADABLE)
             continue
+        except Exception as exc:  # noqa: BLE001 - one file must not stop the night for the others
+            log.error("internal error while reading %s: %s: %s", path, type(exc).__name__, exc)
+            log.debug("details", exc_info=True)     # --debug: the traceback, for the engineer
+            outcome.error = (f"the pipeline failed to read it ({type(exc).__name__}); the engineer on call "
+                             "has the details in the log")
+            run.progress.say(f"error: {Path(path).name}: {outcome.error}")
+            run.code = max(run.code, EXIT_UNREADABLE)
+            continue
         outcome.sha256 = work.sheet.sha256
         changed = _campaign_changed(run.ledger.file(outcome.sha256), run.campaign)
         if changed:

@@ -65,7 +65,8 @@ def order_final(word: str | None) -> bool:
 
 
 def _line_errors(errors: Iterable[dict[str, Any]]) -> str:
-    return "; ".join(str(e.get("message") or e.get("errorCodeName") or e) for e in errors)
+    return "; ".join(str(e.get("message") or e.get("errorMessage") or e.get("errorCodeName")
+                         or e.get("errorCode") or "no reason given") for e in errors)
 
 
 @dataclass

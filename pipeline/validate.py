@@ -65,7 +65,8 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
         cell = raw[idx].get(col) if col else None
         value = " ".join(cell.split()) if cell and cell.strip() else row.get(field)
         messages.append(explain(rule, book, label=labels[field], value=value,
-                                method=row.get("deliveryMethod"), row=row, today=today))
+                                method=row.get("deliveryMethod"), row=row, today=today,
+                                has_column=col is not None))
     return failures.with_columns(pl.lit("error").alias("severity"),
                                  pl.Series("text", messages, pl.String)).select(list(ISSUE_SCHEMA))
 

@@ -67,7 +67,7 @@ def _chars_not_in(value: str, pattern: str) -> str:
 
 
 def explain(rule: Rule, book: RuleBook, *, label: str, value: str | None, method: str | None,
-            row: dict[str, str | None], today: dt.date) -> str:
+            row: dict[str, str | None], today: dt.date, has_column: bool = True) -> str:
     """The message for ``rule`` failing on one row; ``value`` is the cell as the user wrote it."""
     p = rule.params
     on = f" for {method} delivery" if rule.methods is not None and method else ""
@@ -75,11 +75,14 @@ def explain(rule: Rule, book: RuleBook, *, label: str, value: str | None, method
     got = quote(value)
     kind = rule.kind
     if kind == "required":
+        if not has_column:
+            return (f"{label} is required{on}, and the sheet has no {label} column (nor a campaign "
+                    f"default). Add the column, or rename the one that holds it to '{label}'.")
         return f"{label} is required{on}; the cell is empty.{fix}"
     if kind == "forbidden":
         return f"{label} must be empty{on}; got {got}.{fix}"
     if kind == "max_length":
-        n = len(value or "")
+        n = len(row.get(rule.field) or value or "")
         return f"{label} may have at most {p['max']} characters{on}; got {got} ({n} characters).{fix}"
     if kind == "charset":
         charset = book.charsets[p["charset"]]
@@ -114,8 +117,9 @@ def explain(rule: Rule, book: RuleBook, *, label: str, value: str | None, method
         return (f"{label} must be a US mobile number such as +1 415 555 2671; got {got} "
                 f"({phone_reason(value or '')}).{fix}")
     if kind == "phone":
-        return (f"{label} (the shipping contact's phone) must be a phone number with its country "
-                f"code, such as +1 415 555 2671; got {got}.{fix}")
+        whose = " (the shipping contact's phone)" if method == "BULKSHIPMENT" else ""
+        return (f"{label}{whose} must be a phone number with its country code, such as "
+                f"+1 415 555 2671; got {got}.{fix}")
     if kind == "pair_max_length":
         full = " ".join(v for v in (row.get(rule.field), row.get(p["other"])) if v)
         return f"{p['name']} may have at most {p['max']} characters; got '{full}' ({len(full)}).{fix}"

@@ -46,7 +46,8 @@ CASES = [
     ("mobileNumber.required", "PHONE", {}, {"Mobile": ""}),
     ("mobileNumber.scientific", "PHONE", {"Mobile": "4155552671"}, {"Mobile": "4.15555E+09"}),
     ("mobileNumber.us", "PHONE", {"Mobile": "(415) 555-2671"}, {"Mobile": "12345"}),
-    ("mobileNumber.us", "EMAIL", {"Mobile": "1-415-555-2671"}, {"Mobile": "+44 20 7946 0958"}),
+    ("mobileNumber.e164", "EMAIL", {"Mobile": "+44 20 7946 0958"}, {"Mobile": "555"}),
+    ("mobileNumber.us", "PHONE", {"Mobile": "1-415-555-2671"}, {"Mobile": "+44 20 7946 0958"}),
     ("mobileNumber.us", "PHONE", {"Mobile": "+1 212 555 0147"}, {"Mobile": "+1 012 555 0147"}),
     ("shipping.contactPhoneNumber.format", "BULKSHIPMENT", {"Mobile": "+44 20 7946 0958"},
      {"Mobile": "555"}),
@@ -89,6 +90,9 @@ CASES = [
      {"Expiration Date": "2027-02-30"}),
     ("expirationDate.format", "EMAIL", {"Expiration Date": "2027-06-30"},
      {"Expiration Date": "next year"}),
+    ("expirationDate.format", "EMAIL", {"Expiration Date": "2027-06-30 23:59"},
+     {"Expiration Date": "2027-06-30T25:99"}),
+    ("expirationDate.format", "EMAIL", {"Expiration Date": "6/30/2027"}, {"Expiration Date": "3/5/27"}),
     ("etid.pattern", "EMAIL", {"ETID": "E000000"}, {"ETID": "E123"}),
     ("ptid.pattern", "EMAIL", {"PTID": "p12345"}, {"PTID": "T12345"}),
     ("message.length", "EMAIL", {"Message": "M" * 1024}, {"Message": "M" * 1025}),
@@ -212,6 +216,16 @@ class TestMessages:
     def test_delivery_date_message_gives_the_first_allowed_day(self, check):
         result = check([base_row("EMAIL", Delivery_Date="2026-06-03")])
         assert "2026-06-08 or later" in messages(result)[0]
+
+    def test_a_required_field_without_a_column_says_so(self, check):
+        row = base_row("EMAIL")
+        row["Work Email"] = row.pop("Email")
+        message = messages(check([row]))[0]
+        assert message.startswith("Email is required for EMAIL delivery, and the sheet has no Email column")
+
+    def test_lengths_are_counted_on_the_value_checked(self, check):
+        result = check([base_row("EMAIL", Message="M" * 1020 + "\r\n" + "M" * 4)])
+        assert errors(result) == {"message.length"} and "(1025 characters)" in messages(result)[0]
 
     def test_required_message_names_the_delivery_method(self, check):
         result = check([base_row("PHONE", Mobile="")])
