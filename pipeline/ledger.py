@@ -354,6 +354,13 @@ class Ledger:
             args.append(since)
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
+    def row_counts(self) -> dict[str, int]:
+        """Rows per status, each file counted as the last run that worked on it left it."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT rows.status, COUNT(*) FROM rows JOIN files ON files.target = rows.target"
+            " AND files.sha256 = rows.file_sha256 AND files.last_run = rows.run_id"
+            " WHERE rows.target = ? GROUP BY rows.status", (self.target,))}
+
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT status, COUNT(*) FROM line_items WHERE target = ? GROUP BY status", (self.target,))}

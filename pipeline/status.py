@@ -41,18 +41,23 @@ def _settle(ledger: Ledger, settings: Settings, progress: Progress) -> str | Non
     return stopped
 
 
-def status(settings: Settings, progress: Progress, since: str | None = None) -> dict[str, Any]:
+def status(settings: Settings, progress: Progress, since: str | None = None,
+           settle: bool = True) -> dict[str, Any]:
+    """``settle=False`` (another run holds the lock): only read the ledger, ask Tango nothing."""
     assert settings.target is not None
     target = settings.target
     if not settings.ledger.exists():
         progress.say(f"no ledger at {settings.ledger}: nothing has been run yet")
-        return {"target": target.namespace, "runs": [], "line_items": {}, "unfinished_orders": [],
+        return {"target": target.namespace, "runs": [], "rows": {}, "line_items": {}, "unfinished_orders": [],
                 "sending": [], "exit_code": 0}
     ledger = Ledger(settings.ledger, target.namespace)
     try:
-        stopped = _settle(ledger, settings, progress)
+        stopped = _settle(ledger, settings, progress) if settle else None
+        if not settle:
+            progress.say("a run is in progress: the ledger as it stands, without asking Tango")
         report = {
             "target": target.namespace,
+            "rows": ledger.row_counts(),
             "runs": [{k: r[k] for k in ("id", "command", "started_at", "finished_at", "exit_code", "note")}
                      for r in ledger.runs_since(since) if r["command"] != "status"],
             "line_items": ledger.counts(),
@@ -74,8 +79,10 @@ def _show(report: dict[str, Any], since: str | None, progress: Progress) -> None
         ended = f"exit {run['exit_code']}" if run["finished_at"] else "did not finish (killed?)"
         progress.say(f"  run {run['id']} {run['command']} {run['started_at'][:19]}: {ended}"
                      + (f" ({run['note']})" if run.get("note") else ""))
+    rows = ", ".join(f"{n} {s}" for s, n in sorted(report["rows"].items())) or "none"
+    progress.say(f"rows (each file as its last run left it): {rows}")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["line_items"].items())) or "none"
-    progress.say(f"line items: {counts}")
+    progress.say(f"line items at Tango's side: {counts}")
     progress.say(f"orders not yet final: {len(report['unfinished_orders'])}; "
                  f"batches whose outcome is unknown: {len(report['sending'])}")
     if report["stopped"]:

@@ -203,3 +203,19 @@ def test_a_file_processed_but_not_moved_is_just_moved(tmp_path, inbox, sim, cloc
     night(tmp_path, inbox, sim, clock)
     assert (inbox / "processed" / "late.csv").exists() and not (inbox / "processed" / "late.csv.why.txt").exists()
     assert sim.post_attempts() == attempts
+
+
+def test_status_during_a_run_reads_the_ledger_without_acting(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n')
+    upload = write_csv(tmp_path / "st.csv", [base_row("EMAIL"), base_row("PHONE", Mobile="1")])
+    out = tmp_path / "out"
+    assert main(["run", str(upload), "--config", str(config), "--output", str(out), "--no-wait"]) == 1
+    capsys.readouterr()
+    with RunLock(out / "ledger.sqlite"):
+        assert main(["status", "--output", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["rows"] == {"INVALID": 1, "SUBMITTED": 1}
+    assert report["unfinished_orders"] and "a run is in progress" in captured.err
+    assert "GET /asyncOrders" not in captured.err
