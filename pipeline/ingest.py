@@ -207,29 +207,36 @@ def _read_excel(path: Path, content: bytes, digest: str, sheet_name: str | None)
                      "expected column names such as First Name, Email, Amount")
 
 
-def decode_text(path: Path, content: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode Text"), else Windows-1252, the
-    encoding Excel on Windows saves CSV in. Line breaks become \\n whatever they were."""
-    return _decode(path, content).replace("\r\n", "\n").replace("\r", "\n")
+def decode_text(path: Path, content: bytes) -> tuple[str, bytes | None]:
+    """The text, and the UTF-8 bytes polars can read as they are (None when they must be re-encoded).
 
-
-def _decode(path: Path, content: bytes) -> str:
+    UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode Text"), else Windows-1252, the encoding
+    Excel on Windows saves CSV in. Lone \\r line breaks (old Macs) become \\n.
+    """
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return content.decode("utf-16")
+            return _line_ends(content.decode("utf-16")), None
         except UnicodeDecodeError:
             raise InputError(str(path), "the file starts like UTF-16 text but is not") from None
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
     try:
-        return content.decode("utf-8")
+        text = content.decode("utf-8")
+        fixed = _line_ends(text)
+        return fixed, content if fixed is text else None
     except UnicodeDecodeError:
         pass
     try:
-        return content.decode("cp1252")
+        return _line_ends(content.decode("cp1252")), None
     except UnicodeDecodeError as exc:
         raise InputError(str(path), f"the file is neither UTF-8 nor Windows-1252 text (byte "
                          f"0x{content[exc.start]:02x} at position {exc.start})") from None
+
+
+def _line_ends(text: str) -> str:
+    if "\r" in text and "\r\n" not in text:      # old Mac line ends; \r\n is read as it is
+        return text.replace("\r", "\n")
+    return text
 
 
 def _records(head: str, sep: str) -> tuple[list[list[str | None]], list[int]]:
@@ -264,7 +271,7 @@ def _best_separator(head: str, book: rules.RuleBook) -> tuple[str, list[list[str
 
 def _read_csv(path: Path, content: bytes, digest: str) -> Sheet:
     book = rules.load()
-    text = decode_text(path, content)
+    text, raw = decode_text(path, content)
     if "\x00" in text[:4096]:
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
     head = "\n".join(text[:200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
@@ -274,7 +281,7 @@ def _read_csv(path: Path, content: bytes, digest: str) -> Sheet:
                          "expected column names such as First Name, Email, Amount")
     width = len(records[idx])
     try:
-        grid = pl.read_csv(text.encode("utf-8"), has_header=False, infer_schema=False,
+        grid = pl.read_csv(raw if raw is not None else text.encode("utf-8"), has_header=False, infer_schema=False,
                            separator=sep, skip_lines=lines_before[idx], truncate_ragged_lines=True,
                            new_columns=[f"x{i}" for i in range(width)], raise_if_empty=False)
     except pl.exceptions.PolarsError as exc:
