@@ -42,6 +42,8 @@ class Step:
 
 def _clean_space(col: pl.Expr, keep_breaks: bool) -> pl.Expr:
     pattern = r"[ \t\u00a0]+" if keep_breaks else r"\s+"
+    if keep_breaks:          # a line break is one character, whichever system wrote it
+        col = col.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
     cleaned = col.str.replace_all(pattern, " ").str.strip_chars()
     if keep_breaks:
         cleaned = cleaned.str.replace_all(r" ?\n ?", "\n")
