@@ -33,7 +33,7 @@ from pipeline.normalize import IDX, ISSUE_SCHEMA, normalize
 from pipeline.plan import LineItem, line_item_ids, line_items, order_fields, plan_batches
 from pipeline.preflight import Catalog, check_account, load_catalog
 from pipeline.progress import Progress
-from pipeline.report import new_folder, summarize, write_reports
+from pipeline.report import TO_FIX, new_folder, summarize, write_reports
 from pipeline.submit import Stop, Submitter
 from pipeline.validate import Validated, validate
 
@@ -43,7 +43,6 @@ __all__ = ["RunResult", "FileOutcome", "run_files", "make_client", "rewrite_repo
 log = logging.getLogger("tango_batch.run")
 EXIT_OK, EXIT_ROWS, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
 SIMULATOR_STATE = "simulator-state.json"
-TO_FIX = ("INVALID", "REJECTED", "FAILED")
 SAME_IN_RUN = "same-in-run"      # a note: the row repeats a row of another file of this run
 KEEP = "keep"                    # a note: the row was ordered before; it reports its ledger status
 

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.client import AuthFailed, InsufficientFunds, Rejected, TangoClient, TangoError, Unavailable
@@ -78,8 +78,6 @@ class Figures:
     reconciled: int = 0
     resent: int = 0
     retries: int = 0
-    stopped: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 class Submitter:
