@@ -71,7 +71,7 @@ def _line_errors(errors: Iterable[dict[str, Any]]) -> str:
 
 @dataclass
 class Figures:
-    """What a run did at Tango, for the console and summary.json."""
+    """What a run did at Tango, for the console."""
     posts: int = 0
     accepted: int = 0
     rejected_batches: int = 0
