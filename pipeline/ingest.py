@@ -279,15 +279,28 @@ def _read_csv(path: Path, content: bytes, digest: str) -> Sheet:
     if idx is None:
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
                          "expected column names such as First Name, Email, Amount")
+    data = raw if raw is not None else text.encode("utf-8")
     width = len(records[idx])
     try:
-        grid = pl.read_csv(raw if raw is not None else text.encode("utf-8"), has_header=False, infer_schema=False,
-                           separator=sep, skip_lines=lines_before[idx], truncate_ragged_lines=True,
-                           new_columns=[f"x{i}" for i in range(width)], raise_if_empty=False)
+        try:
+            grid = _csv_grid(data, sep, lines_before[idx], width)
+        except pl.exceptions.ComputeError:
+            # a row with more cells than the header: read them all, as columns without a name
+            grid = _csv_grid(data, sep, lines_before[idx], _widest(text, sep))
     except pl.exceptions.PolarsError as exc:
         raise InputError(str(path), f"not a readable CSV file ({_short(exc)})") from None
     letters = [column_letter(i) for i in range(grid.width)]
     return _finish(path, None, grid, 0, idx + 1, letters, digest)
+
+
+def _csv_grid(data: bytes, sep: str, skip: int, width: int) -> pl.DataFrame:
+    return pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
+                       schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
+                       raise_if_empty=False)
+
+
+def _widest(text: str, sep: str) -> int:
+    return max((len(record) for record in csv.reader(io.StringIO(text), delimiter=sep)), default=0)
 
 
 def _short(exc: Exception) -> str:

@@ -266,3 +266,12 @@ class TestMoreCsv:
         path.write_text('First Name,Email,Message\nAnn,a@example.com,"a;b;c;d;e;f;g"\n')
         sheet = read_sheet(path)
         assert sheet.headers == ("First Name", "Email", "Message")
+
+
+def test_cells_beyond_the_header_are_kept_as_unnamed_columns(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("First Name,Email\nAnn,a@example.com,note A,note B\nBob,b@example.com\n")
+    sheet = read_sheet(path)
+    assert sheet.headers == ("First Name", "Email", "Column C", "Column D")
+    assert sheet.frame.row(0)[:4] == ("Ann", "a@example.com", "note A", "note B")
+    assert sheet.frame.row(1)[:4] == ("Bob", "b@example.com", None, None)
