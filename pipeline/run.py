@@ -467,8 +467,13 @@ def _finish_file(run: _Run, work: FileWork) -> dict[str, Any]:
     if not dry:
         _record(run.ledger, run.run_id, work, final)
         known = run.ledger.file(work.sheet.sha256)
-        if run.reuse and known and known.report_folder:
+        if run.reuse and known and known.report_folder and Path(known.report_folder).is_dir():
             folder = Path(known.report_folder)
+        else:
+            # the folder is on record before anything is written in it: a run killed while
+            # writing leaves no second, stale report folder behind
+            folder = new_folder(run.settings.output, work.sheet.path, work.started)
+            run.ledger.file_update(work.sheet.sha256, report_folder=str(folder))
     summary = _report(work, final, run.settings, run.target, run.progress, folder)
     if not dry:
         pending = summary["status_counts"].get("PENDING", 0) > 0
