@@ -168,17 +168,16 @@ class Ledger:
                        (_now(), exit_code, note, run_id))
 
     # --- line items and rows ------------------------------------------------------------------
-    def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
+    def _where_in(self, select: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """``select`` ending in "line_item_id IN" for many ids, a few hundred at a time."""
         ids = list(ids)
-        out: dict[str, LineRecord] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                    f"SELECT * FROM line_items WHERE target = ? AND line_item_id IN ({marks})",
-                    (self.target, *chunk)):
-                out[r["line_item_id"]] = _line(r)
-        return out
+            yield from self.db.execute(f"{select} ({','.join('?' * len(chunk))})", (self.target, *chunk))
+
+    def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
+        rows = self._where_in("SELECT * FROM line_items WHERE target = ? AND line_item_id IN", ids)
+        return {r["line_item_id"]: _line(r) for r in rows}
 
     def add_pending(self, run_id: int, items: Iterable[tuple[str, str, int, str]]) -> None:
         """Record line items about to be sent (id, amount, quantity, method); known ones are kept."""
@@ -198,20 +197,6 @@ class Ledger:
                 "INSERT OR REPLACE INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
                 " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, self.target, file_sha256, file_name, sheet, n, i, s, m) for n, i, s, m in rows])
-
-    def set_lines(self, updates: Iterable[tuple[str, str, str | None, str | None]],
-                  run_id: int | None = None) -> None:
-        """(line id, status, reference line item id, message) in one transaction."""
-        now = _now()
-        with self.tx() as db:
-            for line_id, status, ref, message in updates:
-                db.execute(
-                    "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
-                    " message = ?, updated_at = ?,"
-                    " accepted_run = CASE WHEN ? IN ('SUBMITTED','COMPLETE','FAILED','DUPLICATE')"
-                    "   THEN COALESCE(accepted_run, ?) ELSE accepted_run END"
-                    " WHERE target = ? AND line_item_id = ?",
-                    (status, ref, message, now, status, run_id, self.target, line_id))
 
     # --- batches ------------------------------------------------------------------------------
     def generation(self, member_key: str) -> int:
@@ -331,14 +316,8 @@ class Ledger:
 
     def files_with_lines(self, line_ids: Iterable[str]) -> list[FileRecord]:
         """The files whose rows (in the run that last worked on them) carry these line items."""
-        ids = list(set(line_ids))
-        shas: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            shas.update(r[0] for r in self.db.execute(
-                f"SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN ({marks})",
-                (self.target, *chunk)))
+        shas = {r[0] for r in self._where_in(
+            "SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN", set(line_ids))}
         return [f for f in (self.file(s) for s in sorted(shas)) if f is not None]
 
     def last_rows(self, sha256: str, run_id: int) -> dict[int, tuple[str | None, str, str | None]]:
