@@ -26,7 +26,7 @@ import polars as pl
 import rules
 from pipeline.config import Campaign
 from pipeline.normalize import IDX
-from pipeline.validate import ADDRESS_FIELDS, IDENTITY
+from pipeline.validate import ADDRESS_FIELDS, same_reward
 
 __all__ = ["LineItem", "Batch", "line_items", "plan_batches", "order_fields", "member_key",
            "batch_ref"]
@@ -91,14 +91,8 @@ def order_fields(campaign: Campaign) -> dict[str, Any]:
 
 def _reward_key(campaign: Campaign) -> pl.Expr:
     """What makes two rows the same reward for the same recipient (before occurrence)."""
-    ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
-    amount = pl.col("amount").cast(pl.Decimal(18, 2), strict=False).cast(pl.String).fill_null("")
-    return pl.concat_str([
-        pl.lit(campaign.customerIdentifier), pl.lit(campaign.accountIdentifier),
-        pl.lit(campaign.campaign or ""), *ident,
-        pl.col("utid").str.to_uppercase().fill_null(""), amount,
-        pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null(""),
-    ], separator="\x1f")
+    return pl.concat_str([pl.lit(campaign.customerIdentifier), pl.lit(campaign.accountIdentifier),
+                          pl.lit(campaign.campaign or ""), *same_reward()], separator="\x1f")
 
 
 def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:

@@ -20,7 +20,7 @@ from pipeline.xlsx_cells import EXCEL_ERRORS
 from rules.messages import explain
 from rules.schema import build_schema
 
-__all__ = ["Validated", "validate", "IDENTITY", "ADDRESS_FIELDS"]
+__all__ = ["Validated", "validate", "same_reward", "IDENTITY", "ADDRESS_FIELDS"]
 
 ADDRESS_FIELDS = ("companyName", "streetLine1", "streetLine2", "city", "stateOrProvince",
                   "postalCode", "country")
@@ -71,6 +71,15 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
                                  pl.Series("text", messages, pl.String)).select(list(ISSUE_SCHEMA))
 
 
+def same_reward() -> list[pl.Expr]:
+    """What makes two rows the same reward for the same recipient: duplicate checks and line-item
+    IDs both use it, so a row flagged "duplicate" here is the row that would get the same ID."""
+    ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
+    amount = pl.col("amount").cast(pl.Decimal(18, 2), strict=False).cast(pl.String).fill_null("")
+    return [*ident, pl.col("utid").str.to_uppercase().fill_null(""), amount,
+            pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null("")]
+
+
 def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     """Rows that order the same reward for the same recipient as an earlier row of the upload.
 
@@ -78,12 +87,8 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     apart, and neither could a re-upload: the later one is an error until the rows carry
     different Reference cells, which then identify them for good.
     """
-    ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
-    reward = [pl.col("utid").str.to_uppercase().fill_null(""),
-              pl.col("amount").cast(pl.Float64, strict=False).round(2).cast(pl.String).fill_null(""),
-              pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null("")]
     ref = pl.col("externalRefLineItemID").fill_null("")
-    key = pl.concat_str([*ident, *reward, ref], separator="\x1f")
+    key = pl.concat_str([*same_reward(), ref], separator="\x1f")
     anonymous = pl.all_horizontal(pl.col(f).is_null() for f in IDENTITY)
     marked = frame.select(IDX, ROW, "externalRefLineItemID", anonymous.alias("anonymous"),
                           pl.col(ROW).first().over(key).alias("first_row"),
