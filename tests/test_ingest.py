@@ -107,18 +107,19 @@ def test_no_header_is_a_clear_error(tmp_path):
 
 
 class TestCsv:
-    def test_utf8_with_bom(self, tmp_path):
-        path = tmp_path / "bom.csv"
-        path.write_bytes("\ufeffFirst Name,Email\nJosé,jose@example.com\n".encode("utf-8"))
+    @pytest.mark.parametrize("name, content", [
+        ("utf-8 with BOM", "\ufeffFirst Name,City\nRenée,Montréal\n".encode("utf-8")),
+        ("Windows-1252", "First Name;City\r\nRenée;Montréal\r\n".encode("cp1252")),
+        ("UTF-16 (Excel's Unicode Text)", "First Name\tCity\r\nRenée\tMontréal\r\n".encode("utf-16")),
+        ("a BOM, then Windows-1252", b"\xef\xbb\xbfFirst Name,City\nRen\xe9e,Montr\xe9al\n"),
+    ])
+    def test_encodings(self, tmp_path, name, content):
+        path = tmp_path / "enc.csv"
+        path.write_bytes(content)
         sheet = read_sheet(path)
-        assert sheet.headers == ("First Name", "Email")
-        assert sheet.frame["c0"].to_list() == ["José"]
-
-    def test_windows_1252(self, tmp_path):
-        path = tmp_path / "win.csv"
-        path.write_bytes("First Name;City\r\nRenée;Montréal\r\n".encode("cp1252"))
-        sheet = read_sheet(path)
+        assert sheet.headers == ("First Name", "City")
         assert sheet.frame.row(0)[:2] == ("Renée", "Montréal")
+
 
     def test_title_lines_blank_lines_and_row_numbers(self, tmp_path):
         path = tmp_path / "t.csv"
@@ -141,22 +142,18 @@ class TestUnreadable:
         with pytest.raises(InputError, match="file not found"):
             read_sheet(tmp_path / "nope.xlsx")
 
-    def test_not_a_workbook(self, tmp_path):
-        path = tmp_path / "fake.xlsx"
-        path.write_text("hello")
-        with pytest.raises(InputError, match="fake.xlsx: not a readable Excel workbook"):
-            read_sheet(path)
-
-    def test_unsupported_type(self, tmp_path):
-        path = tmp_path / "list.pdf"
-        path.write_bytes(b"%PDF")
-        with pytest.raises(InputError, match="unsupported file type '.pdf'"):
-            read_sheet(path)
-
-    def test_empty_file(self, tmp_path):
-        path = tmp_path / "e.csv"
-        path.write_bytes(b"")
-        with pytest.raises(InputError, match="the file is empty"):
+    @pytest.mark.parametrize("name, content, message", [
+        ("fake.xlsx", b"hello", "fake.xlsx: not a readable Excel workbook"),
+        ("list.pdf", b"%PDF", "unsupported file type '.pdf'"),
+        ("e.csv", b"", "the file is empty"),
+        ("locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "password-protected"),
+        ("usd.csv", b"First Name,Email,Amount (USD)\nAnn,ann@example.com,100\n",
+         "column 'Amount \\(USD\\)' \\(C\\) looks like Amount"),
+    ])
+    def test_files_that_cannot_be_read_say_why(self, tmp_path, name, content, message):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(InputError, match=message):
             read_sheet(path)
 
 
@@ -223,20 +220,9 @@ class TestWorkbookCorners:
             ws.write_row(1, 0, ["Ann", "Lee", "ann@example.com", 25])
         assert read_sheet(self._book(tmp_path / "i.xlsx", build)).sheet == "Rewards"
 
-    def test_a_password_protected_workbook_says_so(self, tmp_path):
-        path = tmp_path / "locked.xlsx"
-        path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
-        with pytest.raises(InputError, match="password-protected"):
-            read_sheet(path)
 
 
 class TestHeaders:
-    def test_an_unknown_amount_like_column_stops_the_file(self, tmp_path):
-        path = tmp_path / "usd.csv"
-        path.write_text("First Name,Email,Amount (USD)\nAnn,ann@example.com,100\n")
-        with pytest.raises(InputError, match="column 'Amount \\(USD\\)' \\(C\\) looks like Amount"):
-            read_sheet(path)
-
     def test_a_user_column_named_status_is_kept_in_an_ordinary_sheet(self, tmp_path):
         path = tmp_path / "st.csv"
         path.write_text("First Name,Status\nAnn,On leave\n")
@@ -244,16 +230,6 @@ class TestHeaders:
 
 
 class TestMoreCsv:
-    def test_utf16_from_excel_unicode_text(self, tmp_path):
-        path = tmp_path / "u16.csv"
-        path.write_bytes("First Name\tEmail\r\nRenée\tr@example.com\r\n".encode("utf-16"))
-        sheet = read_sheet(path)
-        assert sheet.frame.row(0)[:2] == ("Renée", "r@example.com")
-
-    def test_bom_then_windows_1252(self, tmp_path):
-        path = tmp_path / "mixed.csv"
-        path.write_bytes(b"\xef\xbb\xbfFirst Name,City\nRen\xe9e,Montr\xe9al\n")
-        assert read_sheet(path).frame.row(0)[:2] == ("Renée", "Montréal")
 
     def test_old_mac_line_endings(self, tmp_path):
         path = tmp_path / "cr.csv"
