@@ -169,7 +169,7 @@ class Ledger:
 
     # --- line items and rows ------------------------------------------------------------------
     def _where_in(self, select: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
-        """``select`` ending in "line_item_id IN" for many ids, a few hundred at a time."""
+        """``select`` ending in "<column> IN" for many ids, a few hundred at a time."""
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
@@ -266,6 +266,11 @@ class Ledger:
                                    r["account"], r["state"], r["order_status"], bool(r["final"]),
                                    r["attempts"], json.loads(r["payload"]), r["run_id"], members))
         return out
+
+    def members_of(self, refs: Iterable[str]) -> list[str]:
+        """The line items of these batches."""
+        return [r[0] for r in self._where_in(
+            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id IN", refs)]
 
     def log_http(self, run_id: int | None, method: str, path: str, status: int | None,
                  request_id: str | None, outcome: str) -> None:

@@ -491,8 +491,7 @@ def rewrite_after(ledger: Ledger, refs: set[str], settings: Settings, progress: 
     """Files with rows in the orders ``refs`` (followed since) get their report written again."""
     if not refs:
         return 0
-    members = [m for b in ledger.batches() if b.external_ref_id in refs for m in b.members]
-    files = [f for f in ledger.files_with_lines(members) if f.sha256 not in skip]
+    files = [f for f in ledger.files_with_lines(ledger.members_of(refs)) if f.sha256 not in skip]
     return rewrite_reports(ledger, files, settings, progress)
 
 
