@@ -267,6 +267,12 @@ class Ledger:
                                    r["attempts"], json.loads(r["payload"]), r["run_id"], members))
         return out
 
+    def accepted_among(self, refs: Iterable[str]) -> set[str]:
+        """Which of these batches Tango accepted."""
+        return {r[0] for r in self._where_in(
+            f"SELECT external_ref_id FROM batches WHERE state = '{B_ACCEPTED}' AND target = ?"
+            " AND external_ref_id IN", refs)}
+
     def members_of(self, refs: Iterable[str]) -> list[str]:
         """The line items of these batches."""
         return [r[0] for r in self._where_in(

@@ -190,19 +190,24 @@ def _already_ordered_but_invalid_now(work: FileWork, campaign: Campaign, ledger:
             work.notes[idx] = ("DUPLICATE", "warning", _earlier(record, ledger), None)
 
 
-def valid_at(frame: pl.DataFrame, idx: int) -> bool:
-    return frame["status"][idx] == "VALID"
-
-
 def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
     """The frame with each row's final status and Tango references, and the run's messages."""
     frame = work.validated.frame
     records = ledger.lines(work.ids.values()) if ledger is not None else {}
     in_flight = {r.batch_ref for r in records.values() if r.status == SENDING}
-    accepted_batches = ({b.external_ref_id for b in ledger.batches(states=["accepted"])
-                         if b.external_ref_id in in_flight} if ledger is not None and in_flight else None)
+    accepted = ledger.accepted_among(in_flight) if ledger is not None and in_flight else set()
+
+    def state_of(record: LineRecord | None) -> str:
+        """The row status a ledger record stands for; a line still SENDING is in flight or unsent."""
+        if record is None or dry_run:
+            return "PENDING"
+        if record.status == SENDING:
+            return "SUBMITTED" if record.batch_ref in accepted else "PENDING"
+        return record.status
+
+    valid_rows = (frame["status"] == "VALID").to_list()
     status, line_ids, orders, refs, issues = [], [], [], [], []
-    for idx, valid in zip(frame[IDX].to_list(), (frame["status"] == "VALID").to_list(), strict=True):
+    for idx, valid in zip(frame[IDX].to_list(), valid_rows, strict=True):
         line_id = work.ids.get(idx)
         record = records.get(line_id) if line_id else None
         line_ids.append(line_id)
@@ -210,8 +215,8 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
         refs.append(record.reference_line_item_id if record else None)
         if idx in work.notes and work.notes[idx][0] == SAME_IN_RUN:
             # ordered through another row of this run: this row shares that row's fate
-            first = record.status if record is not None and not dry_run else "PENDING"
-            state = "DUPLICATE" if first in ACCEPTED else ("PENDING" if first == SENDING else first)
+            first = state_of(record)
+            state = "DUPLICATE" if first in ACCEPTED else first
             status.append(state)
             outcome = "ordered once, not twice" if state == "DUPLICATE" else f"which is {state}"
             issues.append((idx, None, "warning" if state in ("DUPLICATE", "PENDING") else "error",
@@ -219,7 +224,7 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
         elif idx in work.notes:
             state, severity, message, column = work.notes[idx]
             if state == KEEP:
-                state = record.status if record is not None else "PENDING"
+                state = state_of(record)
             status.append(state)
             issues.append((idx, column, severity, message))
         elif not valid:
@@ -229,8 +234,7 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
             if dry_run:
                 issues.append((idx, None, "warning", "Dry run: planned, not sent."))
         else:
-            state = record.status if record.status != SENDING else (
-                "SUBMITTED" if accepted_batches is not None and record.batch_ref in accepted_batches else "PENDING")
+            state = state_of(record)
             status.append(state)
             if record.message:
                 issues.append((idx, None, "warning" if state == "DUPLICATE" else "error", record.message))
@@ -238,7 +242,7 @@ def _final(work: FileWork, ledger: Ledger | None, dry_run: bool) -> Validated:
                           "rule": ["submit"] * len(issues), "severity": [i[2] for i in issues],
                           "text": [i[3] for i in issues]}, schema=ISSUE_SCHEMA)
     # a row that was ordered is not a row to fix: what today's checks say of it is only a warning
-    ordered = [i for i in work.notes if work.notes[i][0] in (KEEP, "DUPLICATE") and not valid_at(frame, i)]
+    ordered = [i for i in work.notes if work.notes[i][0] in (KEEP, "DUPLICATE") and not valid_rows[i]]
     base = work.validated.issues
     if ordered:
         base = base.with_columns(pl.when(pl.col(IDX).is_in(ordered) & (pl.col("severity") == "error"))
