@@ -1,5 +1,100 @@
-"""Spreadsheet batch import for Tango reward orders: ingest → normalize → validate → report."""
+"""tango-batch: spreadsheet batch import for Tango reward orders, as a library.
+
+    import pipeline
+    book = pipeline.load_rules()
+    checked = pipeline.check_file("recipients.xlsx", book, today=datetime.date.today())
+    settings = pipeline.RunSettings(book=book, campaign=pipeline.load_campaign("campaign.toml", book),
+                                    target=pipeline.resolve_target("simulator", {}, None),
+                                    output=Path("output"), ledger=Path("output/ledger.sqlite"))
+    result = pipeline.run_files(["recipients.xlsx"], settings, pipeline.Progress())
+
+Names are imported on first use, so ``import pipeline`` (and ``tango-batch --help``) loads
+neither polars nor httpx.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> the module that defines it
+_EXPORTS = {
+    "CheckSettings": "pipeline.config",
+    "RunSettings": "pipeline.config",
+    "StatusSettings": "pipeline.config",
+    "Campaign": "pipeline.config",
+    "Target": "pipeline.config",
+    "load_campaign": "pipeline.config",
+    "resolve_target": "pipeline.config",
+    "Status": "pipeline.model",
+    "ExitCode": "pipeline.model",
+    "InputError": "pipeline.errors",
+    "UsageError": "pipeline.errors",
+    "Progress": "pipeline.progress",
+    "Checked": "pipeline.stages.check",
+    "check_file": "pipeline.stages.check",
+    "validate_file": "pipeline.jobs.validate",
+    "validate_files": "pipeline.jobs.validate",
+    "RunResult": "pipeline.jobs.results",
+    "run_files": "pipeline.jobs.run",
+    "nightly": "pipeline.jobs.nightly",
+    "status": "pipeline.jobs.status",
+    "load_rules": "rules",
+}
+
+__all__ = [
+    "Campaign",
+    "CheckSettings",
+    "Checked",
+    "ExitCode",
+    "InputError",
+    "Progress",
+    "RunResult",
+    "RunSettings",
+    "Status",
+    "StatusSettings",
+    "Target",
+    "UsageError",
+    "__version__",
+    "check_file",
+    "load_campaign",
+    "load_rules",
+    "nightly",
+    "resolve_target",
+    "run_files",
+    "status",
+    "validate_file",
+    "validate_files",
+]
+
+if TYPE_CHECKING:
+    from pipeline.config import (
+        Campaign,
+        CheckSettings,
+        RunSettings,
+        StatusSettings,
+        Target,
+        load_campaign,
+        resolve_target,
+    )
+    from pipeline.errors import InputError, UsageError
+    from pipeline.jobs.nightly import nightly
+    from pipeline.jobs.results import RunResult
+    from pipeline.jobs.run import run_files
+    from pipeline.jobs.status import status
+    from pipeline.jobs.validate import validate_file, validate_files
+    from pipeline.model import ExitCode, Status
+    from pipeline.progress import Progress
+    from pipeline.stages.check import Checked, check_file
+    from rules import load as load_rules
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name])
+    value = getattr(module, "load" if name == "load_rules" else name)
+    globals()[name] = value
+    return value

@@ -1,9 +1,8 @@
-"""The ``tango-batch`` command: parses arguments, calls the pipeline, owns messages and exit codes.
+"""The ``tango-batch`` command: parses arguments, builds the job's settings once, calls the library,
+and owns the messages and exit codes (``pipeline.model.ExitCode``).
 
-Exit codes: 0 every row fine; 1 some rows invalid, refused or failed (reports written); 2 a file
-could not be read (the others are still processed); 3 the run stopped early (credentials, funds,
-Tango unavailable) with everything recorded so that a rerun continues; 64 a usage or
-campaign-file error; 70 an internal error; 75 another run holds the lock (try again later).
+Heavy modules (polars, httpx, the stages) are imported only once a command runs, so ``--help``
+answers at once.
 """
 
 from __future__ import annotations
@@ -15,27 +14,25 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from pipeline import __version__
-from pipeline.config import Settings, load_campaign, resolve_target
-from pipeline.errors import InputError, UsageError
-from pipeline.job import validate_file
-from pipeline.lock import EXIT_LOCKED, Locked, RunLock
-from pipeline.progress import Progress
+from pipeline.errors import Locked, UsageError
+from pipeline.model import ExitCode
 
-__all__ = ["main", "EXIT_OK", "EXIT_INVALID", "EXIT_UNREADABLE", "EXIT_STOPPED", "EXIT_USAGE",
-           "EXIT_INTERNAL", "EXIT_LOCKED"]
+if TYPE_CHECKING:
+    from pipeline.config import CheckSettings, RunSettings, StatusSettings
+    from pipeline.progress import Progress
 
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_STOPPED = 0, 1, 2, 3
-EXIT_USAGE, EXIT_INTERNAL = 64, 70
+__all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _positive_int(text: str) -> int:
@@ -114,75 +111,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _validate(args: argparse.Namespace, progress: Progress) -> int:
-    campaign = load_campaign(args.config) if args.config else None
-    settings = Settings(campaign=campaign, sheet=args.sheet, output=Path(args.output))
-    code = EXIT_OK
-    for file in args.files:
-        try:
-            result = validate_file(file, settings, progress)
-        except InputError as exc:
-            progress.say(f"error: {exc}")
-            code = max(code, EXIT_UNREADABLE)
-            continue
-        except Exception as exc:  # a bug: say so plainly, keep processing the other files
-            progress.say(f"internal error while processing {file}: {type(exc).__name__}: {exc}")
-            if args.debug:
-                traceback.print_exc()
-            code = max(code, EXIT_INTERNAL)
-            continue
-        counts = result.summary["status_counts"]
-        progress.say(f"{Path(file).name}: {result.summary['rows']} rows: "
-                     + ", ".join(f"{n} {s}" for s, n in counts.items())
-                     + f"; total of valid rows ${result.summary['total_amount_valid']:,.2f}")
-        progress.say(f"  report: {result.paths['report']}")
-        if result.invalid:
-            progress.say(f"  rows to fix: {result.paths['failures']}")
-            code = max(code, EXIT_INVALID)
-    return code
-
-
-def _settings(args: argparse.Namespace, campaign=None) -> Settings:
+def _settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSettings:
+    """The settings of the command's job, built once here; usage and campaign-file errors stop here,
+    before anything is read, written or locked (and so does a real target without credentials)."""
+    from pipeline.config import CheckSettings, RunSettings, StatusSettings, load_campaign, resolve_target
+    from rules import load
+    book = load()
     output = Path(args.output)
+    config = getattr(args, "config", None)           # required by run and nightly; status has none
+    campaign = load_campaign(config, book) if config else None
+    if args.command == "validate":
+        return CheckSettings(book=book, output=output, sheet=args.sheet, campaign=campaign)
     target = resolve_target(args.target, dict(os.environ), campaign)
     if args.rate <= 0:
         raise UsageError("--rate must be more than 0")
-    return Settings(campaign=campaign, sheet=getattr(args, "sheet", None), output=output, target=target,
-                    batch_size=getattr(args, "batch_size", 100),
-                    wait=0.0 if getattr(args, "no_wait", False) else args.wait,
-                    dry_run=getattr(args, "dry_run", False),
-                    ledger=Path(args.ledger) if args.ledger else output / "ledger.sqlite",
-                    post_rate=args.rate)
+    ledger = Path(args.ledger) if args.ledger else output / "ledger.sqlite"
+    if campaign is None:
+        return StatusSettings(book=book, target=target, output=output, ledger=ledger, post_rate=args.rate,
+                              wait=args.wait)
+    return RunSettings(book=book, target=target, output=output, ledger=ledger, post_rate=args.rate,
+                       campaign=campaign, sheet=getattr(args, "sheet", None), batch_size=args.batch_size,
+                       wait=0.0 if args.no_wait else args.wait, dry_run=getattr(args, "dry_run", False))
 
 
-def _run(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
-    from pipeline.nightly import nightly
-    from pipeline.run import run_files
-    if args.command == "nightly":
-        result = nightly(args.inbox, settings, progress)
-    else:
-        result = run_files(args.files, settings, progress)
-    f = result.figures
-    progress.say(f"orders sent: {f['posts']}, accepted: {f['accepted']}, refused: {f['rejected_batches']}, "
-                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}; exit {result.code}")
-    return result.code
-
-
-def _status(args: argparse.Namespace, settings: Settings, progress: Progress, settle: bool = True) -> int:
-    from pipeline.status import status
-    report = status(settings, progress, since=args.since, settle=settle)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    return report["exit_code"]
-
-
-def _logged(args: argparse.Namespace) -> int:
-    """run, nightly, status: one run at a time, every line a log event (stderr and a log file)."""
-    from pipeline.logs import LOGGER, setup
-    # usage and campaign-file errors, and a real target without credentials, stop here: before
-    # anything is read, written or locked
-    campaign = load_campaign(args.config) if args.command != "status" else None
-    settings = _settings(args, campaign)
+def _check_arguments(args: argparse.Namespace) -> None:
     if args.command == "nightly" and not args.inbox.is_dir():
         raise UsageError(f"--inbox {args.inbox}: no such folder")
     if args.command == "status" and args.since:
@@ -190,18 +142,58 @@ def _logged(args: argparse.Namespace) -> int:
             dt.date.fromisoformat(args.since)
         except ValueError:
             raise UsageError(f"--since must be a date such as 2026-11-01; got {args.since!r}") from None
+
+
+def _validate(args: argparse.Namespace, progress: Progress) -> int:
+    from pipeline.config import CheckSettings
+    from pipeline.jobs.validate import validate_files
+    settings = _settings(args)
+    assert isinstance(settings, CheckSettings)
+    return validate_files(args.files, settings, progress, debug=args.debug)
+
+
+def _run(args: argparse.Namespace, settings: RunSettings, progress: Progress) -> int:
+    if args.command == "nightly":
+        from pipeline.jobs.nightly import nightly
+        result = nightly(args.inbox, settings, progress)
+    else:
+        from pipeline.jobs.run import run_files
+        result = run_files(args.files, settings, progress)
+    f = result.figures
+    progress.say(f"orders sent: {f['posts']}, accepted: {f['accepted']}, refused: {f['rejected_batches']}, "
+                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}; exit {result.code}")
+    return result.code
+
+
+def _status(args: argparse.Namespace, settings: StatusSettings, progress: Progress, settle: bool = True) -> int:
+    from pipeline.jobs.status import status
+    report = status(settings, progress, since=args.since, settle=settle)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return int(report["exit_code"])
+
+
+def _logged(args: argparse.Namespace) -> int:
+    """run, nightly, status: one run at a time, every line a log event (stderr and a log file)."""
+    from pipeline.config import CheckSettings, RunSettings
+    from pipeline.lock import RunLock
+    from pipeline.logs import LOGGER, setup
+    from pipeline.progress import Progress
+    settings = _settings(args)
+    assert not isinstance(settings, CheckSettings)
+    _check_arguments(args)
     setup(settings.output, args.log_format, args.debug, [settings.target.auth[1]])
     progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
     try:
         with RunLock(settings.ledger):
-            if args.command == "status":
-                return _status(args, settings, progress)
-            return _run(args, settings, progress)
+            if isinstance(settings, RunSettings):
+                return _run(args, settings, progress)
+            return _status(args, settings, progress)
     except Locked as exc:
-        if args.command == "status":      # on call during a long night: read, do not act
+        if not isinstance(settings, RunSettings):      # status, on call during a long night: read, do not act
             return _status(args, settings, progress, settle=False)
         progress.say(f"tango-batch: {exc}")
-        return EXIT_LOCKED
+        return ExitCode.LOCKED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:       # --help, --version, or a usage error (64)
         return int(exc.code or 0)
+    from pipeline.progress import Progress
     progress = Progress()
     try:
         if args.command == "validate":
@@ -220,16 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _logged(args)
     except UsageError as exc:
         progress.say(f"tango-batch: error: {exc}")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
         progress.say("interrupted: everything sent so far is recorded; run the same command again")
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly; the ledger keeps what was recorded
         from pipeline.logs import mask
         progress.say(mask(f"internal error: {type(exc).__name__}: {exc}"))
         if getattr(args, "debug", False):
             traceback.print_exc()
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
 
 
 if __name__ == "__main__":

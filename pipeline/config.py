@@ -1,4 +1,5 @@
-"""The campaign file (TOML) and the settings object the CLI builds once and passes down.
+"""The campaign file (TOML), the target, and the typed settings of each job, which the CLI (or a
+library caller) builds once and passes down; stage code never reads the environment.
 
 A campaign file holds the order-level values of Tango's POST /asyncOrders body and the defaults
 that fill a row's empty line-item cells::
@@ -25,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rules
 from pipeline.errors import UsageError
+from rules import RuleBook
 
-__all__ = ["Campaign", "Settings", "Target", "load_campaign", "resolve_target"]
+__all__ = ["Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
+           "resolve_target"]
 
 IDENTIFIER_RE = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
 # order-level text keys and their maximum length (seed 004)
@@ -69,20 +71,44 @@ class Target:
         return f"{self.name} ({self.base_url})"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run needs, loaded once by the CLI."""
-    campaign: Campaign | None = None
-    sheet: str | None = None
-    output: Path = Path("output")
+@dataclass(frozen=True, kw_only=True)
+class CheckSettings:
+    """What ``validate`` needs: read, normalize and check files, write their reports."""
+    book: RuleBook
+    output: Path
     today: dt.date = field(default_factory=dt.date.today)
-    progress: bool = False
-    target: Target | None = None
+    sheet: str | None = None                    # None: the visible sheet with the best header
+    campaign: Campaign | None = None            # its defaults fill empty cells
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        return self.campaign.defaults if self.campaign else {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusSettings:
+    """What ``status`` needs: a target, its ledger, and the rules to rewrite reports with."""
+    book: RuleBook
+    target: Target
+    output: Path
+    ledger: Path
+    post_rate: float = 1.0                      # order requests per second
+    wait: float = 0.0                           # seconds to keep following unfinished orders
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings(StatusSettings):
+    """What ``run`` and ``nightly`` need: all of ``status``, a campaign, and how to send."""
+    campaign: Campaign
+    today: dt.date = field(default_factory=dt.date.today)
+    sheet: str | None = None
     batch_size: int = 100
     wait: float = 300.0
     dry_run: bool = False
-    ledger: Path = Path("output/ledger.sqlite")
-    post_rate: float = 1.0
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        return self.campaign.defaults
 
 
 SANDBOX_URL = "https://integration-api.tangocard.com/raas/v2"
@@ -137,8 +163,7 @@ def _identifier(path: str, data: dict[str, Any], key: str) -> str:
     return value
 
 
-def _default(path: str, key: str, value: Any) -> str:
-    book = rules.load()
+def _default(path: str, key: str, value: Any, book: RuleBook) -> str:
     if key not in book.fields:
         known = ", ".join(book.fields)
         raise UsageError(f"{path}: [defaults] '{key}' is not a line-item field; known fields: {known}")
@@ -153,7 +178,7 @@ def _default(path: str, key: str, value: Any) -> str:
     return _text(path, f"[defaults] {key}", value, 10_000)
 
 
-def load_campaign(path: str | Path) -> Campaign:
+def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     p = str(path)
     try:
         with open(path, "rb") as fh:
@@ -183,7 +208,7 @@ def load_campaign(path: str | Path) -> Campaign:
         accountIdentifier=_identifier(p, data, "accountIdentifier"),
         **{k: _text(p, k, data[k], n) for k, n in ORDER_TEXT.items() if k in data},
         sender={k: _text(p, f"sender.{k}", v, SENDER_KEYS[k]) for k, v in sender.items()},
-        defaults={k: _default(p, k, v) for k, v in defaults.items()},
+        defaults={k: _default(p, k, v, book) for k, v in defaults.items()},
         path=p,
         target=_text(p, "target", data["target"], 500) if "target" in data else None,
     )

@@ -1,19 +1,49 @@
-"""The errors the pipeline raises for whole files and for the command line.
+"""Every exception the pipeline raises, in two families.
 
-Row-level problems are not exceptions: they are records in the issues frame (see
-``pipeline.validate``). These exceptions are for what stops a whole file or the whole command.
+- ``Rerunnable``: everything is recorded, and the same command run again (later, or once the cause
+  outside the sheet is fixed: a top-up, the credentials, Tango back up) continues where it stopped.
+- ``NeedsFix``: a rerun alone gets nowhere: a person must change the file or the command.
+
+Row-level problems are not exceptions: they are ``Issue`` records (see ``pipeline.model``).
 """
 
 from __future__ import annotations
 
-__all__ = ["InputError", "UsageError"]
+from typing import Any
+
+__all__ = [
+    "AuthFailed",
+    "InputError",
+    "InsufficientFunds",
+    "Locked",
+    "NeedsFix",
+    "PipelineError",
+    "Rejected",
+    "Rerunnable",
+    "Stop",
+    "TangoError",
+    "Unavailable",
+    "UsageError",
+]
 
 
-class UsageError(Exception):
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class Rerunnable(PipelineError):
+    """Nothing is lost: running the same command again continues."""
+
+
+class NeedsFix(PipelineError):
+    """A person must change the file or the command before a rerun can do better."""
+
+
+class UsageError(NeedsFix):
     """A wrong command line or campaign file: nothing is read, exit 64."""
 
 
-class InputError(Exception):
+class InputError(NeedsFix):
     """A file that cannot be read as a sheet of recipients: the file is skipped, exit 2.
 
     The message names the file and, where known, the sheet, row and column.
@@ -30,3 +60,48 @@ class InputError(Exception):
         if column:
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {reason}")
+
+
+class Stop(Rerunnable):
+    """The run must stop sending (credentials, funds, Tango unavailable); a rerun continues, exit 3.
+
+    ``can_follow``: Tango still answers (funds ran out), so accepted orders can be followed.
+    """
+
+    def __init__(self, reason: str, can_follow: bool = False) -> None:
+        super().__init__(reason)
+        self.can_follow = can_follow
+
+
+class Locked(Rerunnable):
+    """Another run holds the lock: try again later, exit 75."""
+
+
+class TangoError(PipelineError):
+    """An answer from Tango (or the lack of one) that the caller must act on."""
+
+    def __init__(self, message: str, *, status: int | None = None, i18n_key: str | None = None,
+                 errors: list[dict[str, Any]] | None = None, request_id: str | None = None,
+                 attempts: int = 1, after_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.message, self.status, self.i18n_key = message, status, i18n_key
+        self.errors, self.request_id, self.attempts = errors or [], request_id, attempts
+        # an earlier attempt of the same request may have gone through (no answer, or a 5xx):
+        # this answer then says nothing definite about whether the order exists
+        self.after_unknown = after_unknown
+
+
+class AuthFailed(TangoError, NeedsFix):
+    """401: the platform name or key is wrong. Stop the run."""
+
+
+class InsufficientFunds(TangoError, Rerunnable):
+    """402: the account cannot pay for this order. Stop sending; unsent rows stay pending."""
+
+
+class Rejected(TangoError, NeedsFix):
+    """400/403/404/422: the request is wrong. Not retried; the message goes to the rows."""
+
+
+class Unavailable(TangoError, Rerunnable):
+    """No definite answer after every retry (5xx, timeouts, dropped connections, 429s)."""

@@ -13,13 +13,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["RunLock", "Locked", "EXIT_LOCKED"]
+from pipeline.errors import Locked
 
-EXIT_LOCKED = 75     # EX_TEMPFAIL: try again later
-
-
-class Locked(Exception):
-    """Another run holds the lock."""
+__all__ = ["RunLock"]
 
 
 class RunLock:

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["setup", "mask", "LOGGER"]
+__all__ = ["LOGGER", "mask", "setup"]
 
 LOGGER = "tango_batch"
 EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
@@ -51,7 +51,7 @@ class _Mask(logging.Filter):
 
 class _Json(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
                  "level": record.levelname, "event": getattr(record, "event", record.name.rsplit(".", 1)[-1]),
                  "message": record.getMessage()}
         for key in ("file", "batch", "status", "attempt", "request_id"):

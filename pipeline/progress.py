@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Iterator, TextIO
-
-from tqdm import tqdm
+from typing import TextIO
 
 __all__ = ["Progress"]
 
@@ -34,6 +32,7 @@ class Progress:
     def rows(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
         """A callback to report rows done; a bar when on a terminal and the file is long."""
         if self.bar and total >= BAR_THRESHOLD and self.log is None:
+            from tqdm import tqdm  # only a long file on a terminal needs it
             with tqdm(total=total, desc=label, unit="row", file=self.stream, leave=False) as bar:
                 yield bar.update
         else:

@@ -1,8 +1,9 @@
 """Tango's line-item rules as data: fields and their header aliases, the delivery-method matrix,
 character sets, region and country lists, and the list of rules the validator enforces.
 
-Everything is loaded once from the TOML files in ``rules/data`` so that the schema, the messages
-and the tests read the same facts.
+``load()`` reads the TOML files in ``rules/data`` into one ``RuleBook``, which the caller loads once
+and passes down (the CLI, the library face, the tests' fixture), so the schema, the messages and
+the tests read the same facts. Each rule's kind is checked against ``rules.kinds`` as it loads.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,8 @@ def _read(name: str) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-@cache
 def load() -> RuleBook:
+    from rules.kinds import KINDS  # the kinds need polars; the rule data alone does not
     fields = _read("fields.toml")
     tango = _read("tango.toml")
     regions = _read("regions.toml")
@@ -119,6 +119,8 @@ def load() -> RuleBook:
         spec = dict(spec)
         targets = spec.pop("fields", None) or [spec.pop("field")]
         rid, kind = spec.pop("id"), spec.pop("kind")
+        if kind not in KINDS:
+            raise ValueError(f"rules: {rid} has unknown kind {kind!r}")
         methods = book.expand(spec.pop("methods", None))
         fix, seed = spec.pop("fix", ""), spec.pop("seed", "")
         for target in targets:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_row, write_csv
 from pipeline.cli import main
+from tests.helpers import base_row, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_CAMPAIGN = """customerIdentifier = "acme-corp"
@@ -71,9 +71,9 @@ def test_bad_header_file_names_file_sheet_row_and_columns(tmp_path, capsys):
 
 
 def test_usage_errors_exit_64(tmp_path, capsys):
-    code, text = cli(capsys, "validate")
+    code, _ = cli(capsys, "validate")
     assert code == 64
-    code, text = cli(capsys, "frobnicate")
+    code, _ = cli(capsys, "frobnicate")
     assert code == 64
 
 
@@ -183,7 +183,7 @@ def test_run_against_the_simulator_from_the_command_line(tmp_path, capsys, campa
 
 
 def test_unknown_status_words_are_not_final_and_are_logged(caplog):
-    from pipeline.submit import line_state, order_final
+    from pipeline.tango import line_state, order_final
     with caplog.at_level("WARNING"):
         assert line_state("TELEPORTED") is None and order_final("SOMEWHERE") is False
     assert "TELEPORTED" in caplog.text and "SOMEWHERE" in caplog.text

@@ -8,8 +8,8 @@ import logging
 import httpx
 import pytest
 
-from pipeline.client import (AuthFailed, InsufficientFunds, PostResult, RateLimiter, Rejected, TangoClient,
-                             Unavailable)
+from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, Unavailable
+from pipeline.tango import PostResult, RateLimiter, TangoClient
 
 SECRET = "s3cr3t-platform-key"
 ORDER = {"externalRefID": "B123", "customerIdentifier": "acme-corp", "accountIdentifier": "acme-rewards",

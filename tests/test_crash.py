@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import openpyxl
 
-from conftest import base_row, write_csv
+from tests.helpers import base_row, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 20
@@ -127,7 +127,7 @@ def test_sigkill_at_random_moments_still_orders_every_valid_row_exactly_once(tmp
     assert len(reports) == 1, reports                    # one report per file, rewritten in place
     ws = openpyxl.load_workbook(reports[0])["Rows"]
     header = [c.value for c in ws[1]]
-    rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
     valid = [r for r in rows if r["Status"] != "INVALID"]
     lost = [r["Employee"] for r in valid if r["Line item ID"] not in counts]
     ledger = sqlite3.connect(out / "ledger.sqlite")

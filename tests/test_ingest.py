@@ -6,9 +6,13 @@ import datetime as dt
 
 import pytest
 
-from conftest import write_xlsx
 from pipeline.errors import InputError
-from pipeline.ingest import read_sheet
+from pipeline.stages.ingest import read_sheet as read
+from tests.helpers import BOOK, TODAY, write_xlsx
+
+
+def read_sheet(path, sheet=None):
+    return read(path, BOOK, sheet)
 
 HEADER = ["First Name", "Last Name", "Email", "ZIP", "Mobile"]
 
@@ -25,7 +29,7 @@ def test_title_rows_above_the_header_and_excel_row_numbers(tmp_path):
 
 
 def test_numeric_cells_arrive_as_text_without_float_artifacts(tmp_path):
-    grid = [HEADER + ["Amount", "Qty"], ["Ann", "Lee", "a@example.com", 2108, 4155552671, 25, 3]]
+    grid = [[*HEADER, "Amount", "Qty"], ["Ann", "Lee", "a@example.com", 2108, 4155552671, 25, 3]]
     sheet = read_sheet(write_xlsx(tmp_path / "n.xlsx", grid))
     row = sheet.frame.row(0, named=True)
     assert [row["c3"], row["c4"], row["c5"], row["c6"]] == ["2108", "4155552671", "25", "3"]
@@ -168,9 +172,7 @@ class TestWorkbookCorners:
         return path
 
     def test_excel_error_cells_are_errors_not_empty_cells(self, tmp_path):
-        from conftest import TODAY
-        from pipeline.normalize import normalize
-        from pipeline.validate import validate
+        from pipeline.stages.check import check_sheet
 
         def build(book):
             ws = book.add_worksheet("R")
@@ -180,8 +182,8 @@ class TestWorkbookCorners:
             ws.write_row(2, 0, ["Bob", "bob@example.com", 30])
         sheet = read_sheet(self._book(tmp_path / "e.xlsx", build))
         assert sheet.frame["c2"].to_list() == ["#N/A", "30"]
-        result = validate(sheet, normalize(sheet, {"amount": "25", "utid": "U1", "deliveryMethod": "EMAIL"}),
-                          TODAY)
+        result = check_sheet(sheet, BOOK, today=TODAY,
+                             defaults={"amount": "25", "utid": "U1", "deliveryMethod": "EMAIL"})
         assert result.frame["status"].to_list() == ["INVALID", "VALID"]
         texts = result.issues.filter(result.issues["__idx__"] == 0)["text"].to_list()
         assert texts == ["Amount shows the Excel error #N/A: fix the formula, or type the value, in the sheet."]
@@ -195,8 +197,8 @@ class TestWorkbookCorners:
             ws.merge_range("B2:B4", 100)
         sheet = read_sheet(self._book(tmp_path / "m.xlsx", build))
         assert sheet.frame["c1"].to_list() == ["100", "100", "100"]
-        assert [n[0] for n in sheet.notes] == [3, 4]
-        assert "merged cells B2:B4" in sheet.notes[0][2]
+        assert [n.row for n in sheet.notes] == [3, 4]
+        assert "merged cells B2:B4" in sheet.notes[0].text
 
     def test_hidden_sheets_are_not_read(self, tmp_path):
         def build(book):

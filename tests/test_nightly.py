@@ -10,17 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-import openpyxl
 import pytest
 
-from conftest import base_row, write_csv
 from pipeline.cli import main
-from pipeline.client import TangoClient
-from pipeline.lock import Locked, RunLock
-from pipeline.nightly import nightly
-from pipeline.progress import Progress
+from pipeline.errors import Locked
+from pipeline.jobs.nightly import nightly
+from pipeline.lock import RunLock
 from pipeline.simulator import Simulator, SimulatorTransport
-from test_submit import AUTH, TARGET, assert_each_once, people, settings
+from tests.helpers import assert_each_once, base_row, people, quiet, run_settings, sim_client, statuses, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,18 +37,11 @@ def drop(inbox: Path, name: str, rows: list[dict], age: float = 0.0) -> Path:
 
 
 def night(tmp_path, inbox, sim, clock, **kw):
-    client = TangoClient(TARGET.base_url, AUTH, transport=SimulatorTransport(sim), post_rate=0, get_rate=0,
-                         sleep=clock.sleep, clock=clock)
+    client = sim_client(SimulatorTransport(sim), clock)
     try:
-        return nightly(inbox, settings(tmp_path, **kw), Progress(bar=False), client)
+        return nightly(inbox, run_settings(tmp_path, **kw), quiet(), client)
     finally:
         client.close()
-
-
-def statuses(report: Path) -> list[str]:
-    ws = openpyxl.load_workbook(report)["Rows"]
-    header = [c.value for c in ws[1]]
-    return [row[header.index("Status")] for row in ws.iter_rows(min_row=2, values_only=True)]
 
 
 def test_files_are_processed_in_arrival_order_and_moved(tmp_path, inbox, sim, clock):
@@ -116,10 +106,9 @@ def test_orders_completing_later_rewrite_the_files_report(tmp_path, inbox, clock
 
 def test_one_run_at_a_time(tmp_path):
     ledger = tmp_path / "ledger.sqlite"
-    with RunLock(ledger):
-        with pytest.raises(Locked, match="another tango-batch run is in progress \\(pid"):
-            with RunLock(ledger):
-                pass
+    with RunLock(ledger), pytest.raises(Locked, match="another tango-batch run is in progress \\(pid"), \
+            RunLock(ledger):
+        pass
     with RunLock(ledger):       # released: the next one gets it
         pass
 
@@ -140,9 +129,8 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path):
         f"lock = RunLock(Path({str(ledger)!r})).__enter__(); print('locked', flush=True); time.sleep(60)")],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(Locked):
-        with RunLock(ledger):
-            pass
+    with pytest.raises(Locked), RunLock(ledger):
+        pass
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     with RunLock(ledger):
@@ -194,8 +182,8 @@ def test_a_file_processed_but_not_moved_is_just_moved(tmp_path, inbox, sim, cloc
     night(tmp_path, inbox, sim, clock)
     # as if killed between the report and the move: the file, and the ledger's note of it, in the inbox
     (inbox / "processed" / "late.csv").rename(path)
+    from pipeline.jobs.nightly import _sha256
     from pipeline.ledger import Ledger
-    from pipeline.nightly import _sha256
     ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
     ledger.file_update(_sha256(path), path=str(path.resolve()))
     ledger.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import base_row, errors, messages, value
+from tests.helpers import base_row, errors, messages, value
 
 
 @pytest.mark.parametrize("typed", ["(415) 555-2671", "415.555.2671", "1-415-555-2671",
@@ -18,13 +18,13 @@ def test_us_mobile_shapes_become_e164(check, typed):
 
 
 def test_mobile_number_in_a_numeric_excel_cell(tmp_path):
-    from conftest import write_xlsx
-    from pipeline.ingest import read_sheet
-    from pipeline.normalize import normalize
+    from pipeline.stages.ingest import read_sheet
+    from pipeline.stages.normalize import normalize
+    from tests.helpers import BOOK, write_xlsx
     path = write_xlsx(tmp_path / "n.xlsx", [["First Name", "Mobile", "Delivery"],
                                             ["Ann", 4155552671, "PHONE"]])
-    sheet = read_sheet(path)
-    assert normalize(sheet).frame["mobileNumber"][0] == "+14155552671"
+    sheet = read_sheet(path, BOOK)
+    assert normalize(sheet, BOOK).frame["mobileNumber"][0] == "+14155552671"
 
 
 def test_a_valid_foreign_number_is_written_in_e164_then_refused_for_sms(check):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 
-from conftest import base_row
 from pipeline.config import Campaign
-from pipeline.plan import line_items, order_fields, plan_batches
+from pipeline.stages.plan import line_items, order_fields, plan_batches
+from tests.helpers import BOOK, base_row
 
 CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", sender={"firstName": "Acme"}, path="c")
 
 
 def items_of(check, rows, campaign=CAMPAIGN):
-    return line_items(check(rows).frame, campaign)
+    return line_items(check(rows).frame, campaign, BOOK)
 
 
 def test_the_same_row_gets_the_same_id_wherever_it_stands(check):
@@ -38,7 +38,7 @@ def test_a_reference_cell_is_the_id(check):
 
 
 def test_the_occurrence_among_identical_rows_is_part_of_the_id(check):
-    from pipeline.plan import line_item_ids
+    from pipeline.stages.plan import line_item_ids
     frame = check([base_row("BULKDIGITAL"), base_row("BULKDIGITAL"), base_row("BULKDIGITAL")]).frame
     ids = line_item_ids(frame, CAMPAIGN).to_list()
     assert len(set(ids)) == 3                       # only the first is valid: the others must get References

@@ -9,10 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from conftest import TODAY, base_row, write_csv
-from pipeline.config import Campaign, Settings
-from pipeline.ingest import read_sheet
-from pipeline.job import validate_file
+from pipeline.config import Campaign, CheckSettings
+from pipeline.jobs.validate import validate_file
+from pipeline.stages.ingest import read_sheet
+from tests.helpers import BOOK, TODAY, base_row, write_csv
 
 RED = "FFFFC7CE"
 
@@ -20,7 +20,7 @@ RED = "FFFFC7CE"
 def run(tmp_path: Path, rows, name="upload.csv", defaults=None):
     path = write_csv(tmp_path / name, rows)
     campaign = Campaign("acme-corp", "acme-rewards", defaults=defaults or {}, path="c.toml")
-    settings = Settings(campaign=campaign, output=tmp_path / "out", today=TODAY)
+    settings = CheckSettings(book=BOOK, campaign=campaign, output=tmp_path / "out", today=TODAY)
     return validate_file(path, settings)
 
 
@@ -121,7 +121,7 @@ def test_failures_workbook_holds_only_rows_to_fix_and_reads_back_as_input(result
     data = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert [r[header.index("Employee")] for r in data] == ["E2", "E3"]
     assert ws.cell(row=2, column=header.index("Mobile") + 1).fill.fgColor.rgb == RED
-    again = read_sheet(result.paths["failures"])
+    again = read_sheet(result.paths["failures"], BOOK)
     assert "Errors" not in again.headers
     assert again.headers == tuple(header[:-1])
     assert again.frame.height == 2
@@ -137,7 +137,7 @@ def test_a_fixed_failures_workbook_validates_clean(result, tmp_path):
     fixed = tmp_path / "fixed.xlsx"
     book.save(fixed)
     campaign = Campaign("acme-corp", "acme-rewards", path="c.toml")
-    again = validate_file(fixed, Settings(campaign=campaign, output=tmp_path / "out2", today=TODAY))
+    again = validate_file(fixed, CheckSettings(book=BOOK, campaign=campaign, output=tmp_path / "out2", today=TODAY))
     assert again.summary["status_counts"] == {"VALID": 2, "INVALID": 0}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import rules
-from conftest import base_row, errors, messages
+from tests.helpers import base_row, errors, messages
 
 L26 = "A" * 26
 L101 = "A" * 101

@@ -21,8 +21,16 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.simulator import (BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults,
-                                Simulator, SimulatorTransport, make_server)
+from pipeline.simulator import (
+    BASE_PATH,
+    DEFAULT_PLATFORM_KEY,
+    DEFAULT_PLATFORM_NAME,
+    Faults,
+    Simulator,
+    SimulatorTransport,
+    make_server,
+)
+from tests.helpers import Clock
 
 BASE_URL = "http://simulator" + BASE_PATH
 AUTH = (DEFAULT_PLATFORM_NAME, DEFAULT_PLATFORM_KEY)
@@ -46,19 +54,6 @@ BY_METHOD: dict[str, dict[str, Any]] = {
 }
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def line(ref: str, method: str = "EMAIL", *, utid: str = "U761382", amount: float = 25,
          **extra: Any) -> dict[str, Any]:
     item = {"externalRefLineItemID": ref, "utid": utid, "amount": amount, "deliveryMethod": method,
@@ -76,17 +71,17 @@ def client_for(sim: Simulator, auth: Any = AUTH) -> httpx.Client:
     return httpx.Client(transport=SimulatorTransport(sim), base_url=BASE_URL, auth=auth)
 
 
-def simulator(clock: FakeClock, **options: Any) -> Simulator:
+def simulator(clock: Clock, **options: Any) -> Simulator:
     return Simulator(clock=clock, sleep=lambda seconds: None, **options)
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(START)
 
 
 @pytest.fixture
-def sim(clock: FakeClock) -> Simulator:
+def sim(clock: Clock) -> Simulator:
     return simulator(clock)
 
 
@@ -133,7 +128,7 @@ def test_catalog_lists_the_fixed_items(client: httpx.Client) -> None:
     assert items["U999999"]["status"] == "inactive"
 
 
-def test_latency_uses_the_injected_sleep(clock: FakeClock) -> None:
+def test_latency_uses_the_injected_sleep(clock: Clock) -> None:
     naps: list[float] = []
     sim = Simulator(clock=clock, sleep=naps.append, faults=Faults(latency=0.25))
     with client_for(sim) as c:
@@ -145,7 +140,7 @@ def test_latency_uses_the_injected_sleep(clock: FakeClock) -> None:
 # ------------------------------------------------------------------ creating orders
 
 @pytest.mark.parametrize("method", list(BY_METHOD))
-def test_each_delivery_method_is_created_then_completes(client: httpx.Client, clock: FakeClock,
+def test_each_delivery_method_is_created_then_completes(client: httpx.Client, clock: Clock,
                                                         method: str) -> None:
     response = client.post("/asyncOrders", json=order("ORD1", line("L1", method)))
     assert response.status_code == 201, response.text
@@ -167,7 +162,7 @@ def test_each_delivery_method_is_created_then_completes(client: httpx.Client, cl
 
 
 def test_replayed_external_ref_returns_the_order_and_creates_nothing(
-        client: httpx.Client, sim: Simulator, clock: FakeClock) -> None:
+        client: httpx.Client, sim: Simulator, clock: Clock) -> None:
     first = client.post("/asyncOrders", json=order("ORD1", line("L1"), line("L2")))
     assert first.status_code == 201
     counts = sim.line_item_counts()
@@ -179,7 +174,7 @@ def test_replayed_external_ref_returns_the_order_and_creates_nothing(
     assert len(sim.orders()) == 1
 
 
-def test_nested_response_shape(clock: FakeClock) -> None:
+def test_nested_response_shape(clock: Clock) -> None:
     with client_for(simulator(clock, nested_response=True)) as c:
         body = c.post("/asyncOrders", json=order("ORD1", line("L1"), line("L2"))).json()
     assert body["externalRefID"] == "ORD1"
@@ -314,7 +309,7 @@ def test_order_where_every_line_fails_is_422_and_not_stored(client: httpx.Client
 
 
 def test_processing_failure_makes_the_order_partial_or_failed(client: httpx.Client,
-                                                              clock: FakeClock) -> None:
+                                                              clock: Clock) -> None:
     client.post("/asyncOrders", json=order("ORD1", line("L1"), line("L2", utid="U000666")))
     client.post("/asyncOrders", json=order("ORD2", line("L3", utid="U000666")))
     clock.advance(3)
@@ -358,7 +353,7 @@ def test_account_belongs_to_one_customer(client: httpx.Client, sim: Simulator) -
 
 # ------------------------------------------------------------------ injected faults
 
-def test_over_the_rate_limit_gives_429_with_retry_after(clock: FakeClock) -> None:
+def test_over_the_rate_limit_gives_429_with_retry_after(clock: Clock) -> None:
     sim = simulator(clock, faults=Faults(tps=2))
     with client_for(sim) as c:
         assert [c.post("/asyncOrders", json=order(f"ORD{n}")).status_code
@@ -371,7 +366,7 @@ def test_over_the_rate_limit_gives_429_with_retry_after(clock: FakeClock) -> Non
     assert sim.post_attempts() == 4 and len(sim.orders()) == 3
 
 
-def test_error_rate_gives_500_or_503_and_creates_nothing(clock: FakeClock) -> None:
+def test_error_rate_gives_500_or_503_and_creates_nothing(clock: Clock) -> None:
     sim = simulator(clock, faults=Faults(error_rate=1.0, seed=7))
     with client_for(sim) as c:
         responses = [c.post("/asyncOrders", json=order("ORD1")) for _ in range(12)]
@@ -380,7 +375,7 @@ def test_error_rate_gives_500_or_503_and_creates_nothing(clock: FakeClock) -> No
     assert sim.orders() == [] and sim.line_item_counts() == {} and sim.post_attempts() == 12
 
 
-def test_dropped_reply_raises_but_the_order_exists(clock: FakeClock) -> None:
+def test_dropped_reply_raises_but_the_order_exists(clock: Clock) -> None:
     sim = simulator(clock, faults=Faults(drop_rate=1.0))
     with client_for(sim) as c:
         with pytest.raises(httpx.RemoteProtocolError):
@@ -394,7 +389,7 @@ def test_dropped_reply_raises_but_the_order_exists(clock: FakeClock) -> None:
 
 # ------------------------------------------------------------------ persistence, pagination
 
-def test_state_file_is_reloaded_by_a_new_simulator(tmp_path: Path, clock: FakeClock) -> None:
+def test_state_file_is_reloaded_by_a_new_simulator(tmp_path: Path, clock: Clock) -> None:
     state = tmp_path / "sim" / "state.json"
     with client_for(simulator(clock, state_path=state)) as c:
         c.post("/asyncOrders", json=order("ORD1", line("L1", amount=40)))
@@ -440,7 +435,7 @@ def test_concurrent_posts_create_each_order_once(sim: Simulator) -> None:
 
 # ------------------------------------------------------------------ over real sockets
 
-def test_real_server_round_trip_and_dropped_reply(clock: FakeClock) -> None:
+def test_real_server_round_trip_and_dropped_reply(clock: Clock) -> None:
     faults = Faults()
     sim = simulator(clock, faults=faults)
     server = make_server(sim, port=0)

@@ -14,56 +14,32 @@ import httpx
 import openpyxl
 import pytest
 
-from conftest import TODAY, Clock, base_row, write_csv
-from pipeline.client import TangoClient
-from pipeline.config import Campaign, Settings, Target
+from pipeline.jobs.run import run_files
 from pipeline.ledger import Ledger
-from pipeline.progress import Progress
-from pipeline.run import run_files
 from pipeline.simulator import Faults, Simulator, SimulatorTransport
-
-AUTH = ("simulator", "simulator-key")
-TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", AUTH)
-CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", path="c.toml")
-METHODS = ["EMAIL", "PHONE", "EMBEDDED", "NONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT"]
-
-
-def people(n: int, method: str = "EMAIL", **cells) -> list[dict]:
-    return [base_row(method, First_Name=f"P{i}", Email=f"p{i}@example.com", **cells) for i in range(n)]
-
-
-def settings(tmp_path: Path, **kw) -> Settings:
-    base = dict(campaign=CAMPAIGN, output=tmp_path / "out", today=TODAY, target=TARGET, batch_size=100,
-                wait=5.0, ledger=tmp_path / "out" / "ledger.sqlite")
-    return Settings(**{**base, **kw})
+from tests.helpers import (
+    AUTH,
+    METHODS,
+    TARGET,
+    Clock,
+    assert_each_once,
+    base_row,
+    people,
+    quiet,
+    report_rows,
+    run_settings,
+    sim_client,
+    statuses,
+    write_csv,
+)
 
 
 def run(tmp_path: Path, sim: Simulator, clock: Clock, files: list[Path], transport=None, **kw):
-    client = TangoClient(TARGET.base_url, AUTH, transport=transport or SimulatorTransport(sim),
-                         post_rate=0, get_rate=0, sleep=clock.sleep, clock=clock)
+    client = sim_client(transport or SimulatorTransport(sim), clock)
     try:
-        return run_files([str(f) for f in files], settings(tmp_path, **kw), Progress(bar=False), client)
+        return run_files([str(f) for f in files], run_settings(tmp_path, **kw), quiet(), client)
     finally:
         client.close()
-
-
-def statuses(result, file_index: int = 0) -> list[str]:
-    book = openpyxl.load_workbook(result.files[file_index]["report"])
-    ws = book["Rows"]
-    header = [c.value for c in ws[1]]
-    return [row[header.index("Status")] for row in ws.iter_rows(min_row=2, values_only=True)]
-
-
-def report_rows(result, file_index: int = 0) -> list[dict]:
-    ws = openpyxl.load_workbook(result.files[file_index]["report"])["Rows"]
-    header = [c.value for c in ws[1]]
-    return [dict(zip(header, row)) for row in ws.iter_rows(min_row=2, values_only=True)]
-
-
-def assert_each_once(sim: Simulator, expected: int) -> None:
-    counts = sim.line_item_counts()
-    assert len(counts) == expected
-    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
 
 
 def test_happy_path_for_every_delivery_method(tmp_path, sim, clock):
@@ -253,7 +229,8 @@ def test_preflight_catalog_makes_rows_that_do_not_fit_invalid(tmp_path, sim, clo
 
 
 def test_the_catalog_is_cached_for_twelve_hours(tmp_path, sim, clock):
-    from pipeline.preflight import load_catalog
+    from pipeline.stages.preflight import load_catalog
+    from pipeline.tango import TangoClient
     calls = []
 
     class Counting(httpx.BaseTransport):
@@ -319,16 +296,12 @@ def test_no_wait_leaves_rows_submitted_and_status_finishes_them(tmp_path, clock)
     result = run(tmp_path, slow, clock, [write_csv(tmp_path / "w.csv", people(2))], wait=0.0)
     assert statuses(result) == ["SUBMITTED", "SUBMITTED"]
     clock.now += 61
-    from pipeline.status import status
-    client = TangoClient(TARGET.base_url, AUTH, transport=SimulatorTransport(slow), sleep=clock.sleep,
-                         post_rate=0, get_rate=0)
-    import pipeline.status as status_module
-    original = status_module.make_client
-    status_module.make_client = lambda *a, **k: client
+    from pipeline.jobs.status import status
+    client = sim_client(SimulatorTransport(slow), clock)
     try:
-        report = status(settings(tmp_path), Progress(bar=False))
+        report = status(run_settings(tmp_path), quiet(), client=client)
     finally:
-        status_module.make_client = original
+        client.close()
     assert report["line_items"] == {"COMPLETE": 2} and report["unfinished_orders"] == []
     rows = report_rows(result)            # the file's report was written again, in the same place
     assert [r["Status"] for r in rows] == ["COMPLETE", "COMPLETE"]
@@ -502,7 +475,7 @@ def test_the_same_content_twice_in_one_run_is_processed_once(tmp_path, sim, cloc
 
 def test_a_row_ordered_earlier_keeps_its_status_when_todays_date_rule_would_refuse_it(tmp_path, sim, clock):
     import datetime as dt
-    today = dt.datetime.fromtimestamp(clock.now, dt.timezone.utc).date()     # the simulator's day too
+    today = dt.datetime.fromtimestamp(clock.now, dt.UTC).date()     # the simulator's day too
     rows = people(2, Delivery_Date=(today + dt.timedelta(days=8)).isoformat())
     upload = write_csv(tmp_path / "dated.csv", rows)
     first = run(tmp_path, sim, clock, [upload], batch_size=1, transport=SpendAfterFirstOrder(sim), today=today)
@@ -521,6 +494,7 @@ def test_a_stopped_file_cannot_be_continued_under_another_campaign(tmp_path, sim
     first = run(tmp_path, sim, clock, [upload], batch_size=1, transport=SpendAfterFirstOrder(sim))
     assert first.code == 3
     sim.set_balance("acme-corp", "acme-rewards", 1000.0)
+    from pipeline.config import Campaign
     renamed = Campaign("acme-corp", "acme-rewards", campaign="Q4 recognition", path="c2.toml")
     again = run(tmp_path, sim, clock, [upload], campaign=renamed)
     assert again.code == 2 and "started with campaign = 'Q4'" in again.outcomes[0].error

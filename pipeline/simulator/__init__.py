@@ -8,10 +8,9 @@
 - ``server``: ``make_server`` and the ``python -m pipeline.simulator`` command (a real socket).
 """
 
-from pipeline.simulator.core import (BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults,
-                                     Reply, Simulator)
+from pipeline.simulator.core import BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults, Reply, Simulator
 from pipeline.simulator.server import make_server
 from pipeline.simulator.transport import SimulatorTransport
 
-__all__ = ["Simulator", "Faults", "Reply", "SimulatorTransport", "make_server", "BASE_PATH",
-           "DEFAULT_PLATFORM_NAME", "DEFAULT_PLATFORM_KEY"]
+__all__ = ["BASE_PATH", "DEFAULT_PLATFORM_KEY", "DEFAULT_PLATFORM_NAME", "Faults", "Reply", "Simulator",
+           "SimulatorTransport", "make_server"]

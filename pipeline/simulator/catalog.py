@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["CATALOG_NAME", "BRANDS", "FAILING_UTID", "find_item", "catalog_body", "item_errors",
-           "i18n_key"]
+__all__ = ["BRANDS", "CATALOG_NAME", "FAILING_UTID", "catalog_body", "find_item", "i18n_key",
+           "item_errors"]
 
 CATALOG_NAME = "Simulator Catalog"
 

@@ -37,15 +37,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal, NotRequired, TypedDict
 
 from pipeline.simulator import catalog
 from pipeline.simulator.validation import validate_order
 
-__all__ = ["Simulator", "Faults", "Reply", "BASE_PATH", "DEFAULT_PLATFORM_NAME",
-           "DEFAULT_PLATFORM_KEY"]
+__all__ = ["BASE_PATH", "DEFAULT_PLATFORM_KEY", "DEFAULT_PLATFORM_NAME", "Faults", "Reply", "Simulator"]
 
 BASE_PATH = "/raas/v2"
 DEFAULT_PLATFORM_NAME = "simulator"
@@ -98,11 +98,54 @@ class _TangoError(Exception):
         self.headers = headers or {}
 
 
+class _Account(TypedDict):
+    """One account as stored; ``customerIdentifier`` is None until an order names its customer."""
+
+    customerIdentifier: str | None
+    currencyCode: str
+    currentBalance: float
+    status: str
+    displayName: str
+
+
+class _OrderLine(TypedDict):
+    """A line item created by an order, as stored; its status is computed on read."""
+
+    referenceLineItemId: str
+    externalRefLineItemID: str
+    utid: str
+    amount: float
+    quantity: int
+    deliveryMethod: str
+
+
+# Optional request fields an order record keeps when the request sets them.
+_OrderExtra = Literal["campaign", "purchaseOrderNumber", "notes"]
+_ORDER_EXTRAS: tuple[_OrderExtra, ...] = ("campaign", "purchaseOrderNumber", "notes")
+
+
+class _Order(TypedDict):
+    """One order as stored (and persisted); ``createdTs`` is the clock reading at creation."""
+
+    externalRefID: str
+    customerIdentifier: str
+    accountIdentifier: str
+    createdAt: str
+    createdTs: float
+    amountCharged: float
+    lineItems: list[_OrderLine]
+    failedLineItems: list[dict[str, Any]]
+    duplicateLineItemRefIds: dict[str, int]
+    campaign: NotRequired[str]
+    purchaseOrderNumber: NotRequired[str]
+    notes: NotRequired[str]
+
+
 @dataclass
 class _Lines:
     """The lines of one request, sorted by ``Simulator._sort_lines``."""
 
-    created: list[dict[str, Any]] = field(default_factory=list)
+    created: list[_OrderLine] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)   # failedLineItems entries
     errors: list[dict[str, Any]] = field(default_factory=list)   # the same, as 422 error entries
     duplicates: dict[str, int] = field(default_factory=dict)
@@ -116,7 +159,7 @@ def _catalog_error(index: int, line: dict[str, Any], problem: dict[str, Any]) ->
 
 def _iso(timestamp: float) -> str:
     """``2025-10-23T21:52:43.041Z``, the timestamp format of Tango's examples."""
-    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -176,8 +219,8 @@ class Simulator:
         self._lock = threading.Lock()
         self._recent_posts: collections.deque[float] = collections.deque()
         self._post_attempts = 0  # per process, not persisted: it counts requests, not state
-        self._orders: dict[str, dict[str, Any]] = {}
-        self._accounts: dict[str, dict[str, Any]] = {}
+        self._orders: dict[str, _Order] = {}
+        self._accounts: dict[str, _Account] = {}
         self._line_item_counts: dict[str, int] = {}
         self._load()
 
@@ -320,7 +363,7 @@ class Simulator:
         return value
 
     def _today(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self._clock(), tz=dt.timezone.utc).date()
+        return dt.datetime.fromtimestamp(self._clock(), tz=dt.UTC).date()
 
     def _sort_lines(self, order: dict[str, Any]) -> _Lines:
         """Split the request's lines into those to create and those failing the catalog checks.
@@ -351,16 +394,16 @@ class Simulator:
         lines.duplicates = {line_ref: count for line_ref, count in seen.items() if count > 1}
         return lines
 
-    def _commit(self, order: dict[str, Any], account: dict[str, Any], lines: _Lines,
-                cost: float) -> dict[str, Any]:
+    def _commit(self, order: dict[str, Any], account: _Account, lines: _Lines,
+                cost: float) -> _Order:
         now = self._clock()
-        record = {"externalRefID": order["externalRefID"],
-                  "customerIdentifier": order["customerIdentifier"],
-                  "accountIdentifier": order["accountIdentifier"],
-                  "createdAt": _iso(now), "createdTs": now, "amountCharged": cost,
-                  "lineItems": lines.created, "failedLineItems": lines.failed,
-                  "duplicateLineItemRefIds": lines.duplicates}
-        for name in ("campaign", "purchaseOrderNumber", "notes"):
+        record: _Order = {"externalRefID": order["externalRefID"],
+                          "customerIdentifier": order["customerIdentifier"],
+                          "accountIdentifier": order["accountIdentifier"],
+                          "createdAt": _iso(now), "createdTs": now, "amountCharged": cost,
+                          "lineItems": lines.created, "failedLineItems": lines.failed,
+                          "duplicateLineItemRefIds": lines.duplicates}
+        for name in _ORDER_EXTRAS:
             if order.get(name):
                 record[name] = order[name]
         self._orders[record["externalRefID"]] = record
@@ -371,7 +414,7 @@ class Simulator:
         self._save()
         return record
 
-    def _creation_body(self, record: dict[str, Any]) -> dict[str, Any]:
+    def _creation_body(self, record: _Order) -> dict[str, Any]:
         ref, status = record["externalRefID"], self._order_status(record)
         total = len(record["lineItems"])
         extras = {"failedLineItems": record["failedLineItems"],
@@ -387,15 +430,15 @@ class Simulator:
 
     # ------------------------------------------------------------ processing, computed on read
 
-    def _processed(self, record: dict[str, Any]) -> bool:
+    def _processed(self, record: _Order) -> bool:
         return self._clock() >= record["createdTs"] + self._processing_delay
 
-    def _line_status(self, record: dict[str, Any], line: dict[str, Any]) -> str:
+    def _line_status(self, record: _Order, line: _OrderLine) -> str:
         if not self._processed(record):
             return "PENDING"
         return "FAILED" if line["utid"].upper() == catalog.FAILING_UTID else "COMPLETE"
 
-    def _order_status(self, record: dict[str, Any]) -> str:
+    def _order_status(self, record: _Order) -> str:
         statuses = {self._line_status(record, line) for line in record["lineItems"]}
         if "PENDING" in statuses:
             return "PENDING"
@@ -403,7 +446,7 @@ class Simulator:
             return "FAILED"
         return "PARTIAL" if "FAILED" in statuses else "COMPLETE"
 
-    def _line_view(self, record: dict[str, Any], line: dict[str, Any]) -> dict[str, Any]:
+    def _line_view(self, record: _Order, line: _OrderLine) -> dict[str, Any]:
         status = self._line_status(record, line)
         errors = []
         if status == "FAILED":
@@ -445,14 +488,14 @@ class Simulator:
 
     # ------------------------------------------------------------ accounts
 
-    def _provision(self, account_id: str, customer: str | None) -> dict[str, Any]:
-        account = {"customerIdentifier": customer, "currencyCode": "USD",
-                   "currentBalance": round(float(self._default_balance), 2), "status": "ACTIVE",
-                   "displayName": f"Simulator account {account_id}"}
+    def _provision(self, account_id: str, customer: str | None) -> _Account:
+        account: _Account = {"customerIdentifier": customer, "currencyCode": "USD",
+                             "currentBalance": round(float(self._default_balance), 2),
+                             "status": "ACTIVE", "displayName": f"Simulator account {account_id}"}
         self._accounts[account_id] = account
         return account
 
-    def _account_for(self, customer: str, account_id: str) -> dict[str, Any]:
+    def _account_for(self, customer: str, account_id: str) -> _Account:
         """The account an order draws on, provisioned on first reference; it must be the customer's."""
         account = self._accounts.get(account_id)
         if account is None:
@@ -530,7 +573,7 @@ class Simulator:
 
     # ------------------------------------------------------------ test and inspection helpers
 
-    def orders(self) -> list[dict[str, Any]]:
+    def orders(self) -> list[_Order]:
         """Every order created, as stored (a copy), oldest first."""
         with self._lock:
             return copy.deepcopy(list(self._orders.values()))
@@ -583,7 +626,7 @@ def _max_results(raw: str | None) -> int:
                                                           f"1..{MAX_MAX_RESULTS}")])
 
 
-def _delivery_status(status: str, line: dict[str, Any]) -> str:
+def _delivery_status(status: str, line: _OrderLine) -> str:
     """Delivery follows processing; methods that deliver nothing to a person say so."""
     if status != "COMPLETE":
         return status

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pipeline.simulator.core import (BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults,
-                                     Reply, Simulator)
+from pipeline.simulator.core import BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults, Reply, Simulator
 
-__all__ = ["SimulatorServer", "make_server", "main"]
+__all__ = ["SimulatorServer", "main", "make_server"]
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -32,6 +31,9 @@ class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     # Do not wait at shutdown for idle keep-alive connections: they hold no uncommitted state.
     block_on_close = False
+    # Narrower than TCPServer's: the socket is AF_INET, and once bound this is its getsockname(),
+    # a (str, int) pair; the bytes hosts the stubs also allow are only accepted by bind().
+    server_address: tuple[str, int]
 
     def __init__(self, address: tuple[str, int], simulator: Simulator, *,
                  log_requests: bool = False) -> None:
@@ -84,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(simulator: Simulator, host: str = "127.0.0.1", port: int = 0, *,
-                log_requests: bool = False) -> ThreadingHTTPServer:
+                log_requests: bool = False) -> SimulatorServer:
     """A bound, not yet serving, server; port 0 picks a free port (see ``server_address``)."""
     return SimulatorServer((host, port), simulator, log_requests=log_requests)
 

@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["validate_order", "DELIVERY_METHODS", "SHIPPING_METHODS"]
+__all__ = ["DELIVERY_METHODS", "SHIPPING_METHODS", "validate_order"]
 
 # i18nKeys by kind of problem (Tango's own numbering per field is not public; these are stable).
 REQUIRED, TOO_LONG, TOO_SHORT, BAD_FORMAT, NOT_ALLOWED, BAD_VALUE = (
@@ -41,10 +41,12 @@ COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 US_ZIP = re.compile(r"^\d{5}$")
 OTHER_POSTAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$")
 
-US_REGIONS = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM "
-    "NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI UM AA AE AP".split())
-CA_REGIONS = frozenset("AB BC MB NB NL NS NT NU ON PE QC SK YT".split())
+US_REGIONS = frozenset([
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
+    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
+    "WI", "WY", "DC", "AS", "GU", "MP", "PR", "VI", "UM", "AA", "AE", "AP"])
+CA_REGIONS = frozenset(["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"])
 
 
 class _Errors:
@@ -176,7 +178,7 @@ def _delivery_method(errors: _Errors, line: dict[str, Any], parent: str) -> str 
     if value is None or value == "":
         errors.add(path, REQUIRED, "is required", value, "required")
         return None
-    if value not in DELIVERY_METHODS:
+    if not isinstance(value, str) or value not in DELIVERY_METHODS:
         errors.add(path, BAD_VALUE, f"must be one of {', '.join(DELIVERY_METHODS)}", value,
                    f"enum={'|'.join(DELIVERY_METHODS)}")
         return None

@@ -17,23 +17,25 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import write_csv, write_xlsx  # noqa: E402
+from generate import write_csv, write_xlsx
 
 STAGES = r"""
 import json, resource, sys, time, datetime as dt
 from pathlib import Path
 t0 = time.perf_counter(); marks = {}
-from pipeline.config import Settings, load_campaign
-from pipeline.ingest import read_sheet
-from pipeline.normalize import normalize
-from pipeline.validate import validate
-from pipeline.report import new_folder, summarize, write_reports
+import rules
+from pipeline.config import load_campaign
+from pipeline.stages.ingest import read_sheet
+from pipeline.stages.normalize import normalize
+from pipeline.stages.validate import validate
+from pipeline.stages.report import new_folder, summarize, write_reports
 path, out, report = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "1"
-campaign = load_campaign(sys.argv[4])
+book = rules.load()
+campaign = load_campaign(sys.argv[4], book)
 marks["import"] = time.perf_counter() - t0
-t = time.perf_counter(); sheet = read_sheet(path); marks["ingest"] = time.perf_counter() - t
-t = time.perf_counter(); norm = normalize(sheet, campaign.defaults); marks["normalize"] = time.perf_counter() - t
-t = time.perf_counter(); v = validate(sheet, norm, dt.date.today()); marks["validate"] = time.perf_counter() - t
+t = time.perf_counter(); sheet = read_sheet(path, book); marks["ingest"] = time.perf_counter() - t
+t = time.perf_counter(); norm = normalize(sheet, book, campaign.defaults); marks["normalize"] = time.perf_counter() - t
+t = time.perf_counter(); v = validate(sheet, norm, dt.date.today(), book); marks["validate"] = time.perf_counter() - t
 if report:
     t = time.perf_counter()
     started = dt.datetime.now().astimezone()
@@ -76,9 +78,11 @@ def main() -> int:
         campaign = tmp_path / "campaign.toml"
         campaign.write_text(CAMPAIGN)
         xlsx, csv_path = tmp_path / "big.xlsx", tmp_path / "big.csv"
-        t = time.perf_counter(); write_xlsx(xlsx, rows_xlsx)
+        t = time.perf_counter()
+        write_xlsx(xlsx, rows_xlsx)
         print(f"generated {xlsx.name} in {time.perf_counter() - t:.1f} s")
-        t = time.perf_counter(); write_csv(csv_path, rows_csv)
+        t = time.perf_counter()
+        write_csv(csv_path, rows_csv)
         print(f"generated {csv_path.name} in {time.perf_counter() - t:.1f} s")
         a = measure(xlsx, tmp_path / "out", campaign, report=True)
         show("xlsx, ingest + normalize + validate + report", a, 10, 600)

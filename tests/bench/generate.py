@@ -18,6 +18,11 @@ STATES = [("MA", 2108, "Boston"), ("CA", 94105, "San Francisco"), ("NY", 10001, 
           ("TX", 78701, "Austin")]
 
 
+# the typical mistakes, one of which lands on about one row in ten
+MISTAKES: list[tuple[str, object]] = [("Email", "not-an-email"), ("Amount", "25.005"), ("UTID", "761382"),
+                                      ("Delivery Method", "PIGEON"), ("Qty", 3)]
+
+
 def row(i: int, rng: random.Random) -> list[object]:
     method = METHODS[i % len(METHODS)]
     first, last = FIRST[i % len(FIRST)], LAST[(i // 10) % len(LAST)]
@@ -41,17 +46,8 @@ def row(i: int, rng: random.Random) -> list[object]:
                 cells[k] = None
             cells["Reference"] = f"BULK-{i}"     # lots with no recipient are told apart by reference
     if rng.random() < 0.10:  # one typical mistake
-        mistake = rng.randrange(5)
-        if mistake == 0:
-            cells["Email"] = "not-an-email"
-        elif mistake == 1:
-            cells["Amount"] = "25.005"
-        elif mistake == 2:
-            cells["UTID"] = "761382"
-        elif mistake == 3:
-            cells["Delivery Method"] = "PIGEON"
-        else:
-            cells["Qty"] = 3
+        key, wrong = MISTAKES[rng.randrange(len(MISTAKES))]
+        cells[key] = wrong
     return [cells.get(h) for h in HEADER]
 
 

@@ -18,47 +18,19 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from tenacity import (RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt,
-                      wait_random_exponential)
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-__all__ = ["TangoClient", "TangoError", "AuthFailed", "InsufficientFunds", "Rejected",
-           "Unavailable", "PostResult", "RateLimiter"]
+from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, TangoError, Unavailable
+from pipeline.tango.answers import PostResult
+
+__all__ = ["OnResponse", "RateLimiter", "TangoClient"]
 
 log = logging.getLogger("tango_batch.client")
-
-
-class TangoError(Exception):
-    """An answer from Tango (or the lack of one) that the caller must act on."""
-
-    def __init__(self, message: str, *, status: int | None = None, i18n_key: str | None = None,
-                 errors: list[dict[str, Any]] | None = None, request_id: str | None = None,
-                 attempts: int = 1, after_unknown: bool = False) -> None:
-        super().__init__(message)
-        self.message, self.status, self.i18n_key = message, status, i18n_key
-        self.errors, self.request_id, self.attempts = errors or [], request_id, attempts
-        # an earlier attempt of the same request may have gone through (no answer, or a 5xx):
-        # this answer then says nothing definite about whether the order exists
-        self.after_unknown = after_unknown
-
-
-class AuthFailed(TangoError):
-    """401: the platform name or key is wrong. Stop the run."""
-
-
-class InsufficientFunds(TangoError):
-    """402: the account cannot pay for this order. Stop sending; unsent rows stay pending."""
-
-
-class Rejected(TangoError):
-    """400/403/404/422: the request is wrong. Not retried; the message goes to the rows."""
-
-
-class Unavailable(TangoError):
-    """No definite answer after every retry (5xx, timeouts, dropped connections, 429s)."""
+# called with each answer (method, path, HTTP status, X-REQUEST-ID, outcome); None status: no answer
+OnResponse = Callable[[str, str, int | None, str | None, str], None]
 
 
 class _Retry(Exception):
@@ -68,29 +40,6 @@ class _Retry(Exception):
                  request_id: str | None = None) -> None:
         super().__init__(reason)
         self.reason, self.wait, self.status, self.request_id = reason, wait, status, request_id
-
-
-@dataclass(frozen=True)
-class PostResult:
-    """A 2xx answer to POST /asyncOrders, in either of the shapes Tango documents."""
-    status: int
-    request_id: str | None
-    external_ref_id: str | None
-    order_status: str | None
-    failed: list[dict[str, Any]] = field(default_factory=list)     # failedLineItems
-    duplicates: dict[str, int] = field(default_factory=dict)        # duplicateLineItemRefIds
-    attempts: int = 1
-
-    @classmethod
-    def parse(cls, status: int, body: dict[str, Any], request_id: str | None, attempts: int) -> PostResult:
-        order = body.get("order") if isinstance(body.get("order"), dict) else body
-        return cls(status=status, request_id=request_id,
-                   external_ref_id=order.get("externalRefID") or body.get("externalRefID"),
-                   order_status=order.get("status") or order.get("orderStatus"),
-                   failed=list(body.get("failedLineItems") or order.get("failedLineItems") or []),
-                   duplicates=dict(body.get("duplicateLineItemRefIds")
-                                   or order.get("duplicateLineItemRefIds") or {}),
-                   attempts=attempts)
 
 
 class RateLimiter:
@@ -145,7 +94,7 @@ class TangoClient:
                  post_rate: float = 1.0, get_rate: float = 5.0, timeout: float = 30.0,
                  max_attempts: int = 6, backoff_max: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 on_response: Callable[[str, str, int | None, str | None, str], None] | None = None) -> None:
+                 on_response: OnResponse | None = None) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), auth=auth, transport=transport,
                                  timeout=timeout, headers={"Accept": "application/json"})
         self.post_limit = RateLimiter(post_rate, clock, sleep)
@@ -212,15 +161,15 @@ class TangoClient:
         if status < 400:
             return
         body = _body(response)
-        kwargs = dict(status=status, i18n_key=body.get("i18nKey"), errors=body.get("errors") or [],
-                      request_id=response.headers.get("X-REQUEST-ID"), attempts=attempts,
-                      after_unknown=after_unknown)
         text = _error_text(body, status)
+        error: type[TangoError] = Rejected
         if status == 401:
-            raise AuthFailed(f"Tango refused the credentials (401): {text}", **kwargs)
-        if status == 402:
-            raise InsufficientFunds(f"insufficient funds (402): {text}", **kwargs)
-        raise Rejected(text, **kwargs)
+            error, text = AuthFailed, f"Tango refused the credentials (401): {text}"
+        elif status == 402:
+            error, text = InsufficientFunds, f"insufficient funds (402): {text}"
+        raise error(text, status=status, i18n_key=body.get("i18nKey"), errors=body.get("errors") or [],
+                    request_id=response.headers.get("X-REQUEST-ID"), attempts=attempts,
+                    after_unknown=after_unknown)
 
     # --- endpoints ------------------------------------------------------------------------------
     def create_order(self, payload: dict[str, Any]) -> PostResult:

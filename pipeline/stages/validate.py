@@ -13,43 +13,40 @@ from dataclasses import dataclass
 import pandera.errors
 import polars as pl
 
-import rules
-from pipeline.ingest import ROW, Sheet
-from pipeline.normalize import IDX, ISSUE_SCHEMA, Normalized
-from pipeline.xlsx_cells import EXCEL_ERRORS
-from rules.messages import explain
+from pipeline.model import ADDRESS_FIELDS, IDENTITY, IDX, ROW, Severity, Status, issue_schema, same_reward
+from pipeline.stages.ingest import Sheet
+from pipeline.stages.ingest.xlsx_cells import EXCEL_ERRORS
+from pipeline.stages.normalize import Normalized
+from rules import RuleBook
+from rules.kinds import Failure, explain
 from rules.schema import build_schema
 
-__all__ = ["Validated", "validate", "same_reward", "IDENTITY", "ADDRESS_FIELDS"]
+__all__ = ["Validated", "validate"]
 
-ADDRESS_FIELDS = ("companyName", "streetLine1", "streetLine2", "city", "stateOrProvince",
-                  "postalCode", "country")
-# what makes two rows order "the same reward for the same recipient"
-IDENTITY = ("firstName", "lastName", "email", "mobileNumber", "streetLine1", "postalCode")
-REWARD = ("utid", "amount", "quantity", "deliveryMethod")
+ERROR, WARNING = Severity.ERROR.value, Severity.WARNING.value
 
 
 @dataclass(frozen=True)
 class Validated:
     frame: pl.DataFrame     # the normalized frame plus "status" (VALID / INVALID)
-    issues: pl.DataFrame    # ISSUE_SCHEMA: errors and warnings of every stage so far
+    issues: pl.DataFrame    # issue_schema(): errors and warnings of every stage so far
 
 
-def _failures(frame: pl.DataFrame, book: rules.RuleBook, today: dt.date) -> pl.DataFrame:
+def _failures(frame: pl.DataFrame, book: RuleBook, today: dt.date) -> pl.DataFrame:
     schema = build_schema(book, today)
     try:
         schema.validate(frame.select(book.fields), lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
+        cases: pl.DataFrame = exc.failure_cases
         return cases.select(pl.col("index").cast(pl.UInt32).alias(IDX),
                             pl.col("column").alias("field"), pl.col("check").alias("rule"))
     return pl.DataFrame(schema={IDX: pl.UInt32, "field": pl.String, "rule": pl.String})
 
 
 def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
-                    book: rules.RuleBook, today: dt.date) -> pl.DataFrame:
+                    book: RuleBook, today: dt.date) -> pl.DataFrame:
     if failures.is_empty():
-        return pl.DataFrame(schema=ISSUE_SCHEMA)
+        return pl.DataFrame(schema=issue_schema())
     labels = sheet.labels(book)
     by_id = {(r.id, r.field): r for r in book.rules}
     raw_cols = {f: c for c, f in sheet.fields.items()}
@@ -64,20 +61,9 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
         col = raw_cols.get(field)
         cell = raw[idx].get(col) if col else None
         value = " ".join(cell.split()) if cell and cell.strip() else row.get(field)
-        messages.append(explain(rule, book, label=labels[field], value=value,
-                                method=row.get("deliveryMethod"), row=row, today=today,
-                                has_column=col is not None))
-    return failures.with_columns(pl.lit("error").alias("severity"),
-                                 pl.Series("text", messages, pl.String)).select(list(ISSUE_SCHEMA))
-
-
-def same_reward() -> list[pl.Expr]:
-    """What makes two rows the same reward for the same recipient: duplicate checks and line-item
-    IDs both use it, so a row flagged "duplicate" here is the row that would get the same ID."""
-    ident = [pl.col(f).str.to_lowercase().fill_null("") for f in IDENTITY]
-    amount = pl.col("amount").cast(pl.Decimal(18, 2), strict=False).cast(pl.String).fill_null("")
-    return [*ident, pl.col("utid").str.to_uppercase().fill_null(""), amount,
-            pl.col("quantity").fill_null("1"), pl.col("deliveryMethod").fill_null("")]
+        messages.append(explain(Failure(rule, book, labels[field], value, row, today, has_column=col is not None)))
+    return failures.with_columns(pl.lit(ERROR).alias("severity"),
+                                 pl.Series("text", messages, pl.String)).select(list(issue_schema()))
 
 
 def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
@@ -99,7 +85,7 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
         IDX, pl.lit(None, pl.String).alias("field"),
         pl.when(pl.col("anonymous")).then(pl.lit("row.same_as")).otherwise(pl.lit("row.duplicate"))
         .alias("rule"),
-        pl.lit("error").alias("severity"),
+        pl.lit(ERROR).alias("severity"),
         pl.when(pl.col("anonymous")).then(pl.format(
             "Same reward, amount and quantity as row {}, with no recipient to tell the two apart. If both "
             "are meant, give each row its own {} (any text unique to it); otherwise delete this row.",
@@ -112,13 +98,13 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
                            & (pl.col("first_ref_row") != pl.col(ROW))
                            & ~pl.col(IDX).is_in(repeat[IDX].implode())).select(
         IDX, pl.lit("externalRefLineItemID").alias("field"),
-        pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit("error").alias("severity"),
+        pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit(ERROR).alias("severity"),
         pl.format("{} '{}' is already used on row {}; each row needs its own reference.",
                   reference, pl.col("externalRefLineItemID"), pl.col("first_ref_row")).alias("text"))
-    return pl.concat([same, reused]).select(list(ISSUE_SCHEMA))
+    return pl.concat([same, reused]).select(list(issue_schema()))
 
 
-def _digital_extras(frame: pl.DataFrame, book: rules.RuleBook,
+def _digital_extras(frame: pl.DataFrame, book: RuleBook,
                     labels: dict[str, str]) -> pl.DataFrame:
     """A digital row with address cells: Tango would refuse the address, so it is left out."""
     digital = list(book.groups["digital_recipient"])
@@ -127,11 +113,11 @@ def _digital_extras(frame: pl.DataFrame, book: rules.RuleBook,
         parts.append(frame.filter(pl.col("deliveryMethod").is_in(digital) & pl.col(field).is_not_null())
                      .select(IDX, pl.lit(field).alias("field"),
                              pl.lit("digital.address_left_out").alias("rule"),
-                             pl.lit("warning").alias("severity"),
+                             pl.lit(WARNING).alias("severity"),
                              pl.format("{} '{}' is left out of the order: {} rewards are not mailed.",
                                        pl.lit(labels[field]), pl.col(field),
                                        pl.col("deliveryMethod")).alias("text")))
-    return pl.concat(parts).select(list(ISSUE_SCHEMA))
+    return pl.concat(parts).select(list(issue_schema()))
 
 
 def _excel_errors(sheet: Sheet, frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
@@ -141,28 +127,27 @@ def _excel_errors(sheet: Sheet, frame: pl.DataFrame, labels: dict[str, str]) -> 
         parts.append(sheet.frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX), pl.col(col).alias("v"))
                      .filter(pl.col("v").is_in(list(EXCEL_ERRORS)))
                      .select(IDX, pl.lit(field).alias("field"), pl.lit("cell.excel_error").alias("rule"),
-                             pl.lit("error").alias("severity"),
+                             pl.lit(ERROR).alias("severity"),
                              pl.format("{} shows the Excel error {}: fix the formula, or type the value, in "
                                        "the sheet.", pl.lit(labels[field]), pl.col("v")).alias("text")))
-    return pl.concat(parts) if parts else pl.DataFrame(schema=ISSUE_SCHEMA)
+    return pl.concat(parts) if parts else pl.DataFrame(schema=issue_schema())
 
 
 def _reading_notes(sheet: Sheet, frame: pl.DataFrame) -> pl.DataFrame:
     """What ingest changed (merged cells filled down), as warnings on their rows."""
     if not sheet.notes:
-        return pl.DataFrame(schema=ISSUE_SCHEMA)
-    header = dict(zip(sheet.columns, sheet.headers))
-    notes = pl.DataFrame({ROW: [n[0] for n in sheet.notes],
-                          "field": [sheet.fields.get(n[1]) for n in sheet.notes],
-                          "text": [f"{header.get(n[1], n[1])}: {n[2]}" for n in sheet.notes]},
+        return pl.DataFrame(schema=issue_schema())
+    header = dict(zip(sheet.columns, sheet.headers, strict=True))
+    notes = pl.DataFrame({ROW: [n.row for n in sheet.notes],
+                          "field": [sheet.fields.get(n.column) for n in sheet.notes],
+                          "text": [f"{header.get(n.column, n.column)}: {n.text}" for n in sheet.notes]},
                          schema={ROW: pl.Int64, "field": pl.String, "text": pl.String})
     return (frame.select(IDX, ROW).join(notes, on=ROW)
-            .select(IDX, "field", pl.lit("cell.merged").alias("rule"), pl.lit("warning").alias("severity"),
+            .select(IDX, "field", pl.lit("cell.merged").alias("rule"), pl.lit(WARNING).alias("severity"),
                     "text"))
 
 
-def validate(sheet: Sheet, normalized: Normalized, today: dt.date) -> Validated:
-    book = rules.load()
+def validate(sheet: Sheet, normalized: Normalized, today: dt.date, book: RuleBook) -> Validated:
     frame = normalized.frame
     labels = sheet.labels(book)
     failures = _failures(frame, book, today)
@@ -178,6 +163,7 @@ def validate(sheet: Sheet, normalized: Normalized, today: dt.date) -> Validated:
         _duplicates(frame, labels),
         _digital_extras(frame, book, labels),
     ], how="vertical").sort(IDX, maintain_order=True)
-    bad = issues.filter(pl.col("severity") == "error")[IDX].unique()
-    status = pl.when(pl.col(IDX).is_in(bad.implode())).then(pl.lit("INVALID")).otherwise(pl.lit("VALID"))
+    bad = issues.filter(pl.col("severity") == ERROR)[IDX].unique()
+    status = (pl.when(pl.col(IDX).is_in(bad.implode())).then(pl.lit(Status.INVALID.value))
+              .otherwise(pl.lit(Status.VALID.value)))
     return Validated(frame=frame.with_columns(status.alias("status")), issues=issues)

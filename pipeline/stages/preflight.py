@@ -18,10 +18,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pipeline.client import Rejected, TangoClient, TangoError
-from pipeline.submit import Stop
+from pipeline.errors import Rejected, Stop, TangoError
+from pipeline.model import Decision, RunRule, Severity, Status
+from pipeline.stages.plan import LineItem
+from pipeline.tango import TangoClient
 
-__all__ = ["Catalog", "load_catalog", "check_account", "CATALOG_TTL"]
+__all__ = ["CATALOG_TTL", "Catalog", "catalog_check", "check_account", "load_catalog"]
 
 CATALOG_TTL = 12 * 3600
 
@@ -58,12 +60,35 @@ class Catalog:
                 return "amount", (f"Amount {amount} does not fit reward {utid} ({name}): it has a fixed "
                                   f"value of {_money(face)}. Write {face.normalize():f}.")
         low, high = item.get("minValue"), item.get("maxValue")
-        if low is not None and value < Decimal(str(low)) or high is not None and value > Decimal(str(high)):
+        if (low is not None and value < Decimal(str(low))) or (high is not None and value > Decimal(str(high))):
             return "amount", (f"Amount {amount} is outside the range of reward {utid} ({name}): "
                               f"{_money(low or 0)} to {_money(high or 0)}.")
         if item.get("isWholeAmountValueRequired") and value != value.to_integral_value():
             return "amount", f"Reward {utid} ({name}) takes whole dollar amounts only; got {amount}."
         return None
+
+
+def catalog_check(items: list[LineItem], catalog: Catalog) -> tuple[list[LineItem], dict[int, Decision]]:
+    """The items whose reward fits the catalog, and an INVALID decision, with the reason, for the others.
+
+    Only rows about to be sent are checked: a row already ordered keeps its status whatever the
+    catalog says now.
+    """
+    verdicts: dict[tuple[str, str], tuple[str, str] | None] = {}
+    keep: list[LineItem] = []
+    refused: dict[int, Decision] = {}
+    for item in items:
+        key = (item.payload["utid"], str(item.amount))
+        if key not in verdicts:
+            verdicts[key] = catalog.problem(*key)
+        verdict = verdicts[key]
+        if verdict is None:
+            keep.append(item)
+            continue
+        column, why = verdict
+        rule = RunRule.CATALOG_UTID if column == "utid" else RunRule.CATALOG_AMOUNT
+        refused[item.idx] = Decision(rule, Severity.ERROR, why, Status.INVALID, column)
+    return keep, refused
 
 
 def _cache_path(folder: Path, namespace: str) -> Path:

@@ -23,13 +23,12 @@ from typing import Any
 
 import polars as pl
 
-import rules
 from pipeline.config import Campaign
-from pipeline.normalize import IDX
-from pipeline.validate import ADDRESS_FIELDS, same_reward
+from pipeline.model import ADDRESS_FIELDS, IDX, ROW, Status, same_reward
+from rules import RuleBook
 
-__all__ = ["LineItem", "Batch", "line_items", "plan_batches", "order_fields", "member_key",
-           "batch_ref"]
+__all__ = ["Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
+           "order_fields", "plan_batches"]
 
 RECIPIENT_FIELDS = ("firstName", "lastName", "email", "mobileNumber")
 OPTIONAL_FIELDS = ("deliveryDate", "etid", "ptid", "expirationDate", "emailSubject", "message",
@@ -109,7 +108,7 @@ def _address(row: dict[str, Any]) -> dict[str, Any]:
     return {f: row[f] for f in ADDRESS_FIELDS if row.get(f)}
 
 
-def _payload(row: dict[str, Any], item_id: str, book: rules.RuleBook) -> dict[str, Any]:
+def _payload(row: dict[str, Any], item_id: str, book: RuleBook) -> dict[str, Any]:
     method = row["deliveryMethod"]
     spec = book.methods[method]
     item: dict[str, Any] = {
@@ -138,14 +137,13 @@ def _payload(row: dict[str, Any], item_id: str, book: rules.RuleBook) -> dict[st
     return item
 
 
-def line_items(frame: pl.DataFrame, campaign: Campaign) -> list[LineItem]:
+def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[LineItem]:
     """The valid rows of a validated frame as line items, in row order."""
-    book = rules.load()
     ids = line_item_ids(frame, campaign)
-    valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == "VALID")
+    valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value)
     items = []
     for row in valid.iter_rows(named=True):
-        items.append(LineItem(id=row["_id"], idx=row[IDX], row=row["__row__"],
+        items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
                               payload=_payload(row, row["_id"], book)))
@@ -175,3 +173,15 @@ def plan_batches(items: Iterable[LineItem], order: dict[str, Any], size: int,
         generation = generation_of(key)
         batches.append(Batch(batch_ref(key, generation), key, generation, order, members))
     return batches
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a run cuts its line items into orders: the one place batches are planned, for sending,
+    for a dry run, and for the lines of a refused batch that go again."""
+    order: dict[str, Any]                               # the order-level fields of every batch
+    size: int                                           # line items per order, at most
+    generation_of: Callable[[str], int] = lambda key: 0  # the ledger's count of definite failures
+
+    def batches(self, items: Iterable[LineItem]) -> list[Batch]:
+        return plan_batches(items, self.order, self.size, self.generation_of)

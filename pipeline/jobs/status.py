@@ -10,22 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import Settings
-from pipeline.ledger import B_SENDING, Ledger
+from pipeline.config import StatusSettings
+from pipeline.errors import Stop
+from pipeline.jobs.reports import rewrite_after
+from pipeline.ledger import Ledger
+from pipeline.model import BatchState, ExitCode
 from pipeline.progress import Progress
-from pipeline.run import EXIT_STOPPED, make_client, rewrite_after
-from pipeline.submit import Stop, Submitter
+from pipeline.stages.submit import Submitter
+from pipeline.tango import TangoClient
+from pipeline.tango.connect import connect, http_logger
 
 __all__ = ["status"]
 
 
-def _settle(ledger: Ledger, settings: Settings, progress: Progress) -> str | None:
+def _settle(ledger: Ledger, settings: StatusSettings, progress: Progress, client: TangoClient | None) -> str | None:
     """Reconcile and follow; the files whose orders moved get their report again."""
-    assert settings.target is not None
     run_id = ledger.start_run("status")
     unfinished = {b.external_ref_id for b in ledger.batches(unfinished=True)}
-    unfinished |= {b.external_ref_id for b in ledger.batches(states=[B_SENDING])}
-    client = make_client(settings.target, settings, ledger, run_id)
+    unfinished |= {b.external_ref_id for b in ledger.batches(states=[BatchState.SENDING])}
+    own_client = client is None
+    client = client or connect(settings.target, state_folder=settings.output, post_rate=settings.post_rate,
+                               on_response=http_logger(ledger, run_id))
     stopped = None
     try:
         submitter = Submitter(client, ledger, run_id, say=progress.say)
@@ -35,24 +40,24 @@ def _settle(ledger: Ledger, settings: Settings, progress: Progress) -> str | Non
         except Stop as exc:
             stopped = str(exc)
     finally:
-        client.close()
+        if own_client:
+            client.close()
     rewrite_after(ledger, unfinished, settings, progress)
-    ledger.finish_run(run_id, EXIT_STOPPED if stopped else 0, stopped)
+    ledger.finish_run(run_id, ExitCode.STOPPED if stopped else ExitCode.OK, stopped)
     return stopped
 
 
-def status(settings: Settings, progress: Progress, since: str | None = None,
-           settle: bool = True) -> dict[str, Any]:
+def status(settings: StatusSettings, progress: Progress, since: str | None = None,
+           settle: bool = True, client: TangoClient | None = None) -> dict[str, Any]:
     """``settle=False`` (another run holds the lock): only read the ledger, ask Tango nothing."""
-    assert settings.target is not None
     target = settings.target
     if not settings.ledger.exists():
         progress.say(f"no ledger at {settings.ledger}: nothing has been run yet")
         return {"target": target.namespace, "runs": [], "rows": {}, "line_items": {}, "unfinished_orders": [],
-                "sending": [], "exit_code": 0}
+                "sending": [], "exit_code": ExitCode.OK}
     ledger = Ledger(settings.ledger, target.namespace)
     try:
-        stopped = _settle(ledger, settings, progress) if settle else None
+        stopped = _settle(ledger, settings, progress, client) if settle else None
         if not settle:
             progress.say("a run is in progress: the ledger as it stands, without asking Tango")
         report = {
@@ -62,9 +67,9 @@ def status(settings: Settings, progress: Progress, since: str | None = None,
                      for r in ledger.runs_since(since) if r["command"] != "status"],
             "line_items": ledger.counts(),
             "unfinished_orders": [b.external_ref_id for b in ledger.batches(unfinished=True)],
-            "sending": [b.external_ref_id for b in ledger.batches(states=[B_SENDING])],
+            "sending": [b.external_ref_id for b in ledger.batches(states=[BatchState.SENDING])],
             "stopped": stopped,
-            "exit_code": EXIT_STOPPED if stopped else 0,
+            "exit_code": ExitCode.STOPPED if stopped else ExitCode.OK,
         }
     finally:
         ledger.close()

@@ -8,28 +8,26 @@ numbers the fast path cannot decide.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import phonenumbers
 import polars as pl
 
-import rules
-from pipeline.ingest import ROW, Sheet
-from rules.schema import SCIENTIFIC_RE
+from pipeline.model import IDX, ROW, Severity, issue_schema
+from pipeline.stages.ingest import Sheet
+from rules import RuleBook
+from rules.patterns import SCIENTIFIC_RE
 
-__all__ = ["Normalized", "normalize", "ISSUE_SCHEMA", "IDX"]
+__all__ = ["Normalized", "normalize"]
 
-IDX = "__idx__"
-ISSUE_SCHEMA = {IDX: pl.UInt32, "field": pl.String, "rule": pl.String, "severity": pl.String,
-                "text": pl.String}
 KEEP_LINE_BREAKS = {"message"}
 
 
 @dataclass(frozen=True)
 class Normalized:
     frame: pl.DataFrame      # IDX, ROW, one text column per field
-    warnings: pl.DataFrame   # ISSUE_SCHEMA, severity "warning"
+    warnings: pl.DataFrame   # issue_schema(), severity "warning"
 
 
 @dataclass(frozen=True)
@@ -79,14 +77,14 @@ def _amount(col: pl.Expr) -> pl.Expr:
     return pl.when(thousands).then(stripped.str.replace_all(",", "")).otherwise(stripped)
 
 
-def _method(book: rules.RuleBook) -> Callable[[pl.Expr], pl.Expr]:
+def _method(book: RuleBook) -> Callable[[pl.Expr], pl.Expr]:
     def value(col: pl.Expr) -> pl.Expr:
         method = col.str.to_uppercase().replace(book.method_aliases)
         return pl.when(method.is_in(list(book.methods))).then(method).otherwise(col)
     return value
 
 
-def _country(book: rules.RuleBook) -> Callable[[pl.Expr], pl.Expr]:
+def _country(book: RuleBook) -> Callable[[pl.Expr], pl.Expr]:
     def value(col: pl.Expr) -> pl.Expr:
         upper = col.str.to_uppercase()
         return upper.replace(book.country_names)
@@ -137,7 +135,7 @@ def _changed(label: str, what: str) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
     return message
 
 
-def steps(book: rules.RuleBook, labels: dict[str, str]) -> list[Step]:
+def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
     lab = labels.__getitem__
     return [
         Step("deliveryMethod", "deliveryMethod.normalized", _method(book),
@@ -165,8 +163,7 @@ def steps(book: rules.RuleBook, labels: dict[str, str]) -> list[Step]:
     ]
 
 
-def normalize(sheet: Sheet, defaults: dict[str, str] | None = None) -> Normalized:
-    book = rules.load()
+def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None = None) -> Normalized:
     defaults = defaults or {}
     labels = sheet.labels(book)
     cols = {f: c for c, f in sheet.fields.items()}
@@ -199,7 +196,7 @@ def normalize(sheet: Sheet, defaults: dict[str, str] | None = None) -> Normalize
             warnings.append(_warn(frame, after, step.field, step.rule, step.message,
                                   has_cell=has_cell))
         frame = after
-    issues = pl.concat(warnings, how="vertical") if warnings else pl.DataFrame(schema=ISSUE_SCHEMA)
+    issues = pl.concat(warnings, how="vertical") if warnings else pl.DataFrame(schema=issue_schema())
     return Normalized(frame=frame, warnings=issues)
 
 
@@ -223,6 +220,6 @@ def _warn(before: pl.DataFrame, after: pl.DataFrame, field: str, rule: str,
     pair = pl.DataFrame({IDX: before[IDX], "old": old, "new": new}).filter(changed)
     return pair.select(
         pl.col(IDX), pl.lit(field).alias("field"), pl.lit(rule).alias("rule"),
-        pl.lit("warning").alias("severity"),
+        pl.lit(Severity.WARNING.value).alias("severity"),
         message(pl.col("old"), pl.col("new")).alias("text"),
     )

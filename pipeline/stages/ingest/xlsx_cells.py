@@ -17,7 +17,9 @@ from xml.etree import ElementTree
 
 import polars as pl
 
-__all__ = ["repair", "hidden_sheets", "EXCEL_ERRORS"]
+from pipeline.stages.ingest.sheet import CellNote
+
+__all__ = ["EXCEL_ERRORS", "hidden_sheets", "repair"]
 
 EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                 "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!")
@@ -58,7 +60,7 @@ def _sheet_xml(content: bytes, name: str) -> bytes | None:
 
 def _error_cells(xml: bytes) -> list[tuple[str, int, str]]:
     """(column letters, row, error text) of every cell of type "e"."""
-    out = []
+    out: list[tuple[str, int, str]] = []
     for match in re.finditer(rb't="e"', xml):
         start = xml.rfind(b"<c ", 0, match.start())
         end = xml.find(b"</c>", match.end())
@@ -71,39 +73,60 @@ def _error_cells(xml: bytes) -> list[tuple[str, int, str]]:
     return out
 
 
-def repair(content: bytes, name: str, grid: pl.DataFrame, letters: list[str],
-           header_idx: int) -> tuple[pl.DataFrame, list[tuple[int, int, str]]]:
-    """The grid with error cells and merged ranges restored; notes as (Excel row, grid column, text)."""
-    xml = _sheet_xml(content, name)
-    if xml is None or (b't="e"' not in xml and b"<mergeCell " not in xml):
-        return grid, []
-    column = {letter: i for i, letter in enumerate(letters)}
-    cells: dict[int, list[str | None]] = {}
+class _Columns:
+    """The grid's columns as lists, taken out of the frame only when a cell of theirs changes."""
 
-    def values(j: int) -> list[str | None]:
-        if j not in cells:
-            cells[j] = grid[grid.columns[j]].to_list()
-        return cells[j]
+    def __init__(self, grid: pl.DataFrame, letters: list[str]) -> None:
+        self.grid, self.letters = grid, letters
+        self.index = {letter: i for i, letter in enumerate(letters)}
+        self.changed: dict[int, list[str | None]] = {}
 
-    for letter, row, text in _error_cells(xml) if b't="e"' in xml else []:
-        j = column.get(letter)
-        if j is not None and 0 < row <= grid.height:
-            values(j)[row - 1] = text
-    notes: list[tuple[int, int, str]] = []
-    header_row = header_idx + 1
+    def values(self, j: int) -> list[str | None]:
+        if j not in self.changed:
+            self.changed[j] = self.grid[self.grid.columns[j]].to_list()
+        return self.changed[j]
+
+    def frame(self) -> pl.DataFrame:
+        if not self.changed:
+            return self.grid
+        return self.grid.with_columns(pl.Series(self.grid.columns[j], v, dtype=pl.String)
+                                      for j, v in self.changed.items())
+
+
+def _put_errors(xml: bytes, cols: _Columns) -> None:
+    for letter, row, text in _error_cells(xml):
+        j = cols.index.get(letter)
+        if j is not None and 0 < row <= cols.grid.height:
+            cols.values(j)[row - 1] = text
+
+
+def _fill_merges(xml: bytes, cols: _Columns, header_row: int) -> list[CellNote]:
+    notes: list[CellNote] = []
     for c1, r1, c2, r2 in MERGE.findall(xml):
-        top, bottom = int(r1), min(int(r2), grid.height)
+        top, bottom = int(r1), min(int(r2), cols.grid.height)
         if top <= header_row or bottom <= top:
             continue          # merged title or header cells, or a merge within one row
-        for letter in letters[column.get(c1.decode(), len(letters)):column.get(c2.decode(), -1) + 1]:
-            j = column[letter]
-            value = values(j)[top - 1]
+        span = f"{c1.decode()}{top}:{c2.decode()}{bottom}"
+        for letter in cols.letters[cols.index.get(c1.decode(), len(cols.letters)):cols.index.get(c2.decode(), -1) + 1]:
+            j = cols.index[letter]
+            value = cols.values(j)[top - 1]
             if value is None:
                 continue
             for row in range(top + 1, bottom + 1):
-                values(j)[row - 1] = value
-                notes.append((row, j, f"this cell is part of the merged cells {c1.decode()}{top}:"
-                                      f"{c2.decode()}{bottom}; their value '{value}' was used for this row too."))
-    if cells:
-        grid = grid.with_columns(pl.Series(grid.columns[j], v, dtype=pl.String) for j, v in cells.items())
-    return grid, notes
+                cols.values(j)[row - 1] = value
+                notes.append(CellNote(row, cols.grid.columns[j], f"this cell is part of the merged cells {span}; "
+                                      f"their value '{value}' was used for this row too."))
+    return notes
+
+
+def repair(content: bytes, name: str, grid: pl.DataFrame, letters: list[str],
+           header_idx: int) -> tuple[pl.DataFrame, list[CellNote]]:
+    """The grid with error cells and merged ranges restored, and a note on each cell a merge filled."""
+    xml = _sheet_xml(content, name)
+    if xml is None or (b't="e"' not in xml and b"<mergeCell " not in xml):
+        return grid, []
+    cols = _Columns(grid, letters)
+    if b't="e"' in xml:
+        _put_errors(xml, cols)
+    notes = _fill_merges(xml, cols, header_idx + 1)
+    return cols.frame(), notes

@@ -8,65 +8,21 @@ is adopted; not found (404), the same request is sent again with the same ID and
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.client import AuthFailed, InsufficientFunds, Rejected, TangoClient, TangoError, Unavailable
-from pipeline.ledger import (B_ACCEPTED, B_FAILED, B_REJECTED, B_SENDING, COMPLETE, DUPLICATE, FAILED,
-                             PENDING, REJECTED, SENDING, SUBMITTED, Ledger)
-from pipeline.plan import Batch, LineItem, plan_batches
+from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, Stop, TangoError, Unavailable
+from pipeline.ledger import Ledger, LineUpdate
+from pipeline.model import BatchState, Status
+from pipeline.stages.plan import Batch, BatchPlan, LineItem
+from pipeline.tango import PostResult, TangoClient, line_errors, line_state, order_final
 
-__all__ = ["Stop", "Submitter", "DUPLICATE", "line_state", "order_final"]
+__all__ = ["Figures", "Submitter"]
 
-log = logging.getLogger("tango_batch.submit")
-
-LINE_DONE = {"COMPLETE": COMPLETE, "FULFILLED": COMPLETE, "DELIVERED": COMPLETE, "SUCCESSFUL": COMPLETE,
-             "FAILED": FAILED, "CANCELLED": FAILED, "CANCELED": FAILED, "DELETED": FAILED,
-             "RETURNED": FAILED}
-LINE_WAITING = {"PENDING", "QUEUED", "PROCESSING", "IN_PROGRESS", "RETRYING", "PENDING_MR", "ON_HOLD",
-                "SUBMITTED", "OPEN"}
-ORDER_FINAL = {"COMPLETE", "FAILED", "PARTIAL", "CANCELLED", "CANCELED", "SUCCESSFUL", "PARTIALFAILED"}
-ORDER_WAITING = {"PENDING", "QUEUED", "PENDING_MR", "ON_HOLD", "PROCESSING", "RETRYING", "IN_PROGRESS"}
 LINE_INDEX = re.compile(r"lineItems\[(\d+)\]")
-
-
-class Stop(Exception):
-    """The run must stop sending (credentials, funds, Tango unavailable); a rerun continues.
-
-    ``can_follow``: Tango still answers (funds ran out), so accepted orders can be followed.
-    """
-
-    def __init__(self, reason: str, can_follow: bool = False) -> None:
-        super().__init__(reason)
-        self.can_follow = can_follow
-
-
-def line_state(word: str | None) -> str | None:
-    """COMPLETE / FAILED for a final line-item status word, None while it is not final."""
-    upper = (word or "").upper()
-    if upper in LINE_DONE:
-        return LINE_DONE[upper]
-    if upper not in LINE_WAITING:
-        log.warning("unknown line-item status %r: treated as not yet final", word)
-    return None
-
-
-def order_final(word: str | None) -> bool:
-    upper = (word or "").upper()
-    if upper in ORDER_FINAL:
-        return True
-    if upper not in ORDER_WAITING:
-        log.warning("unknown order status %r: treated as not yet final", word)
-    return False
-
-
-def _line_errors(errors: Iterable[dict[str, Any]]) -> str:
-    return "; ".join(str(e.get("message") or e.get("errorMessage") or e.get("errorCodeName")
-                         or e.get("errorCode") or "no reason given") for e in errors)
 
 
 @dataclass
@@ -81,18 +37,20 @@ class Figures:
 
 
 class Submitter:
-    def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, batch_size: int = 100,
+    """Sends batches through the ledger, settles those left unknown, and follows accepted orders."""
+
+    def __init__(self, client: TangoClient, ledger: Ledger, run_id: int,
                  say: Callable[[str], None] = lambda s: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
-        self.batch_size, self.say, self.clock = batch_size, say, clock
+        self.say, self.clock = say, clock
         self.sleep = client.sleep          # one notion of waiting, which tests replace
         self.figures = Figures()
 
     # --- reconcile ----------------------------------------------------------------------------
     def reconcile(self) -> None:
         """Settle every batch left ``sending`` by an earlier run, before anything new is sent."""
-        for batch in self.ledger.batches(states=[B_SENDING]):
+        for batch in self.ledger.batches(states=[BatchState.SENDING]):
             self.figures.reconciled += 1
             try:
                 detail = self.client.get_order(batch.customer, batch.account, batch.external_ref_id)
@@ -109,23 +67,22 @@ class Submitter:
                 self._adopt(batch.external_ref_id, list(batch.members), detail)
 
     def _adopt(self, ref: str, members: list[str], detail: dict[str, Any]) -> None:
-        lines, final = self._line_updates(members, detail, self._expected(ref, members, (SENDING,)))
-        self.ledger.end_batch(ref, B_ACCEPTED, http=200, request_id=None, attempts=0,
+        lines, final = self._line_updates(members, detail, self._expected(ref, members, (Status.SENDING,)))
+        self.ledger.end_batch(ref, BatchState.ACCEPTED, http=200, request_id=None, attempts=0,
                               message=None, lines=lines, run_id=self.run_id,
                               order_status=detail.get("orderStatus"), final=final)
 
     # --- submit -------------------------------------------------------------------------------
-    def submit(self, items: list[LineItem], order: dict[str, Any]) -> None:
+    def submit(self, items: list[LineItem], plan: BatchPlan) -> None:
         """Send ``items`` in batches; stops (``Stop``) on credentials, funds or an unreachable API."""
-        queue: list[Batch] = plan_batches(items, order, self.batch_size, self.ledger.generation)
+        queue: list[Batch] = plan.batches(items)
         by_id = {i.id: i for i in items}
         while queue:
             batch = queue.pop(0)
             retry = self._post(batch.ref, batch.payload, [m.id for m in batch.members],
                                member_key=batch.member_key, generation=batch.generation)
             if retry:   # lines not at fault in a refused batch go again, in a batch of their own
-                queue[:0] = plan_batches([by_id[i] for i in retry], order, self.batch_size,
-                                         self.ledger.generation)
+                queue[:0] = plan.batches([by_id[i] for i in retry])
 
     def _post(self, ref: str, payload: dict[str, Any], members: list[str], *, write_ahead: bool = True,
               member_key: str = "", generation: int = 0) -> list[str]:
@@ -172,9 +129,9 @@ class Submitter:
 
     def _definite_failure(self, ref: str, members: list[str], exc: TangoError) -> None:
         """Nothing was created: the rows stay pending, and this batch's ID is not used again."""
-        self.ledger.end_batch(ref, B_FAILED, http=exc.status, request_id=exc.request_id,
+        self.ledger.end_batch(ref, BatchState.FAILED, http=exc.status, request_id=exc.request_id,
                               attempts=exc.attempts, message=exc.message, run_id=self.run_id,
-                              lines=[(m, PENDING, None, None) for m in members], final=True)
+                              lines=[LineUpdate(m, Status.PENDING) for m in members], final=True)
 
     def _rejected(self, ref: str, members: list[str], exc: Rejected) -> list[str]:
         self.figures.rejected_batches += 1
@@ -185,37 +142,38 @@ class Submitter:
                 text = f"{err.get('path')}: {err.get('message') or err.get('i18nKey')}"
                 at_fault.setdefault(members[int(match.group(1))], []).append(text)
         if at_fault:
-            lines = [(m, REJECTED, None, "Tango refused this line: " + "; ".join(at_fault[m]))
-                     if m in at_fault else (m, PENDING, None, None) for m in members]
+            lines = [LineUpdate(m, Status.REJECTED, None, "Tango refused this line: " + "; ".join(at_fault[m]))
+                     if m in at_fault else LineUpdate(m, Status.PENDING) for m in members]
         else:
-            lines = [(m, REJECTED, None, f"Tango refused the order: {exc.message}") for m in members]
-        self.ledger.end_batch(ref, B_REJECTED, http=exc.status, request_id=exc.request_id,
+            lines = [LineUpdate(m, Status.REJECTED, None, f"Tango refused the order: {exc.message}")
+                     for m in members]
+        self.ledger.end_batch(ref, BatchState.REJECTED, http=exc.status, request_id=exc.request_id,
                               attempts=exc.attempts, message=exc.message, lines=lines,
                               run_id=self.run_id, final=True)
         self.say(f"order {ref}: Tango refused it ({exc.status}): {exc.message}")
         return [m for m in members if at_fault and m not in at_fault]
 
-    def _accepted(self, ref: str, members: list[str], result) -> None:
+    def _accepted(self, ref: str, members: list[str], result: PostResult) -> None:
         failed = {f.get("externalRefLineItemID"): f for f in result.failed}
         lines = []
         for m in members:
             if m in failed:
-                lines.append((m, REJECTED, None, "Tango refused this line: "
-                              + (_line_errors(failed[m].get("errors") or []) or "no reason given")))
+                lines.append(LineUpdate(m, Status.REJECTED, None, "Tango refused this line: "
+                                        + (line_errors(failed[m].get("errors") or []) or "no reason given")))
             elif m in result.duplicates:
-                lines.append((m, DUPLICATE, None, "Tango already has a line item with this ID from an "
-                              "earlier order: not ordered again"))
+                lines.append(LineUpdate(m, Status.DUPLICATE, None, "Tango already has a line item with this "
+                                        "ID from an earlier order: not ordered again"))
             else:
-                lines.append((m, SUBMITTED, None, None))
+                lines.append(LineUpdate(m, Status.SUBMITTED))
         self.figures.accepted += 1
-        self.ledger.end_batch(ref, B_ACCEPTED, http=result.status, request_id=result.request_id,
+        self.ledger.end_batch(ref, BatchState.ACCEPTED, http=result.status, request_id=result.request_id,
                               attempts=result.attempts, message=None, lines=lines, run_id=self.run_id,
                               order_status=result.order_status)
         self.say(f"order {ref}: accepted ({len(members) - len(failed)} of {len(members)} lines)")
 
     # --- follow -------------------------------------------------------------------------------
     def _line_updates(self, members: list[str], detail: dict[str, Any],
-                      expected: set[str]) -> tuple[list, bool]:
+                      expected: set[str]) -> tuple[list[LineUpdate], bool]:
         """Line statuses from an order's detail, and whether the order is settled.
 
         ``expected``: members this order should hold (sent in it, not refused when it was placed).
@@ -224,30 +182,23 @@ class Submitter:
         """
         by_ref = {li.get("externalRefLineItemID"): li for li in detail.get("lineItems") or []}
         order_done = order_final(detail.get("orderStatus"))
-        lines, all_final = [], True
+        lines: list[LineUpdate] = []
+        all_final = True
         for m in members:
             li = by_ref.get(m)
             if li is None:
-                if m in expected:
-                    if order_done:
-                        lines.append((m, REJECTED, None, "Tango did not create this line when the order "
-                                      "was placed (no reason reached this pipeline)"))
-                    else:
-                        all_final = False
+                if m in expected and order_done:
+                    lines.append(LineUpdate(m, Status.REJECTED, None, "Tango did not create this line when the "
+                                            "order was placed (no reason reached this pipeline)"))
+                elif m in expected:
+                    all_final = False
                 continue
-            state = line_state(li.get("lineItemStatus") or li.get("status"))
-            if state is None:
-                all_final = False
-                lines.append((m, SUBMITTED, li.get("referenceLineItemId"), None))
-            elif state == FAILED:
-                lines.append((m, FAILED, li.get("referenceLineItemId"),
-                              "Tango could not deliver this reward: "
-                              + (_line_errors(li.get("lineItemErrors") or []) or "no reason given")))
-            else:
-                lines.append((m, COMPLETE, li.get("referenceLineItemId"), None))
+            update = _line_update(m, li)
+            all_final = all_final and update.status != Status.SUBMITTED
+            lines.append(update)
         return lines, all_final and (order_done or bool(lines))
 
-    def _expected(self, ref: str, members: Iterable[str], statuses: tuple[str, ...]) -> set[str]:
+    def _expected(self, ref: str, members: Iterable[str], statuses: tuple[Status, ...]) -> set[str]:
         """Members whose ledger record says they went out in order ``ref`` with one of ``statuses``."""
         return {m for m, r in self.ledger.lines(members).items() if r.batch_ref == ref and r.status in statuses}
 
@@ -267,9 +218,9 @@ class Submitter:
                 if detail is None:
                     left += 1
                     continue
-                expected = self._expected(batch.external_ref_id, batch.members, (SUBMITTED, SENDING))
+                expected = self._expected(batch.external_ref_id, batch.members, (Status.SUBMITTED, Status.SENDING))
                 lines, final = self._line_updates(list(batch.members), detail, expected)
-                self.ledger.end_batch(batch.external_ref_id, B_ACCEPTED, http=200, request_id=None,
+                self.ledger.end_batch(batch.external_ref_id, BatchState.ACCEPTED, http=200, request_id=None,
                                       attempts=0, message=None, lines=lines, run_id=self.run_id,
                                       order_status=detail.get("orderStatus"), final=final)
                 left += 0 if final else 1
@@ -278,3 +229,15 @@ class Submitter:
                 return left
             self.sleep(min(delay, remaining))
             delay = min(delay * 2, 30.0)
+
+
+def _line_update(member: str, line: dict[str, Any]) -> LineUpdate:
+    """A line item of an order's detail: SUBMITTED while Tango works on it, then COMPLETE or FAILED."""
+    reference = line.get("referenceLineItemId")
+    state = line_state(line.get("lineItemStatus") or line.get("status"))
+    if state is None:
+        return LineUpdate(member, Status.SUBMITTED, reference)
+    if state == Status.FAILED:
+        return LineUpdate(member, Status.FAILED, reference, "Tango could not deliver this reward: "
+                          + (line_errors(line.get("lineItemErrors") or []) or "no reason given"))
+    return LineUpdate(member, Status.COMPLETE, reference)

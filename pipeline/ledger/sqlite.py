@@ -18,114 +18,17 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Ledger", "ACCEPTED", "LineRecord", "BatchRecord", "FileRecord"]
+from pipeline.ledger.records import BatchRecord, FileRecord, LineRecord, LineUpdate, RowRecord, Sendable
+from pipeline.ledger.schema import SCHEMA
+from pipeline.model import AT_TANGO, BatchState, ExitCode, FileState, Status
 
-# line-item statuses; ACCEPTED ones are never sent again
-PENDING, SENDING, SUBMITTED, COMPLETE, REJECTED, FAILED, DUPLICATE = (
-    "PENDING", "SENDING", "SUBMITTED", "COMPLETE", "REJECTED", "FAILED", "DUPLICATE")
-# Tango has these lines (DUPLICATE: Tango reported it already had the ID)
-ACCEPTED = (SUBMITTED, COMPLETE, FAILED, DUPLICATE)
-# batch states
-B_SENDING, B_ACCEPTED, B_REJECTED, B_FAILED = "sending", "accepted", "rejected", "failed"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    target TEXT NOT NULL, command TEXT NOT NULL,
-    started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, note TEXT
-);
-CREATE TABLE IF NOT EXISTS line_items (
-    target TEXT NOT NULL, line_item_id TEXT NOT NULL,
-    status TEXT NOT NULL, batch_ref TEXT, reference_line_item_id TEXT, message TEXT,
-    amount TEXT NOT NULL, quantity INTEGER NOT NULL, delivery_method TEXT,
-    first_run INTEGER NOT NULL, accepted_run INTEGER, updated_at TEXT NOT NULL,
-    PRIMARY KEY (target, line_item_id)
-);
-CREATE TABLE IF NOT EXISTS rows (
-    run_id INTEGER NOT NULL, target TEXT NOT NULL, file_sha256 TEXT NOT NULL, file_name TEXT NOT NULL,
-    sheet TEXT, row_number INTEGER NOT NULL, line_item_id TEXT, status TEXT NOT NULL, message TEXT,
-    PRIMARY KEY (run_id, file_sha256, row_number)
-);
-CREATE INDEX IF NOT EXISTS rows_by_file ON rows (target, file_sha256);
-CREATE TABLE IF NOT EXISTS batches (
-    target TEXT NOT NULL, external_ref_id TEXT NOT NULL, member_key TEXT NOT NULL,
-    generation INTEGER NOT NULL, customer TEXT NOT NULL, account TEXT NOT NULL,
-    state TEXT NOT NULL, order_status TEXT, final INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0, last_http INTEGER, last_request_id TEXT, message TEXT,
-    payload TEXT NOT NULL, run_id INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (target, external_ref_id)
-);
-CREATE INDEX IF NOT EXISTS batches_by_key ON batches (target, member_key);
-CREATE TABLE IF NOT EXISTS batch_members (
-    target TEXT NOT NULL, external_ref_id TEXT NOT NULL, line_item_id TEXT NOT NULL, position INTEGER NOT NULL,
-    PRIMARY KEY (target, external_ref_id, line_item_id)
-);
-CREATE TABLE IF NOT EXISTS files (
-    target TEXT NOT NULL, sha256 TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
-    state TEXT NOT NULL, run_date TEXT NOT NULL, sheet TEXT, report_folder TEXT, campaign TEXT,
-    first_run INTEGER NOT NULL, last_run INTEGER NOT NULL, note TEXT, updated_at TEXT NOT NULL,
-    PRIMARY KEY (target, sha256)
-);
-CREATE TABLE IF NOT EXISTS http_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, run_id INTEGER, at TEXT NOT NULL,
-    method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, request_id TEXT, outcome TEXT
-);
-"""
-
-
-# file states: being worked on (rows may still be pending) / every row settled or reported
-F_PROCESSING, F_DONE = "processing", "done"
-
+__all__ = ["Ledger"]
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class LineRecord:
-    line_item_id: str
-    status: str
-    batch_ref: str | None
-    reference_line_item_id: str | None
-    message: str | None
-    amount: str
-    quantity: int
-    first_run: int
-    accepted_run: int | None
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    external_ref_id: str
-    member_key: str
-    generation: int
-    customer: str
-    account: str
-    state: str
-    order_status: str | None
-    final: bool
-    attempts: int
-    payload: dict[str, Any]
-    run_id: int
-    members: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    sha256: str
-    name: str
-    path: str
-    state: str
-    run_date: str
-    sheet: str | None
-    report_folder: str | None
-    first_run: int
-    last_run: int
-    campaign: dict[str, Any]
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class Ledger:
@@ -160,7 +63,8 @@ class Ledger:
         with self.tx() as db:
             cur = db.execute("INSERT INTO runs (target, command, started_at) VALUES (?, ?, ?)",
                              (self.target, command, _now()))
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None        # an INSERT into a rowid table always sets it
+            return cur.lastrowid
 
     def finish_run(self, run_id: int, exit_code: int, note: str | None = None) -> None:
         with self.tx() as db:
@@ -179,31 +83,33 @@ class Ledger:
         rows = self._where_in("SELECT * FROM line_items WHERE target = ? AND line_item_id IN", ids)
         return {r["line_item_id"]: _line(r) for r in rows}
 
-    def add_pending(self, run_id: int, items: Iterable[tuple[str, str, int, str]]) -> None:
-        """Record line items about to be sent (id, amount, quantity, method); known ones are kept."""
+    def add_pending(self, run_id: int, items: Iterable[Sendable]) -> None:
+        """Record line items about to be sent; known ones are kept as they are."""
         now = _now()
         with self.tx() as db:
             db.executemany(
                 "INSERT INTO line_items (target, line_item_id, status, amount, quantity, delivery_method,"
-                " first_run, updated_at) VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?)"
+                " first_run, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (target, line_item_id) DO NOTHING",
-                [(self.target, i, a, q, m, run_id, now) for i, a, q, m in items])
+                [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now)
+                 for i in items])
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, sheet: str | None,
-                    rows: Iterable[tuple[int, str | None, str, str | None]]) -> None:
-        """Every input row of a file in this run: (row number, line-item id, status, message)."""
+                    rows: Iterable[RowRecord]) -> None:
+        """Every input row of a file in this run."""
         with self.tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
                 " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, self.target, file_sha256, file_name, sheet, n, i, s, m) for n, i, s, m in rows])
+                [(run_id, self.target, file_sha256, file_name, sheet, r.row, r.line_item_id, r.status, r.message)
+                 for r in rows])
 
     # --- batches ------------------------------------------------------------------------------
     def generation(self, member_key: str) -> int:
         """How many batches of exactly these members ended in a definite failure."""
         row = self.db.execute(
             "SELECT COUNT(*) FROM batches WHERE target = ? AND member_key = ? AND state IN (?, ?)",
-            (self.target, member_key, B_FAILED, B_REJECTED)).fetchone()
+            (self.target, member_key, BatchState.FAILED, BatchState.REJECTED)).fetchone()
         return int(row[0])
 
     def begin_batch(self, run_id: int, ref: str, member_key: str, generation: int,
@@ -217,17 +123,17 @@ class Ledger:
                 " ON CONFLICT (target, external_ref_id) DO UPDATE SET state = excluded.state,"
                 " updated_at = excluded.updated_at",
                 (self.target, ref, member_key, generation, payload["customerIdentifier"],
-                 payload["accountIdentifier"], B_SENDING, json.dumps(payload), run_id, now, now))
+                 payload["accountIdentifier"], BatchState.SENDING, json.dumps(payload), run_id, now, now))
             db.executemany(
                 "INSERT OR IGNORE INTO batch_members (target, external_ref_id, line_item_id, position)"
                 " VALUES (?, ?, ?, ?)", [(self.target, ref, m, i) for i, m in enumerate(member_ids)])
             db.executemany(
-                "UPDATE line_items SET status = 'SENDING', batch_ref = ?, updated_at = ?"
-                " WHERE target = ? AND line_item_id = ?", [(ref, now, self.target, m) for m in member_ids])
+                "UPDATE line_items SET status = ?, batch_ref = ?, updated_at = ?"
+                " WHERE target = ? AND line_item_id = ?",
+                [(Status.SENDING, ref, now, self.target, m) for m in member_ids])
 
-    def end_batch(self, ref: str, state: str, *, http: int | None, request_id: str | None,
-                  attempts: int, message: str | None,
-                  lines: Iterable[tuple[str, str, str | None, str | None]], run_id: int,
+    def end_batch(self, ref: str, state: BatchState, *, http: int | None, request_id: str | None,
+                  attempts: int, message: str | None, lines: Iterable[LineUpdate], run_id: int,
                   order_status: str | None = None, final: bool = False) -> None:
         """The outcome of a batch and of each of its line items, in one transaction."""
         now = _now()
@@ -238,16 +144,17 @@ class Ledger:
                 " final = ?, updated_at = ? WHERE target = ? AND external_ref_id = ?",
                 (state, http, request_id, attempts, message, order_status, int(final), now,
                  self.target, ref))
-            for line_id, status, reference, text in lines:
+            for line in lines:
+                # a line back to PENDING is in no order; a line Tango has remembers the run that sent it
                 db.execute(
                     "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
-                    " message = ?, updated_at = ?, batch_ref = CASE WHEN ? = 'PENDING' THEN NULL ELSE batch_ref END,"
-                    " accepted_run = CASE WHEN ? IN ('SUBMITTED','COMPLETE','FAILED','DUPLICATE')"
-                    "   THEN COALESCE(accepted_run, ?) ELSE accepted_run END"
+                    " message = ?, updated_at = ?, batch_ref = CASE WHEN ? THEN NULL ELSE batch_ref END,"
+                    " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END"
                     " WHERE target = ? AND line_item_id = ?",
-                    (status, reference, text, now, status, status, run_id, self.target, line_id))
+                    (line.status, line.reference, line.message, now, line.status == Status.PENDING,
+                     line.status in AT_TANGO, run_id, self.target, line.line_item_id))
 
-    def batches(self, *, states: Iterable[str] | None = None, unfinished: bool = False) -> list[BatchRecord]:
+    def batches(self, *, states: Iterable[BatchState] | None = None, unfinished: bool = False) -> list[BatchRecord]:
         sql = "SELECT * FROM batches WHERE target = ?"
         args: list[Any] = [self.target]
         if states is not None:
@@ -255,7 +162,8 @@ class Ledger:
             sql += f" AND state IN ({','.join('?' * len(states))})"
             args += states
         if unfinished:
-            sql += " AND state = 'accepted' AND final = 0"
+            sql += " AND state = ? AND final = 0"
+            args.append(BatchState.ACCEPTED)
         sql += " ORDER BY created_at, external_ref_id"
         out = []
         for r in self.db.execute(sql, args).fetchall():
@@ -263,14 +171,14 @@ class Ledger:
                 "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
                 " ORDER BY position", (self.target, r["external_ref_id"])))
             out.append(BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
-                                   r["account"], r["state"], r["order_status"], bool(r["final"]),
+                                   r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
                                    r["attempts"], json.loads(r["payload"]), r["run_id"], members))
         return out
 
     def accepted_among(self, refs: Iterable[str]) -> set[str]:
         """Which of these batches Tango accepted."""
         return {r[0] for r in self._where_in(
-            f"SELECT external_ref_id FROM batches WHERE state = '{B_ACCEPTED}' AND target = ?"
+            f"SELECT external_ref_id FROM batches WHERE state = '{BatchState.ACCEPTED}' AND target = ?"
             " AND external_ref_id IN", refs)}
 
     def members_of(self, refs: Iterable[str]) -> list[str]:
@@ -286,17 +194,29 @@ class Ledger:
                        (self.target, run_id, _now(), method, path, status, request_id, outcome))
 
     # --- reading back ------------------------------------------------------------------------
-    def run_info(self, run_id: int) -> dict[str, Any] | None:
-        r = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return dict(r) if r else None
+    def run_dates(self, run_ids: Iterable[int]) -> dict[int, str]:
+        """run id -> when it started (ISO 8601, UTC)."""
+        ids = sorted(set(run_ids))
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update(self.db.execute(f"SELECT id, started_at FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                       chunk).fetchall())
+        return out
 
-    def last_run_for_row(self, file_sha256: str, row_number: int, line_item_id: str) -> dict[str, Any] | None:
-        """The latest run that recorded this row of this file with this line item, and its end."""
-        r = self.db.execute(
-            "SELECT runs.id, runs.exit_code, runs.finished_at FROM rows JOIN runs ON runs.id = rows.run_id"
-            " WHERE rows.target = ? AND rows.file_sha256 = ? AND rows.row_number = ? AND rows.line_item_id = ?"
-            " ORDER BY runs.id DESC LIMIT 1", (self.target, file_sha256, row_number, line_item_id)).fetchone()
-        return dict(r) if r else None
+    def interrupted_rows(self, file_sha256: str) -> set[tuple[int, str]]:
+        """(row number, line-item id) of this file's rows whose latest run stopped before its end.
+
+        Such a run was killed (no exit code) or stopped early (exit 3): a run of the same file
+        continues it. A row whose latest run finished was reported, and is a duplicate if sent again.
+        """
+        last: dict[tuple[int, str], int | None] = {}
+        for row, line_id, code in self.db.execute(
+                "SELECT rows.row_number, rows.line_item_id, runs.exit_code FROM rows JOIN runs ON runs.id = rows.run_id"
+                " WHERE rows.target = ? AND rows.file_sha256 = ? AND rows.line_item_id IS NOT NULL ORDER BY runs.id",
+                (self.target, file_sha256)):
+            last[(row, line_id)] = code
+        return {key for key, code in last.items() if code is None or code == ExitCode.STOPPED}
 
     # --- files ------------------------------------------------------------------------------
     def file(self, sha256: str) -> FileRecord | None:
@@ -313,10 +233,10 @@ class Ledger:
                 " DO UPDATE SET path = excluded.path, state = excluded.state, run_date = excluded.run_date,"
                 " sheet = excluded.sheet, campaign = excluded.campaign, last_run = excluded.last_run,"
                 " updated_at = excluded.updated_at",
-                (self.target, sha256, name, path, F_PROCESSING, run_date, sheet, json.dumps(campaign),
+                (self.target, sha256, name, path, FileState.PROCESSING, run_date, sheet, json.dumps(campaign),
                  run_id, run_id, _now()))
 
-    def file_update(self, sha256: str, *, state: str | None = None, path: str | None = None,
+    def file_update(self, sha256: str, *, state: FileState | None = None, path: str | None = None,
                     report_folder: str | None = None, note: str | None = None) -> None:
         with self.tx() as db:
             db.execute(
@@ -331,9 +251,9 @@ class Ledger:
             "SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN", set(line_ids))}
         return [f for f in (self.file(s) for s in sorted(shas)) if f is not None]
 
-    def last_rows(self, sha256: str, run_id: int) -> dict[int, tuple[str | None, str, str | None]]:
-        """row number -> (line item id, status, message) as run ``run_id`` recorded this file."""
-        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
+    def last_rows(self, sha256: str, run_id: int) -> dict[int, RowRecord]:
+        """row number -> the row as run ``run_id`` recorded it for this file."""
+        return {r[0]: RowRecord(r[0], r[1], Status(r[2]), r[3]) for r in self.db.execute(
             "SELECT row_number, line_item_id, status, message FROM rows WHERE run_id = ? AND target = ?"
             " AND file_sha256 = ?", (run_id, self.target, sha256))}
 
@@ -357,10 +277,10 @@ class Ledger:
 
 
 def _file(r: sqlite3.Row) -> FileRecord:
-    return FileRecord(r["sha256"], r["name"], r["path"], r["state"], r["run_date"], r["sheet"],
+    return FileRecord(r["sha256"], r["name"], r["path"], FileState(r["state"]), r["run_date"], r["sheet"],
                       r["report_folder"], r["first_run"], r["last_run"], json.loads(r["campaign"] or "{}"))
 
 
 def _line(r: sqlite3.Row) -> LineRecord:
-    return LineRecord(r["line_item_id"], r["status"], r["batch_ref"], r["reference_line_item_id"],
+    return LineRecord(r["line_item_id"], Status(r["status"]), r["batch_ref"], r["reference_line_item_id"],
                       r["message"], r["amount"], r["quantity"], r["first_run"], r["accepted_run"])

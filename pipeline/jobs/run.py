@@ -1,0 +1,243 @@
+"""The ``run`` job: check → plan → dedupe → preflight → submit → follow → report, for many files.
+
+Order of work, so that no reward is ordered twice and no row is lost:
+1. batches an earlier run left ``sending`` are reconciled with Tango;
+2. every file is read and checked; each valid row gets its line-item ID; a row whose ID Tango
+   already has, or that repeats a row of this run, is not sent (``stages.dedupe``); rows whose
+   reward does not fit Tango's catalog are INVALID (``stages.preflight``);
+3. every row is recorded in the ledger; the account's balance must cover the rows to send;
+4. the new line items are sent in batches; accepted orders are followed until final or ``--wait``;
+5. each file's report is written from the ledger's statuses, and so is the report of every
+   earlier file whose rows changed status in this run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import RunSettings
+from pipeline.errors import InputError, Stop
+from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
+from pipeline.jobs.results import FileOutcome, RunResult
+from pipeline.ledger import Ledger
+from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
+from pipeline.progress import Progress
+from pipeline.stages.check import Checked, check_file
+from pipeline.stages.dedupe import FilePlan, campaign_changed, plan_file
+from pipeline.stages.outcome import row_outcomes, row_records
+from pipeline.stages.plan import BatchPlan, order_fields
+from pipeline.stages.preflight import Catalog, catalog_check, check_account, load_catalog
+from pipeline.stages.report import new_folder, write_dry_run
+from pipeline.stages.submit import Submitter
+from pipeline.stages.validate import Validated
+from pipeline.tango import TangoClient
+from pipeline.tango.connect import connect, http_logger
+
+__all__ = ["run_files"]
+
+log = logging.getLogger("tango_batch.run")
+
+
+@dataclass
+class FileWork:
+    """One checked file and what the run decided for its rows."""
+    checked: Checked
+    plan: FilePlan
+
+    @property
+    def sha256(self) -> str:
+        return self.checked.sheet.sha256
+
+
+class _Run:
+    """The state of one ``run``: what the steps of ``run_files`` share."""
+
+    def __init__(self, settings: RunSettings, progress: Progress, client: TangoClient | None) -> None:
+        self.settings, self.progress = settings, progress
+        self.ledger = Ledger(settings.ledger, settings.target.namespace)
+        self.run_id = 0 if settings.dry_run else self.ledger.start_run("run")
+        self.own_client = client is None
+        self.client = client or connect(settings.target, state_folder=settings.output, post_rate=settings.post_rate,
+                                        on_response=http_logger(self.ledger, self.run_id or None))
+        self.submitter = Submitter(self.client, self.ledger, self.run_id, say=progress.say)
+        self.plan = BatchPlan(order_fields(settings.campaign), settings.batch_size, self.ledger.generation)
+        self.code = ExitCode.OK
+        self.stopped: str | None = None         # why sending stopped, once it has
+        self.can_follow = True                  # Tango still answers: accepted orders can be followed
+        self.catalog: Catalog | None = None
+        self.seen: dict[str, str] = {}          # line-item id -> "file row N", for the rows this run sends
+        # orders whose rows may change status in this run: their files' reports are written again
+        self.unfinished = {b.external_ref_id for b in self.ledger.batches(unfinished=True)}
+        self.unfinished |= {b.external_ref_id for b in self.ledger.batches(states=[BatchState.SENDING])}
+
+    def attempt(self, step: Callable[[], Any]) -> None:
+        """Run ``step``; a ``Stop`` ends the sending, not the run: every file still gets its report."""
+        try:
+            step()
+        except Stop as exc:
+            if self.stopped is None:
+                self.stopped, self.can_follow = str(exc), exc.can_follow
+
+    def worse(self, code: ExitCode) -> None:
+        self.code = max(self.code, code)
+
+    def close(self) -> None:
+        if self.own_client:
+            self.client.close()
+        self.ledger.close()
+
+
+def run_files(paths: list[str], settings: RunSettings, progress: Progress,
+              client: TangoClient | None = None, *, reuse_folders: bool = False) -> RunResult:
+    """The whole ``run`` command; returns its exit code and what happened to each file.
+
+    ``reuse_folders``: a file worked on before gets its report rewritten in the same folder (the
+    nightly job's behaviour), rather than a new folder per run.
+    """
+    run = _Run(settings, progress, client)
+    try:
+        progress.say(f"target: {settings.target.describe()}")
+        if not settings.dry_run:
+            run.attempt(run.submitter.reconcile)
+        outcomes = [FileOutcome(path) for path in paths]
+        works = [w for n, o in enumerate(outcomes) if (w := _check(run, o, outcomes[:n])) is not None]
+        if settings.dry_run:
+            items = [i for w in works for i in w.plan.items]
+            batches = run.plan.batches(items)
+            folder = write_dry_run(settings.output, batches)
+            progress.say(f"dry run: {len(batches)} batches of {len(items)} line items written to {folder}")
+        else:
+            _send(run, works)
+        for outcome, work in zip([o for o in outcomes if o.error is None and o.same_as is None], works,
+                                 strict=True):
+            outcome.summary = _finish(run, work, reuse_folders)
+            if any(outcome.summary["status_counts"].get(s.value) for s in TO_FIX):
+                run.worse(ExitCode.ROWS_TO_FIX)
+        if not settings.dry_run:
+            rewrite_after(run.ledger, run.unfinished, settings, progress, frozenset(w.sha256 for w in works))
+        if run.stopped:
+            progress.say(f"run stopped early: {run.stopped}")
+            progress.say("everything is recorded: run the same command again to continue")
+            run.worse(ExitCode.STOPPED)
+        if not settings.dry_run:
+            run.ledger.finish_run(run.run_id, run.code, run.stopped)
+        figures = {**dataclasses.asdict(run.submitter.figures), "retries": run.client.retries}
+        return RunResult(run.code, run.run_id or None, outcomes, figures)
+    finally:
+        run.close()
+
+
+def _read(run: _Run, outcome: FileOutcome) -> Checked | None:
+    settings = run.settings
+    try:
+        return check_file(outcome.path, settings.book, today=settings.today, sheet=settings.sheet,
+                          defaults=settings.defaults)
+    except InputError as exc:
+        run.progress.say(f"error: {exc}")
+        outcome.error = exc.reason
+    except Exception as exc:
+        log.error("internal error while reading %s: %s: %s", outcome.path, type(exc).__name__, exc)
+        log.debug("details", exc_info=True)     # --debug: the traceback, for the engineer
+        outcome.error = (f"the pipeline failed to read it ({type(exc).__name__}); the engineer on call "
+                         "has the details in the log")
+        run.progress.say(f"error: {Path(outcome.path).name}: {outcome.error}")
+    run.worse(ExitCode.UNREADABLE)
+    return None
+
+
+def _catalog(run: _Run) -> Catalog | None:
+    """The catalog, fetched (or read from its cache) once per run; None when the run has stopped."""
+    if run.catalog is None and run.stopped is None:
+        def fetch() -> None:
+            run.catalog = load_catalog(run.client, run.settings.output, run.settings.target.namespace)
+        run.attempt(fetch)
+    return run.catalog
+
+
+def _check(run: _Run, outcome: FileOutcome, earlier: list[FileOutcome]) -> FileWork | None:
+    """Read, check and plan one file; the pre-flight catalog check runs here."""
+    checked = _read(run, outcome)
+    if checked is None:
+        return None
+    name, outcome.sha256 = checked.path.name, checked.sheet.sha256
+    changed = campaign_changed(run.ledger.file(outcome.sha256), run.settings.campaign)
+    if changed:
+        run.progress.say(f"error: {name}: {changed}")
+        outcome.error = changed
+        run.worse(ExitCode.UNREADABLE)
+        return None
+    twin = next((o for o in earlier if o.sha256 == outcome.sha256 and o.same_as is None), None)
+    if twin is not None:
+        outcome.same_as = twin.path
+        run.progress.say(f"{name}: the same content as {Path(twin.path).name}, which this run processes: "
+                         "not run twice")
+        return None
+    plan = plan_file(checked.validated.frame, checked.sheet.sha256, name, run.settings.campaign, run.settings.book,
+                     run.ledger, run.seen)
+    catalog = _catalog(run) if plan.items and run.stopped is None else None
+    if catalog is not None:
+        plan.items, refused = catalog_check(plan.items, catalog)
+        plan.decisions.update(refused)
+    run.progress.say(f"{name}: {checked.sheet.frame.height} rows checked, {len(plan.items)} to send")
+    return FileWork(checked, plan)
+
+
+def _final(run: _Run, work: FileWork) -> Validated:
+    ledger = None if run.settings.dry_run else run.ledger
+    outcomes = outcomes_from(ledger, work.plan.ids, work.plan.decisions, run.settings.dry_run)
+    return row_outcomes(work.checked.validated, outcomes)
+
+
+def _record(run: _Run, work: FileWork, final: Validated) -> None:
+    sheet = work.checked.sheet
+    run.ledger.record_rows(run.run_id, sheet.sha256, sheet.name, sheet.sheet, row_records(final))
+
+
+def _send(run: _Run, works: list[FileWork]) -> None:
+    """Record, pre-flight the account, submit, follow."""
+    settings = run.settings
+    for work in works:
+        sheet = work.checked.sheet
+        run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, str(sheet.path.resolve()),
+                             settings.today.isoformat(), sheet.sheet, dataclasses.asdict(settings.campaign))
+        run.ledger.add_pending(run.run_id, work.plan.items)
+        _record(run, work, _final(run, work))
+    items = [i for w in works for i in w.plan.items]
+    if items and run.stopped is None:
+        def send() -> None:
+            check_account(run.client, settings.campaign.accountIdentifier, sum((i.value for i in items), Decimal(0)))
+            run.submitter.submit(items, run.plan)
+        run.attempt(send)
+    if run.can_follow and settings.wait > 0:
+        left = run.submitter.follow(settings.wait)
+        if left:
+            run.progress.say(f"{left} orders not final yet: the next run or 'tango-batch status' picks them up")
+
+
+def _finish(run: _Run, work: FileWork, reuse_folders: bool) -> dict[str, Any]:
+    """The file's final statuses recorded, and its report written."""
+    final = _final(run, work)
+    folder = None
+    if not run.settings.dry_run:
+        _record(run, work, final)
+        known = run.ledger.file(work.sha256)
+        if reuse_folders and known and known.report_folder and Path(known.report_folder).is_dir():
+            folder = Path(known.report_folder)
+        else:
+            # the folder is on record before anything is written in it: a run killed while
+            # writing leaves no second, stale report folder behind
+            folder = new_folder(run.settings.output, work.checked.sheet.path, work.checked.started)
+            run.ledger.file_update(work.sha256, report_folder=str(folder))
+    summary = report_file(work.checked, final, run.settings, run.progress,
+                          campaign_path=run.settings.campaign.path, folder=folder)
+    if not run.settings.dry_run:
+        pending = summary["status_counts"].get(Status.PENDING.value, 0) > 0
+        run.ledger.file_update(work.sha256, state=FileState.PROCESSING if pending else FileState.DONE,
+                               report_folder=summary["folder"])
+    return summary

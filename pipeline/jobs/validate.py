@@ -1,0 +1,74 @@
+"""The ``validate`` job: check each file and write its report; nothing is sent, no ledger is kept."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import CheckSettings
+from pipeline.errors import InputError
+from pipeline.model import ExitCode, Status
+from pipeline.progress import Progress
+from pipeline.stages.check import check_file
+from pipeline.stages.report import new_folder, summarize, write_reports
+from pipeline.stages.validate import Validated
+
+__all__ = ["FileResult", "validate_file", "validate_files"]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: str
+    folder: Path
+    paths: dict[str, Path]
+    summary: dict[str, Any]
+    validated: Validated
+
+    @property
+    def invalid(self) -> int:
+        return int(self.summary["status_counts"][Status.INVALID.value])
+
+
+def validate_file(path: str | Path, settings: CheckSettings, progress: Progress | None = None) -> FileResult:
+    """Check one upload and write its reports. Raises InputError if the file cannot be read."""
+    progress = progress or Progress(bar=False)
+    checked = check_file(path, settings.book, today=settings.today, sheet=settings.sheet,
+                         defaults=settings.defaults)
+    sheet = checked.sheet
+    where = f" (sheet '{sheet.sheet}')" if sheet.sheet else ""
+    progress.say(f"{sheet.name}{where}: {sheet.frame.height} rows, header on row {sheet.header_row}")
+    summary = summarize(sheet, checked.validated, started=checked.started, mode="validate",
+                        campaign_path=settings.campaign.path if settings.campaign else None)
+    folder = new_folder(settings.output, sheet.path, checked.started)
+    with progress.rows("writing report", sheet.frame.height) as tick:
+        paths = write_reports(folder, sheet, checked.validated, summary, tick)
+    return FileResult(str(path), folder, paths, summary, checked.validated)
+
+
+def validate_files(paths: list[str], settings: CheckSettings, progress: Progress, *, debug: bool = False) -> ExitCode:
+    """The whole ``validate`` command: each file checked and reported; the others go on when one fails."""
+    code = ExitCode.OK
+    for file in paths:
+        try:
+            result = validate_file(file, settings, progress)
+        except InputError as exc:
+            progress.say(f"error: {exc}")
+            code = max(code, ExitCode.UNREADABLE)
+            continue
+        except Exception as exc:
+            progress.say(f"internal error while processing {file}: {type(exc).__name__}: {exc}")
+            if debug:
+                traceback.print_exc(file=progress.stream)
+            code = max(code, ExitCode.INTERNAL)
+            continue
+        counts = result.summary["status_counts"]
+        progress.say(f"{Path(file).name}: {result.summary['rows']} rows: "
+                     + ", ".join(f"{n} {s}" for s, n in counts.items())
+                     + f"; total of valid rows ${result.summary['total_amount_valid']:,.2f}")
+        progress.say(f"  report: {result.paths['report']}")
+        if result.invalid:
+            progress.say(f"  rows to fix: {result.paths['failures']}")
+            code = max(code, ExitCode.ROWS_TO_FIX)
+    return code

@@ -1,0 +1,84 @@
+"""What the ledger holds, as records: line items, batches, files, and the updates written to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from pipeline.model import BatchState, FileState, Status
+
+__all__ = ["BatchRecord", "FileRecord", "LineRecord", "LineUpdate", "RowRecord", "Sendable"]
+
+
+@dataclass(frozen=True)
+class LineRecord:
+    line_item_id: str
+    status: Status
+    batch_ref: str | None
+    reference_line_item_id: str | None
+    message: str | None
+    amount: str
+    quantity: int
+    first_run: int
+    accepted_run: int | None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    external_ref_id: str
+    member_key: str
+    generation: int
+    customer: str
+    account: str
+    state: BatchState
+    order_status: str | None
+    final: bool
+    attempts: int
+    payload: dict[str, Any]
+    run_id: int
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    name: str
+    path: str
+    state: FileState
+    run_date: str
+    sheet: str | None
+    report_folder: str | None
+    first_run: int
+    last_run: int
+    campaign: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LineUpdate:
+    """A line item's new status after an answer from Tango."""
+    line_item_id: str
+    status: Status
+    reference: str | None = None            # Tango's referenceLineItemId, once known
+    message: str | None = None              # Tango's reason, for a line refused or failed
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    """One input row of a file as a run left it."""
+    row: int                                # the row number Excel shows
+    line_item_id: str | None
+    status: Status
+    message: str | None
+
+
+class Sendable(Protocol):
+    """A line item about to be sent, as the ledger records it."""
+    @property
+    def id(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def delivery_method(self) -> str: ...

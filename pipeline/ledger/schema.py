@@ -1,0 +1,48 @@
+"""The ledger's tables (SQLite). Every table is keyed by ``target``, so each target (simulator,
+sandbox, production, a URL) is its own namespace."""
+
+__all__ = ["SCHEMA"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    target TEXT NOT NULL, command TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, note TEXT
+);
+CREATE TABLE IF NOT EXISTS line_items (
+    target TEXT NOT NULL, line_item_id TEXT NOT NULL,
+    status TEXT NOT NULL, batch_ref TEXT, reference_line_item_id TEXT, message TEXT,
+    amount TEXT NOT NULL, quantity INTEGER NOT NULL, delivery_method TEXT,
+    first_run INTEGER NOT NULL, accepted_run INTEGER, updated_at TEXT NOT NULL,
+    PRIMARY KEY (target, line_item_id)
+);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id INTEGER NOT NULL, target TEXT NOT NULL, file_sha256 TEXT NOT NULL, file_name TEXT NOT NULL,
+    sheet TEXT, row_number INTEGER NOT NULL, line_item_id TEXT, status TEXT NOT NULL, message TEXT,
+    PRIMARY KEY (run_id, file_sha256, row_number)
+);
+CREATE INDEX IF NOT EXISTS rows_by_file ON rows (target, file_sha256);
+CREATE TABLE IF NOT EXISTS batches (
+    target TEXT NOT NULL, external_ref_id TEXT NOT NULL, member_key TEXT NOT NULL,
+    generation INTEGER NOT NULL, customer TEXT NOT NULL, account TEXT NOT NULL,
+    state TEXT NOT NULL, order_status TEXT, final INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, last_http INTEGER, last_request_id TEXT, message TEXT,
+    payload TEXT NOT NULL, run_id INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (target, external_ref_id)
+);
+CREATE INDEX IF NOT EXISTS batches_by_key ON batches (target, member_key);
+CREATE TABLE IF NOT EXISTS batch_members (
+    target TEXT NOT NULL, external_ref_id TEXT NOT NULL, line_item_id TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (target, external_ref_id, line_item_id)
+);
+CREATE TABLE IF NOT EXISTS files (
+    target TEXT NOT NULL, sha256 TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+    state TEXT NOT NULL, run_date TEXT NOT NULL, sheet TEXT, report_folder TEXT, campaign TEXT,
+    first_run INTEGER NOT NULL, last_run INTEGER NOT NULL, note TEXT, updated_at TEXT NOT NULL,
+    PRIMARY KEY (target, sha256)
+);
+CREATE TABLE IF NOT EXISTS http_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, run_id INTEGER, at TEXT NOT NULL,
+    method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, request_id TEXT, outcome TEXT
+);
+"""

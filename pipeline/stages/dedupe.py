@@ -1,0 +1,131 @@
+"""Never twice: which valid rows a run may send, given what the ledger knows.
+
+Each valid row gets its line-item ID (see ``stages.plan``). A row whose ID Tango already has
+(an earlier run, any file) is DUPLICATE, unless the run that recorded this very row of this very
+file stopped before its end: this run continues that one, and the row shows its real state. A row
+that repeats a row of another file of this run shares that row's fate. A row today's checks refuse
+keeps the status it was ordered with, if it was.
+
+``plan_file`` reads what bears on a file from the ledger once (``ledger_view``), then decides from
+that alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipeline.config import Campaign
+from pipeline.ledger import FileRecord, Ledger, LineRecord
+from pipeline.model import AT_TANGO, IDX, ROW, Decision, FileState, RunRule, Severity, Status
+from pipeline.stages.plan import LineItem, line_item_ids, line_items
+from rules import RuleBook
+
+__all__ = ["FilePlan", "LedgerView", "campaign_changed", "ledger_view", "plan_file"]
+
+# the campaign values that are part of every line-item ID
+IDENTITY_KEYS = ("customerIdentifier", "accountIdentifier", "campaign")
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """What the ledger knows that bears on one file's rows."""
+    records: dict[str, LineRecord]              # line-item id -> its record
+    interrupted: set[tuple[int, str]]           # (row, line-item id) whose last run stopped early
+    run_dates: dict[int, str]                   # run id -> when it started
+
+
+@dataclass
+class FilePlan:
+    ids: dict[int, str] = field(default_factory=dict)            # row idx -> line-item id
+    decisions: dict[int, Decision] = field(default_factory=dict)  # rows not sent, and why
+    items: list[LineItem] = field(default_factory=list)           # to send
+
+
+def ledger_view(ledger: Ledger, sha256: str, ids: Iterable[str]) -> LedgerView:
+    records = ledger.lines(ids)
+    runs = {r.accepted_run or r.first_run for r in records.values() if r.status in AT_TANGO}
+    return LedgerView(records, ledger.interrupted_rows(sha256) if records else set(), ledger.run_dates(runs))
+
+
+def _earlier(record: LineRecord, view: LedgerView) -> Decision:
+    run = record.accepted_run or record.first_run
+    when = view.run_dates.get(run, "")[:10]
+    return Decision(RunRule.ORDERED_BEFORE, Severity.WARNING,
+                    f"Already ordered by run {run} on {when} (order {record.batch_ref}, {record.status}): "
+                    "not sent again.", Status.DUPLICATE)
+
+
+def _valid_rows(items: list[LineItem], view: LedgerView, plan: FilePlan, seen: dict[str, str],
+                file_name: str) -> None:
+    for item in items:
+        plan.ids[item.idx] = item.id
+        record = view.records.get(item.id)
+        if record is not None and record.status == Status.SENDING:
+            continue       # in an order Tango accepted but has not listed this line of yet: in flight
+        if record is not None and record.status in AT_TANGO:
+            if (item.row, item.id) not in view.interrupted:   # continuing: its real status is reported
+                plan.decisions[item.idx] = _earlier(record, view)
+        elif item.id in seen:
+            plan.decisions[item.idx] = Decision(RunRule.SAME_IN_RUN, Severity.WARNING,
+                                                f"Same reward as {seen[item.id]} in this run")
+        else:
+            seen[item.id] = f"{file_name} row {item.row}"
+            plan.items.append(item)
+
+
+def _refused_today(invalid: dict[int, tuple[int, str]], view: LedgerView, plan: FilePlan) -> None:
+    """A row Tango accepted earlier keeps that status even if today's checks refuse it.
+
+    The delivery date is checked against the day of the run: a row ordered on Monday with a date
+    ten days out fails the seven-day rule on Friday, but it was ordered all the same.
+    """
+    for idx, (row, line_id) in invalid.items():
+        record = view.records.get(line_id)
+        if record is None or record.status not in AT_TANGO:
+            continue
+        plan.ids[idx] = line_id
+        if (row, line_id) in view.interrupted:
+            plan.decisions[idx] = Decision(
+                RunRule.ORDERED_DESPITE, Severity.WARNING, "Ordered by an earlier run of this file; today's "
+                "checks would refuse it (see the warnings), but it went through.")
+        else:
+            plan.decisions[idx] = _earlier(record, view)
+
+
+def plan_file(frame: pl.DataFrame, sha256: str, file_name: str, campaign: Campaign, book: RuleBook,
+              ledger: Ledger, seen: dict[str, str]) -> FilePlan:
+    """Line-item IDs for a checked file's rows, what to send, and why the others are not sent.
+
+    ``seen``: line-item id -> "file row N" for the rows this run sends; updated with this file's.
+    """
+    items = line_items(frame, campaign, book)
+    invalid_rows = frame.filter(pl.col("status") == Status.INVALID.value).select(IDX, ROW)
+    invalid: dict[int, tuple[int, str]] = {}
+    if not invalid_rows.is_empty():
+        ids = line_item_ids(frame, campaign)
+        invalid = {idx: (row, ids[idx]) for idx, row in invalid_rows.iter_rows()}
+    view = ledger_view(ledger, sha256, [i.id for i in items] + [lid for _, lid in invalid.values()])
+    plan = FilePlan()
+    _valid_rows(items, view, plan, seen, file_name)
+    _refused_today(invalid, view, plan)
+    return plan
+
+
+def campaign_changed(record: FileRecord | None, campaign: Campaign) -> str | None:
+    """A file still being worked on must be continued with the campaign it was started with.
+
+    Customer, account and campaign are part of every line-item ID: with another value, the rows
+    already ordered would get new IDs and be ordered a second time.
+    """
+    if record is None or record.state != FileState.PROCESSING:
+        return None
+    for key in IDENTITY_KEYS:
+        before, now = record.campaign.get(key), getattr(campaign, key)
+        if before != now:
+            return (f"this file was started with {key} = {before!r} and is now run with {now!r}. "
+                    f"Continue it with the campaign file it was started with ({record.campaign.get('path')}): "
+                    "with another value, rows already ordered would be ordered again")
+    return None

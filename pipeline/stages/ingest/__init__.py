@@ -1,0 +1,42 @@
+"""Ingest: read an uploaded .xlsx/.xlsm/.csv into a frame of text cells with Excel's row numbers.
+
+Every cell is read as text (polars' calamine engine for workbooks, polars' CSV reader for CSV), so
+ZIP codes, phone numbers and IDs never pass through floats. The header row is found within the
+first rows of the sheet by matching cells against the aliases of the rule data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipeline.errors import InputError
+from pipeline.stages.ingest.delimited import CSV_SUFFIXES, decode_text, read_delimited
+from pipeline.stages.ingest.sheet import HEADER_SEARCH_ROWS, CellNote, Sheet, column_letter
+from pipeline.stages.ingest.workbook import EXCEL_SUFFIXES, read_workbook
+from rules import RuleBook
+
+__all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Sheet", "column_letter", "decode_text", "read_sheet"]
+
+
+def read_sheet(path: str | Path, book: RuleBook, sheet: str | None = None) -> Sheet:
+    """The sheet of recipients in the file at ``path`` (a workbook's ``sheet``, or its best one)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
+        raise InputError(str(path), f"unsupported file type '{suffix or '(none)'}'; "
+                         "upload an .xlsx, .xlsm or .csv file")
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read the file ({exc.strerror})") from None
+    if not content:
+        raise InputError(str(path), "the file is empty")
+    digest = hashlib.sha256(content).hexdigest()
+    if suffix in EXCEL_SUFFIXES:
+        return read_workbook(path, content, digest, sheet, book)
+    if sheet is not None:
+        raise InputError(str(path), "--sheet applies to workbooks; a CSV file has no sheets")
+    return read_delimited(path, content, digest, book)

@@ -1,0 +1,122 @@
+"""Delimited text (.csv, .txt): the encoding Excel or another tool saved it in, the separator under
+which a header appears, and every cell as text through polars' CSV reader."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import InputError
+from pipeline.stages.ingest.sheet import (
+    HEADER_SEARCH_ROWS,
+    Grid,
+    Sheet,
+    column_letter,
+    find_header,
+    score,
+    short,
+    to_sheet,
+)
+from rules import RuleBook
+
+__all__ = ["CSV_SUFFIXES", "decode_text", "read_delimited"]
+
+CSV_SUFFIXES = {".csv", ".txt"}
+
+
+def decode_text(path: Path, content: bytes) -> tuple[str, bytes | None]:
+    """The text, and the UTF-8 bytes polars can read as they are (None when they must be re-encoded).
+
+    UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode Text"), else Windows-1252, the encoding
+    Excel on Windows saves CSV in. Lone \\r line breaks (old Macs) become \\n.
+    """
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _line_ends(content.decode("utf-16")), None
+        except UnicodeDecodeError:
+            raise InputError(str(path), "the file starts like UTF-16 text but is not") from None
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    try:
+        text = content.decode("utf-8")
+        fixed = _line_ends(text)
+        return fixed, content if fixed is text else None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return _line_ends(content.decode("cp1252")), None
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"the file is neither UTF-8 nor Windows-1252 text (byte "
+                         f"0x{content[exc.start]:02x} at position {exc.start})") from None
+
+
+def _line_ends(text: str) -> str:
+    if "\r" in text and "\r\n" not in text:      # old Mac line ends; \r\n is read as it is
+        return text.replace("\r", "\n")
+    return text
+
+
+def _records(head: str, sep: str) -> tuple[list[list[str | None]], list[int]]:
+    """The first records of the file with ``sep``, and how many lines come before each."""
+    reader = csv.reader(io.StringIO(head), delimiter=sep)
+    records: list[list[str | None]] = []
+    lines_before: list[int] = []
+    consumed = 0
+    try:
+        for record in reader:
+            lines_before.append(consumed)
+            consumed = reader.line_num
+            records.append([c or None for c in record])
+            if len(records) >= HEADER_SEARCH_ROWS:
+                break
+    except csv.Error:
+        pass
+    return records, lines_before
+
+
+def _best_separator(head: str, book: RuleBook) -> tuple[str, list[list[str | None]], list[int], int | None]:
+    """The separator under which a header row names the most known fields."""
+    best: tuple[int, str, list[list[str | None]], list[int], int | None] = (0, ",", [], [], None)
+    for sep in (",", ";", "\t", "|"):
+        records, before = _records(head, sep)
+        idx = find_header(records, book)
+        found = score(records[idx], book) if idx is not None else 0
+        if found > best[0]:
+            best = (found, sep, records, before, idx)
+    return best[1], best[2], best[3], best[4]
+
+
+def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> Sheet:
+    text, raw = decode_text(path, content)
+    if "\x00" in text[:4096]:
+        raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
+    head = "\n".join(text[:200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
+    sep, records, lines_before, idx = _best_separator(head, book)
+    if idx is None:
+        raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
+                         "expected column names such as First Name, Email, Amount")
+    data = raw if raw is not None else text.encode("utf-8")
+    width = len(records[idx])
+    try:
+        try:
+            grid = _csv_grid(data, sep, lines_before[idx], width)
+        except pl.exceptions.ComputeError:
+            # a row with more cells than the header: read them all, as columns without a name
+            grid = _csv_grid(data, sep, lines_before[idx], _widest(text, sep))
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(str(path), f"not a readable CSV file ({short(exc)})") from None
+    letters = [column_letter(i) for i in range(grid.width)]
+    return to_sheet(Grid(path, None, grid, 0, idx + 1, letters, digest), book)
+
+
+def _csv_grid(data: bytes, sep: str, skip: int, width: int) -> pl.DataFrame:
+    return pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
+                       schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
+                       raise_if_empty=False)
+
+
+def _widest(text: str, sep: str) -> int:
+    return max((len(record) for record in csv.reader(io.StringIO(text), delimiter=sep)), default=0)

@@ -1,0 +1,179 @@
+"""A sheet of recipients as the later stages see it, and the work shared by every reader: finding
+the header row, mapping header texts to Tango fields, and turning a grid of text cells into a
+``Sheet`` of non-blank data rows numbered as Excel numbers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import InputError
+from pipeline.model import ROW
+from rules import RuleBook, header_key
+
+__all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Grid", "Sheet", "column_letter", "find_header", "score", "short",
+           "to_sheet"]
+
+HEADER_SEARCH_ROWS = 20
+
+
+@dataclass(frozen=True)
+class CellNote:
+    """What reading changed in one cell (a merged value copied down), said as a warning on its row."""
+    row: int                     # the row number Excel shows
+    column: str                  # the column's name in the frame it belongs to
+    text: str
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The data rows of one sheet: one text column per kept input column, plus ``__row__``."""
+    path: Path
+    sheet: str | None            # None for CSV
+    header_row: int              # Excel row number of the header
+    headers: tuple[str, ...]     # the input columns' header texts, in input order
+    columns: tuple[str, ...]     # the frame's column names for them (c0, c1, ...)
+    fields: dict[str, str]       # frame column -> Tango field, for recognized columns
+    frame: pl.DataFrame
+    sha256: str
+    notes: tuple[CellNote, ...] = ()   # what reading changed, as warnings on rows
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def header_of(self, field: str) -> str | None:
+        for col, f in self.fields.items():
+            if f == field:
+                return self.headers[self.columns.index(col)]
+        return None
+
+    def labels(self, book: RuleBook) -> dict[str, str]:
+        """How messages name each field: the sheet's own header, else the field's label."""
+        return {f: self.header_of(f) or book.labels[f] for f in book.fields}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A sheet's cells as a reader found them, with the header row it chose."""
+    path: Path
+    sheet: str | None
+    cells: pl.DataFrame          # every cell as text, one column per input column
+    header_idx: int              # the header's position in ``cells``
+    first_row: int               # the Excel row number of the first row of ``cells``
+    letters: list[str]           # each column's letter as Excel shows it
+    digest: str                  # the file's SHA-256
+    notes: list[CellNote] = field(default_factory=list)   # keyed by the grid's column names
+
+
+def column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def score(cells: list[str | None], book: RuleBook) -> int:
+    return sum(1 for c in cells if c and header_key(c) in book.aliases)
+
+
+def find_header(rows: list[list[str | None]], book: RuleBook) -> int | None:
+    """Index of the row, among the first ones, that names the most known fields."""
+    best, best_score = None, 0
+    for i, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        found = score(cells, book)
+        if found > best_score:
+            best, best_score = i, found
+    return best
+
+
+def short(exc: Exception) -> str:
+    """The first line of an exception's message, for a message naming the file."""
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def _excel_date(col: pl.Expr) -> pl.Expr:
+    """A date cell reads as '2026-12-24 00:00:00'; what the user sees (and meant) is the date."""
+    return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "$1")
+
+
+def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], book: RuleBook,
+                 ) -> tuple[list[int], list[str], dict[int, str]]:
+    """Which input columns to keep, their header texts, and the field each recognized one means."""
+    keys = {header_key(c or "") for c in header_cells}
+    ours = any(header_key(m) in keys for m in book.report_markers)
+    dropped = {header_key(c) for c in book.report_columns} if ours else set()
+    keep: list[int] = []
+    headers: list[str] = []
+    fields: dict[int, str] = {}
+    seen: dict[str, tuple[str, str]] = {}
+    for i, cell in enumerate(header_cells):
+        text = (cell or "").strip()
+        key = header_key(text)
+        if key in dropped:
+            continue
+        meant = book.aliases.get(key) if key else None
+        if meant:
+            if meant in seen:
+                first, first_letter = seen[meant]
+                raise InputError(
+                    str(grid.path),
+                    f"columns '{first}' ({first_letter}) and '{text}' ({grid.letters[i]}) both mean "
+                    f"{book.labels[meant]}; delete or rename one of them",
+                    sheet=grid.sheet, row=header_row)
+            seen[meant] = (text, grid.letters[i])
+            fields[i] = meant
+        keep.append(i)
+        headers.append(text or f"Column {grid.letters[i]}")
+    _lookalikes(grid, header_row, header_cells, set(fields.values()), book)
+    return keep, headers, fields
+
+
+def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], mapped: set[str],
+                book: RuleBook) -> None:
+    """A header such as 'Amount (USD)' that is no alias would leave the rows to a default amount."""
+    for i, cell in enumerate(header_cells):
+        key = header_key(cell or "")
+        if not cell or not key or key in book.aliases:
+            continue
+        for word, meant in book.lookalikes.items():
+            if word in key and meant not in mapped:
+                raise InputError(
+                    str(grid.path), f"column '{cell.strip()}' ({grid.letters[i]}) looks like {book.labels[meant]} "
+                    f"but is not a name this pipeline knows, so it would be ignored and the campaign default "
+                    f"used instead; rename it '{book.labels[meant]}' (or to something else if it is not "
+                    "that)", sheet=grid.sheet, row=header_row)
+
+
+def to_sheet(grid: Grid, book: RuleBook) -> Sheet:
+    """Turn a grid of text cells into a Sheet of its non-blank data rows below the header."""
+    header_cells = list(grid.cells.row(grid.header_idx))
+    header_row = grid.first_row + grid.header_idx
+    keep, headers, fields = _map_columns(grid, header_row, header_cells, book)
+    src = grid.cells.columns
+    data = grid.cells.slice(grid.header_idx + 1).select(
+        [_excel_date(pl.col(src[i])).alias(f"c{n}") for n, i in enumerate(keep)]
+    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(ROW))
+    columns = [f"c{n}" for n in range(len(keep))]
+    # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
+    if columns:
+        filled = pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars().fill_null(0) > 0
+                                    for c in columns])
+        data = data.filter(filled)
+    # drop trailing columns with neither a header nor any data
+    empty = [c for c, h, i in zip(columns, headers, keep, strict=True)
+             if h.startswith("Column ") and not header_cells[i] and data[c].null_count() == data.height]
+    data = data.drop(empty)
+    kept = [(c, h) for c, h in zip(columns, headers, strict=True) if c not in empty]
+    col_fields = {f"c{n}": f for n, i in enumerate(keep) if (f := fields.get(i))}
+    position = {src[i]: f"c{n}" for n, i in enumerate(keep)}
+    notes = tuple(CellNote(n.row, position[n.column], n.text) for n in grid.notes
+                  if n.column in position and n.row > header_row)
+    return Sheet(path=grid.path, sheet=grid.sheet, header_row=header_row,
+                 headers=tuple(h for _, h in kept), columns=tuple(c for c, _ in kept),
+                 fields=col_fields, frame=data, sha256=grid.digest, notes=notes)

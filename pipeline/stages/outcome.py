@@ -1,0 +1,120 @@
+"""Each row's status after a run, as a pure function of the checks, the run's decisions and the
+ledger's records of the rows' line items; and the rows as the ledger records them.
+
+A valid row's status is its line item's: PENDING until Tango accepts it (or when this was a dry
+run), then what Tango says. A line still SENDING is SUBMITTED if its order was accepted (Tango has
+not listed the line yet), PENDING otherwise. A row the run decided not to send says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.ledger import LineRecord, RowRecord
+from pipeline.model import AT_TANGO, IDX, ROW, Decision, Issue, RunRule, Severity, Status, issue_schema
+from pipeline.stages.validate import Validated
+
+__all__ = ["Outcomes", "row_outcomes", "row_records"]
+
+# the rule of an issue that carries the ledger's message for a line, by the line's status
+LEDGER_MESSAGE_RULE = {Status.REJECTED: RunRule.TANGO_REFUSED, Status.FAILED: RunRule.TANGO_FAILED,
+                       Status.DUPLICATE: RunRule.TANGO_DUPLICATE}
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What the ledger knows of a file's line items, and how this run treated them."""
+    ids: Mapping[int, str]                      # row idx -> line-item id
+    decisions: Mapping[int, Decision]           # rows the run did not send, and why
+    records: Mapping[str, LineRecord]           # line-item id -> the ledger's record
+    accepted_batches: set[str]                  # orders Tango accepted, among those lines are SENDING in
+    dry_run: bool = False
+
+    def state_of(self, record: LineRecord | None) -> Status:
+        """The row status a ledger record stands for; a line still SENDING is in flight or unsent."""
+        if record is None or self.dry_run:
+            return Status.PENDING
+        if record.status == Status.SENDING:
+            return Status.SUBMITTED if record.batch_ref in self.accepted_batches else Status.PENDING
+        return record.status
+
+
+def _same_in_run(idx: int, decision: Decision, first: Status) -> tuple[Status, Issue]:
+    """Ordered through another row of this run: this row shares that row's fate."""
+    state = Status.DUPLICATE if first in AT_TANGO else first
+    outcome = "ordered once, not twice" if state == Status.DUPLICATE else f"which is {state}"
+    severity = Severity.WARNING if state in (Status.DUPLICATE, Status.PENDING) else Severity.ERROR
+    return state, Issue(idx, None, decision.rule, severity, f"{decision.text}, {outcome}.")
+
+
+def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tuple[Status, Issue | None]:
+    decision = out.decisions.get(idx)
+    if decision is not None and decision.rule == RunRule.SAME_IN_RUN:
+        return _same_in_run(idx, decision, out.state_of(record))
+    if decision is not None:
+        state = decision.status or out.state_of(record)
+        return state, Issue(idx, decision.field, decision.rule, decision.severity, decision.text)
+    if not valid:
+        return Status.INVALID, None
+    if out.dry_run or record is None:
+        note = Issue(idx, None, RunRule.DRY_RUN, Severity.WARNING, "Dry run: planned, not sent.")
+        return Status.PENDING, note if out.dry_run else None
+    state = out.state_of(record)
+    if not record.message:
+        return state, None
+    severity = Severity.WARNING if state == Status.DUPLICATE else Severity.ERROR
+    rule = LEDGER_MESSAGE_RULE.get(state, RunRule.TANGO_REFUSED)
+    return state, Issue(idx, None, rule, severity, record.message)
+
+
+def _issues_frame(issues: list[Issue]) -> pl.DataFrame:
+    return pl.DataFrame({IDX: [i.idx for i in issues], "field": [i.field for i in issues],
+                         "rule": [str(i.rule) for i in issues], "severity": [str(i.severity) for i in issues],
+                         "text": [i.text for i in issues]}, schema=issue_schema())
+
+
+def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
+    """The frame with each row's final status and Tango references, and the run's messages."""
+    frame = checked.frame
+    valid_rows = (frame["status"] == Status.VALID.value).to_list()
+    status, line_ids, orders, refs = [], [], [], []
+    issues: list[Issue] = []
+    for idx, valid in zip(frame[IDX].to_list(), valid_rows, strict=True):
+        line_id = out.ids.get(idx)
+        record = out.records.get(line_id) if line_id else None
+        line_ids.append(line_id)
+        orders.append(record.batch_ref if record else None)
+        refs.append(record.reference_line_item_id if record else None)
+        state, issue = _row(idx, valid, out, record)
+        status.append(state.value)
+        if issue is not None:
+            issues.append(issue)
+    # a row that was ordered is not a row to fix: what today's checks say of it is only a warning
+    ordered = [i for i, d in out.decisions.items()
+               if d.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) and not valid_rows[i]]
+    base = checked.issues
+    if ordered:
+        base = base.with_columns(pl.when(pl.col(IDX).is_in(ordered) & (pl.col("severity") == Severity.ERROR.value))
+                                 .then(pl.lit(Severity.WARNING.value)).otherwise(pl.col("severity")).alias("severity"))
+    frame = frame.with_columns(pl.Series("status", status, pl.String),
+                               pl.Series("line_item_id", line_ids, pl.String),
+                               pl.Series("order_id", orders, pl.String),
+                               pl.Series("reference_line_item_id", refs, pl.String))
+    return Validated(frame=frame, issues=pl.concat([base, _issues_frame(issues)]).sort(IDX, maintain_order=True))
+
+
+def row_records(final: Validated) -> list[RowRecord]:
+    """Every row as the ledger records it: a DUPLICATE says when it was ordered, others their errors."""
+    errors = (final.issues.filter(pl.col("severity") == Severity.ERROR.value).group_by(IDX)
+              .agg(pl.col("text").str.join("\n")))
+    run_notes = (final.issues.filter(pl.col("rule").is_in([str(r) for r in RunRule])).group_by(IDX)
+                 .agg(pl.col("text").first().alias("note")))
+    joined = (final.frame.select(IDX, ROW, "line_item_id", "status")
+              .join(errors, on=IDX, how="left").join(run_notes, on=IDX, how="left")
+              .with_columns(pl.when(pl.col("status") == Status.DUPLICATE.value).then(pl.col("note"))
+                            .otherwise(pl.col("text")).alias("text")))
+    return [RowRecord(row, line_id, Status(state), text)
+            for row, line_id, state, text in joined.select(ROW, "line_item_id", "status", "text").iter_rows()]

@@ -1,0 +1,123 @@
+"""The counts of one file's report: the Summary sheet HR reads first, and summary.json for machines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import polars as pl
+import xlsxwriter
+
+from pipeline.model import CHECK_STATUSES, MEANING, ORDERED, RUN_STATUSES, SENT, TO_FIX, Status
+from pipeline.stages.ingest import Sheet
+from pipeline.stages.validate import Validated
+
+__all__ = ["summarize", "summary_sheet"]
+
+
+def _amount(frame: pl.DataFrame, statuses: Iterable[Status]) -> float:
+    value = (pl.col("amount").cast(pl.Float64, strict=False)
+             * pl.col("quantity").cast(pl.Float64, strict=False).fill_null(1.0))
+    total = frame.filter(pl.col("status").is_in([s.value for s in statuses])).select(value.sum()).item()
+    return round(float(total or 0.0), 2)
+
+
+def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode: str,
+              campaign_path: str | None, target: str | None = None) -> dict[str, Any]:
+    """The counts of one file's report, for the Summary sheet and summary.json."""
+    frame = validated.frame
+    statuses = RUN_STATUSES if mode == "run" else CHECK_STATUSES
+    valid = tuple(s for s in statuses if s not in TO_FIX)      # REJECTED/FAILED rows need fixing too
+    by_status = dict(frame.group_by("status").len().iter_rows())
+    methods: dict[str, dict[str, float]] = {}
+    for method in sorted(frame["deliveryMethod"].fill_null("(none)").unique().to_list()):
+        part = frame.filter(pl.col("deliveryMethod").fill_null("(none)") == method)
+        counts: dict[str, float] = {
+            "rows": part.height, "valid": int(part["status"].is_in([s.value for s in valid]).sum()),
+            "invalid": int(part["status"].is_in([s.value for s in TO_FIX]).sum()),
+                  "amount_valid": _amount(part, valid)}
+        if mode == "run":
+            counts["amount_accepted"] = _amount(part, ORDERED)
+        methods[method] = counts
+    summary = {
+        "mode": mode,
+        "target": target,
+        "file": str(sheet.path),
+        "sha256": sheet.sha256,
+        "sheet": sheet.sheet,
+        "header_row": sheet.header_row,
+        "run_started": started.isoformat(timespec="seconds"),
+        "campaign_file": campaign_path,
+        "rows": frame.height,
+        "status_counts": {s.value: int(by_status.get(s.value, 0)) for s in statuses},
+        "warnings": int(validated.issues.filter(pl.col("severity") == "warning").height),
+        "delivery_methods": methods,
+        "total_amount_valid": _amount(frame, valid),
+        "sent_to_tango": mode == "run" and target not in (None, "simulator"),
+        "simulated": target == "simulator",
+    }
+    if mode == "run":
+        summary["amount_sent"] = _amount(frame, SENT)
+        summary["amount_accepted"] = _amount(frame, ORDERED)
+    return summary
+
+
+def _sent_line(summary: dict[str, Any]) -> str:
+    if summary["mode"] != "run":
+        return "No: this run only checked the rows."
+    if summary["target"] == "simulator":
+        return "SIMULATOR: the built-in stand-in for Tango. Nothing was really ordered."
+    return f"Yes, to {summary['target']}"
+
+
+def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
+    ws = book.add_worksheet("Summary")
+    bold = book.add_format({"bold": True})
+    title = book.add_format({"bold": True, "font_size": 14})
+    money = book.add_format({"num_format": "$#,##0.00"})
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 5, 16)
+    ws.write_string(0, 0, "Tango batch import report", title)
+    lines = [
+        ("File", summary["file"]), ("Sheet", summary["sheet"] or "(CSV file)"),
+        ("Header row", str(summary["header_row"])), ("Run time", summary["run_started"]),
+        ("Campaign file", summary["campaign_file"] or "(none)"),
+        ("Sent to Tango", _sent_line(summary)), ("Rows", str(summary["rows"])),
+    ]
+    r = 2
+    for key, value in lines:
+        ws.write_string(r, 0, key, bold)
+        ws.write_string(r, 1, str(value))
+        r += 1
+    r += 1
+    for c, head in enumerate(["Status", "Rows", "Meaning"]):
+        ws.write_string(r, c, head, bold)
+    for status, count in summary["status_counts"].items():
+        r += 1
+        ws.write_string(r, 0, status)
+        ws.write_number(r, 1, count)
+        ws.write_string(r, 2, MEANING.get(Status(status), ""))
+    r += 2
+    run = summary["mode"] == "run"
+    heads = ["Delivery method", "Rows", "Valid", "To fix" if run else "Invalid", "Amount (valid)"]
+    for c, head in enumerate(heads + (["Amount (accepted)"] if run else [])):
+        ws.write_string(r, c, head, bold)
+    for method, counts in summary["delivery_methods"].items():
+        r += 1
+        ws.write_string(r, 0, method)
+        for c, key in enumerate(("rows", "valid", "invalid"), start=1):
+            ws.write_number(r, c, counts[key])
+        ws.write_number(r, 4, counts["amount_valid"], money)
+        if run:
+            ws.write_number(r, 5, counts["amount_accepted"], money)
+    r += 2
+    totals = [("Total amount of valid rows", summary["total_amount_valid"])]
+    if run:
+        totals += [("Amount sent to Tango", summary["amount_sent"]),
+                   ("Amount accepted by Tango", summary["amount_accepted"])]
+    for key, amount in totals:
+        ws.write_string(r, 0, key, bold)
+        ws.write_number(r, 1, amount, money)
+        r += 1
+    ws.write_string(r, 0, "(amounts are amount × quantity)")

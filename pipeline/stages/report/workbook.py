@@ -1,0 +1,142 @@
+"""The Rows sheet of a report workbook, written fast and safely.
+
+xlsxwriter builds the workbook (styles, comments, panes, filters, column widths) in constant-memory
+mode; the cells themselves are rendered column by column with polars into the same ``<row>`` XML
+xlsxwriter writes. Every cell that came from the input is an inline *string*, so nothing a user
+typed can become a formula, a number or a link; a value starting with = + - @ also gets Excel's
+quote prefix, so editing it later keeps it text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import polars as pl
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+
+__all__ = ["MAX_WIDTH", "WORKBOOK_OPTIONS", "RowsSheet", "bad_positions", "widths"]
+
+RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
+CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
+CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
+EXCEL_MAX_CHARS = 32767
+CHUNK = 20_000
+WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
+                    "strings_to_urls": False, "strings_to_numbers": False}
+MAX_WIDTH = 60
+WIDTH_SAMPLE = 2000
+
+
+def widths(headers: Iterable[str], frame: pl.DataFrame, columns: list[str]) -> list[int]:
+    sample = frame.head(WIDTH_SAMPLE)
+    out = []
+    for header, col in zip(headers, columns, strict=True):
+        longest = sample[col].str.len_chars().max() if col in sample.columns else 0
+        out.append(min(MAX_WIDTH, max(len(header) + 3, int(longest or 0) + 2, 8)))  # type: ignore[arg-type]
+    return out
+
+
+def _xml_text(v: pl.Expr, controls: bool) -> pl.Expr:
+    """Cell text as XML character data, escaped so that Excel reads back exactly the input.
+
+    XML cannot hold most control characters: Excel's own escape for them is _xHHHH_, so a
+    literal _xHHHH_ in the text is escaped too (as _x005F_xHHHH_).
+    """
+    v = (v.str.slice(0, EXCEL_MAX_CHARS)
+         .str.replace_all("&", "&amp;", literal=True)
+         .str.replace_all("<", "&lt;", literal=True)
+         .str.replace_all(">", "&gt;", literal=True)
+         .str.replace_all(r"_(x[0-9A-Fa-f]{4}_)", "_x005F_$1"))
+    if controls:    # rare: only columns that hold such characters pay for it
+        for code in CONTROL_CODES:
+            v = v.str.replace_all(chr(code), f"_x{code:04X}_", literal=True)
+    return v
+
+
+class RowsSheet:
+    """A sheet of text rows as HR gets it: header, frozen panes, filters, red cells with notes.
+
+    The cells are rendered with polars rather than xlsxwriter's per-cell Python path (about 5 µs
+    a cell), which cannot write 100,000 rows within the time budget. This class is the one place
+    that touches xlsxwriter internals (pinned version 3.3.1); the tests read its output back.
+    """
+
+    def __init__(self, book: xlsxwriter.Workbook, name: str) -> None:
+        self.book = book
+        self.ws = book.add_worksheet(name)
+        self.header_fmt = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+        self.styles = {
+            "quoted": book.add_format({"quote_prefix": True}),
+            "bad": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
+            "bad_quoted": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006",
+                                           "quote_prefix": True}),
+        }
+
+    def write(self, headers: list[str], widths: list[int], data: pl.DataFrame,
+              columns: list[str], numeric: set[str], bad: dict[str, pl.Series],
+              notes: dict[tuple[int, int], str], tick: Callable[[int], None]) -> int:
+        """Header, then one row per ``data`` row (its ``columns``, in order). Returns row count.
+
+        ``bad[col]``: the row positions whose cell in ``col`` is failing (red, with a note from
+        ``notes[(position, column index)]``). Columns in ``numeric`` are written as numbers.
+        """
+        ws = self.ws
+        for c, (h, w) in enumerate(zip(headers, widths, strict=True)):
+            ws.write_string(0, c, h, self.header_fmt)
+            ws.set_column(c, c, w)
+        for (r, c), text in notes.items():
+            ws.write_comment(r + 1, c, text, {"x_scale": 3, "y_scale": 2})
+        ws._write_single_row(1)             # flush the header into the row file
+        xf = {k: f._get_xf_index() for k, f in self.styles.items()}
+        n = data.height
+        for start in range(0, n, CHUNK):
+            chunk = data.slice(start, CHUNK)
+            ws.fh.write(_render(chunk, start + 2, columns, numeric, bad, xf))
+            tick(chunk.height)
+        ws._check_dimensions(max(n, 1), len(headers) - 1)
+        ws.previous_row = n + 2             # nothing left in xlsxwriter's row buffer to flush
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
+        return n
+
+
+def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: set[str],
+            bad: dict[str, pl.Series], xf: dict[str, int]) -> str:
+    """The <row> elements of ``chunk``, whose first row is Excel row ``first_row``."""
+    offset = first_row - 2
+    position = pl.int_range(pl.len(), dtype=pl.Int64) + offset
+    rownum = (position + 2).cast(pl.String)
+    controls = {c for c in columns if c not in numeric
+                and chunk[c].cast(pl.String).str.contains(CONTROL_RE).any()}
+    cells = []
+    for k, col in enumerate(columns):
+        v = pl.col(col).cast(pl.String)
+        ref = pl.concat_str([pl.lit(f'<c r="{xl_col_to_name(k)}'), rownum, pl.lit('"')])
+        if col in numeric:
+            cells.append(pl.when(v.is_not_null()).then(
+                pl.concat_str([ref, pl.lit("><v>"), v, pl.lit("</v></c>")])).otherwise(pl.lit("")))
+            continue
+        failing = position.is_in(bad[col].implode()) if col in bad and not bad[col].is_empty() else pl.lit(False)
+        risky = v.str.contains(RISKY_RE).fill_null(False)
+        style = (pl.when(failing & risky).then(pl.lit(f' s="{xf["bad_quoted"]}"'))
+                 .when(failing).then(pl.lit(f' s="{xf["bad"]}"'))
+                 .when(risky).then(pl.lit(f' s="{xf["quoted"]}"'))
+                 .otherwise(pl.lit("")))
+        preserve = pl.when(v.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
+        text_cell = pl.concat_str([ref, style, pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"),
+                                   _xml_text(v, col in controls), pl.lit("</t></is></c>")])
+        blank_cell = pl.concat_str([ref, style, pl.lit("/>")])
+        cells.append(pl.when(v.is_not_null()).then(text_cell)
+                     .when(failing).then(blank_cell).otherwise(pl.lit("")))
+    rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('">'), *cells,
+                                       pl.lit("</row>")]).alias("xml"))
+    xml: str = rows["xml"].str.join("").item()
+    return xml
+
+
+def bad_positions(notes: dict[tuple[int, int], str], columns: list[str]) -> dict[str, pl.Series]:
+    by_col: dict[int, list[int]] = {}
+    for r, c in notes:
+        by_col.setdefault(c, []).append(r)
+    return {columns[c]: pl.Series(rows, dtype=pl.Int64) for c, rows in by_col.items()}

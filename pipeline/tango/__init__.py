@@ -1,0 +1,7 @@
+"""Tango's RaaS v2 API: the client and its one retry policy, Tango's answers in the pipeline's
+words, and the one place that builds a client for a target."""
+
+from pipeline.tango.answers import PostResult, line_errors, line_state, order_final
+from pipeline.tango.client import OnResponse, RateLimiter, TangoClient
+
+__all__ = ["OnResponse", "PostResult", "RateLimiter", "TangoClient", "line_errors", "line_state", "order_final"]

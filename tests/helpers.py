@@ -1,0 +1,168 @@
+"""What the tests share: tiny upload files written on the fly, the settings and client of a run
+against the in-process simulator, one fake clock, and reports read back as a user gets them.
+
+Every run a test makes points its output, ledger and caches at the test's own temporary folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import polars as pl
+import xlsxwriter
+
+import rules
+from pipeline.config import Campaign, RunSettings, Target
+from pipeline.jobs.results import RunResult
+from pipeline.progress import Progress
+from pipeline.stages.validate import Validated
+from pipeline.tango import TangoClient
+
+TODAY = dt.date(2026, 6, 1)
+BOOK = rules.load()
+AUTH = ("simulator", "simulator-key")
+TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", AUTH)
+CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", path="c.toml")
+METHODS = ["EMAIL", "PHONE", "EMBEDDED", "NONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT"]
+
+BASE = {
+    "EMAIL": {"First Name": "Ann", "Last Name": "Lee", "Email": "ann.lee@example.com"},
+    "PHONE": {"First Name": "Ann", "Last Name": "Lee", "Mobile": "+14155552671"},
+    "EMBEDDED": {"First Name": "Ann", "Email": "ann.lee@example.com"},
+    "NONE": {"First Name": "Ann"},
+    "ADDRESS": {"First Name": "Ann", "Last Name": "Lee", "Street": "12 Beacon St", "City": "Boston",
+                "State": "MA", "ZIP": "02108", "Country": "US", "Shipping Method": "usps1stclass"},
+    "BULKDIGITAL": {"Qty": "25"},
+    "BULKSHIPMENT": {"First Name": "Ann", "Last Name": "Lee", "Street": "12 Beacon St",
+                     "City": "Boston", "State": "MA", "ZIP": "02108", "Country": "US",
+                     "Shipping Method": "upsground", "Qty": "40"},
+}
+
+
+# --- upload files ------------------------------------------------------------------------------
+def base_row(method: str, **cells: Any) -> dict[str, Any]:
+    row = {"Delivery Method": method, "UTID": "U761382", "Amount": "25", **BASE[method]}
+    for key, value in cells.items():
+        row[key.replace("_", " ")] = value
+    return row
+
+
+def people(n: int, method: str = "EMAIL", **cells: Any) -> list[dict[str, Any]]:
+    return [base_row(method, First_Name=f"P{i}", Email=f"p{i}@example.com", **cells) for i in range(n)]
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], *, encoding: str = "utf-8",
+              above: list[list[str]] | None = None) -> Path:
+    header: list[str] = []
+    for row in rows:
+        header += [k for k in row if k not in header]
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        out = csv.writer(fh)
+        for line in above or []:
+            out.writerow(line)
+        out.writerow(header)
+        for row in rows:
+            out.writerow(["" if row.get(h) is None else row.get(h) for h in header])
+    return path
+
+
+def write_xlsx(path: Path, grid: list[list[Any]], *, sheet: str = "Sheet1",
+               more: dict[str, list[list[Any]]] | None = None) -> Path:
+    """A workbook whose first sheet holds ``grid`` from A1 (None = empty cell; numbers stay numbers)."""
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                           "strings_to_urls": False})
+    date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})
+    for name, cells in {sheet: grid, **(more or {})}.items():
+        ws = book.add_worksheet(name)
+        for r, row in enumerate(cells):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, dt.date):
+                    ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_fmt)
+                elif isinstance(value, (int, float)):
+                    ws.write_number(r, c, value)
+                else:
+                    ws.write_string(r, c, value)
+    book.close()
+    return path
+
+
+# --- what the checks say ------------------------------------------------------------------------
+def errors(result: Validated, idx: int = 0) -> set[str]:
+    issues = result.issues.filter((pl.col("__idx__") == idx) & (pl.col("severity") == "error"))
+    return set(issues["rule"].to_list())
+
+
+def messages(result: Validated, idx: int = 0, severity: str = "error") -> list[str]:
+    issues = result.issues.filter((pl.col("__idx__") == idx) & (pl.col("severity") == severity))
+    return issues["text"].to_list()
+
+
+def value(result: Validated, field: str, idx: int = 0) -> Any:
+    return result.frame[field][idx]
+
+
+# --- time ---------------------------------------------------------------------------------------
+class Clock:
+    """A fake clock: ``sleep`` moves time on at once (retries, rate limits and follow-ups take no
+    time), and a test can move it by hand with ``advance``."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    advance = sleep
+
+
+# --- runs against the in-process simulator ------------------------------------------------------
+def run_settings(tmp_path: Path, **kw: Any) -> RunSettings:
+    """Settings of a run whose output, ledger and caches are all under ``tmp_path``."""
+    base: dict[str, Any] = dict(book=BOOK, campaign=CAMPAIGN, output=tmp_path / "out", today=TODAY, target=TARGET,
+                                batch_size=100, wait=5.0, ledger=tmp_path / "out" / "ledger.sqlite")
+    return RunSettings(**{**base, **kw})
+
+
+def sim_client(transport: httpx.BaseTransport, clock: Clock) -> TangoClient:
+    """A client that needs no sockets and spends no real time."""
+    return TangoClient(TARGET.base_url, AUTH, transport=transport, post_rate=0, get_rate=0, sleep=clock.sleep,
+                       clock=clock)
+
+
+def quiet() -> Progress:
+    return Progress(bar=False)
+
+
+# --- reports read back as HR gets them -----------------------------------------------------------
+def report_path(source: RunResult | Path | str, file_index: int = 0) -> Path:
+    if isinstance(source, RunResult):
+        return Path(source.files[file_index]["report"])
+    return Path(source)
+
+
+def report_rows(source: RunResult | Path | str, file_index: int = 0) -> list[dict[str, Any]]:
+    ws = openpyxl.load_workbook(report_path(source, file_index))["Rows"]
+    header = [c.value for c in ws[1]]
+    return [dict(zip(header, row, strict=True)) for row in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def statuses(source: RunResult | Path | str, file_index: int = 0) -> list[str]:
+    """The Status column of a report (a run's ``file_index``-th file, or a report.xlsx path)."""
+    return [row["Status"] for row in report_rows(source, file_index)]
+
+
+def assert_each_once(sim: Any, expected: int) -> None:
+    """The simulator created ``expected`` line items, each exactly once."""
+    counts = sim.line_item_counts()
+    assert len(counts) == expected
+    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
