@@ -1,6 +1,6 @@
 # Two commands for a fresh clone (only Python >= 3.11 needed):
 #   make demo   set up .venv and run the bundled sample against the built-in Tango simulator
-#   make test   set up .venv and run the tests
+#   make test   set up .venv, then ruff, mypy --strict and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -19,6 +19,8 @@ demo: $(BIN)/tango-batch
 	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
 
 test: $(BIN)/tango-batch
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/tango-batch

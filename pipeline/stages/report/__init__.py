@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,42 +57,53 @@ def _cell_notes(sheet: Sheet, validated: Validated) -> dict[tuple[int, int], str
     return notes
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """A sheet's rows joined with their status, messages and IDs, ready for either workbook."""
+    data: pl.DataFrame
+    columns: list[str]                      # the input columns, in input order
+    headers: list[str]
+    widths: list[int]
+    notes: dict[tuple[int, int], str]       # (row index, input column position) -> error messages
+
+
+def _failures_workbook(path: Path, rows: _Rows) -> None:
+    """The rows to fix, in a layout the pipeline reads again (its Errors column is ignored)."""
+    invalid = rows.data.filter(pl.col("status").is_in([s.value for s in TO_FIX]))
+    new_pos = {idx: pos for pos, idx in enumerate(invalid[IDX].to_list())}
+    notes = {(new_pos[r], c): t for (r, c), t in rows.notes.items() if r in new_pos}
+    cols = [*rows.columns, "error"]
+    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    RowsSheet(book, "Rows to fix").write([*rows.headers, "Errors"], [*rows.widths, MAX_WIDTH], invalid, cols, set(),
+                                         bad_positions(notes, cols), notes, lambda k: None)
+    book.close()
+
+
+def _report_workbook(path: Path, rows: _Rows, summary: dict[str, Any], id_cols: list[str],
+                     tick: Callable[[int], None]) -> None:
+    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    summary_sheet(book, summary)
+    cols = [*rows.columns, ROW, "status", "error", "warning", *id_cols]
+    RowsSheet(book, "Rows").write(
+        [*rows.headers, "Row", "Status", "Errors", "Warnings", *(ID_COLUMNS[c][0] for c in id_cols)],
+        [*rows.widths, 7, 11, MAX_WIDTH, MAX_WIDTH, *(ID_COLUMNS[c][1] for c in id_cols)], rows.data, cols,
+        {ROW}, bad_positions(rows.notes, cols), rows.notes, tick)
+    book.close()
+
+
 def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dict[str, Any],
                   tick: Callable[[int], None] = lambda n: None) -> dict[str, Path]:
     """report.xlsx, failures.xlsx and summary.json in ``folder``; returns their paths."""
-    texts = _row_texts(validated)
-    notes = _cell_notes(sheet, validated)
     cols = list(sheet.columns)
-    data = sheet.frame.select(cols).with_row_index(IDX).join(texts, on=IDX, how="left").sort(IDX)
-    run = summary["mode"] == "run"
-    id_cols = list(ID_COLUMNS) if run else ["line_item_id"]
+    data = sheet.frame.select(cols).with_row_index(IDX).join(_row_texts(validated), on=IDX, how="left").sort(IDX)
+    id_cols = list(ID_COLUMNS) if summary["mode"] == "run" else ["line_item_id"]
     data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
-    headers = list(sheet.headers)
-    sizes = widths(headers, sheet.frame, cols)
+    rows = _Rows(data, cols, list(sheet.headers), widths(list(sheet.headers), sheet.frame, cols),
+                 _cell_notes(sheet, validated))
     paths = {"report": folder / "report.xlsx", "failures": folder / "failures.xlsx",
              "summary": folder / "summary.json"}
-
-    book = xlsxwriter.Workbook(str(_tmp(paths["report"])), WORKBOOK_OPTIONS)
-    summary_sheet(book, summary)
-    out_cols = [*cols, ROW, "status", "error", "warning", *id_cols]
-    RowsSheet(book, "Rows").write(
-        [*headers, "Row", "Status", "Errors", "Warnings", *(ID_COLUMNS[c][0] for c in id_cols)],
-        [*sizes, 7, 11, MAX_WIDTH, MAX_WIDTH, *(ID_COLUMNS[c][1] for c in id_cols)], data, out_cols,
-        {ROW}, bad_positions(notes, out_cols), notes, tick)
-    book.close()
-
-    # failures.xlsx: the rows to fix, in a layout the pipeline reads again (Errors is ignored)
-    invalid = data.filter(pl.col("status").is_in([s.value for s in TO_FIX]))
-    kept = invalid[IDX].to_list()
-    new_pos = {idx: pos for pos, idx in enumerate(kept)}
-    fail_notes = {(new_pos[r], c): t for (r, c), t in notes.items() if r in new_pos}
-    fail_cols = [*cols, "error"]
-    book = xlsxwriter.Workbook(str(_tmp(paths["failures"])), WORKBOOK_OPTIONS)
-    RowsSheet(book, "Rows to fix").write(
-        [*headers, "Errors"], [*sizes, MAX_WIDTH], invalid, fail_cols, set(),
-        bad_positions(fail_notes, fail_cols), fail_notes, lambda k: None)
-    book.close()
-
+    _report_workbook(_tmp(paths["report"]), rows, summary, id_cols, tick)
+    _failures_workbook(_tmp(paths["failures"]), rows)
     summary = {**summary, "report": str(paths["report"]), "failures": str(paths["failures"])}
     _tmp(paths["summary"]).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                       encoding="utf-8")

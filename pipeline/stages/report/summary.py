@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -71,53 +72,73 @@ def _sent_line(summary: dict[str, Any]) -> str:
     return f"Yes, to {summary['target']}"
 
 
-def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
-    ws = book.add_worksheet("Summary")
-    bold = book.add_format({"bold": True})
-    title = book.add_format({"bold": True, "font_size": 14})
-    money = book.add_format({"num_format": "$#,##0.00"})
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 5, 16)
-    ws.write_string(0, 0, "Tango batch import report", title)
+@dataclass(frozen=True)
+class _Styles:
+    bold: Any
+    money: Any
+
+
+def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     lines = [
         ("File", summary["file"]), ("Sheet", summary["sheet"] or "(CSV file)"),
         ("Header row", str(summary["header_row"])), ("Run time", summary["run_started"]),
         ("Campaign file", summary["campaign_file"] or "(none)"),
         ("Sent to Tango", _sent_line(summary)), ("Rows", str(summary["rows"])),
     ]
-    r = 2
     for key, value in lines:
-        ws.write_string(r, 0, key, bold)
+        ws.write_string(r, 0, key, st.bold)
         ws.write_string(r, 1, str(value))
         r += 1
-    r += 1
+    return r + 1
+
+
+def _by_status(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     for c, head in enumerate(["Status", "Rows", "Meaning"]):
-        ws.write_string(r, c, head, bold)
+        ws.write_string(r, c, head, st.bold)
     for status, count in summary["status_counts"].items():
         r += 1
         ws.write_string(r, 0, status)
         ws.write_number(r, 1, count)
         ws.write_string(r, 2, MEANING.get(Status(status), ""))
-    r += 2
+    return r + 2
+
+
+def _by_method(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     run = summary["mode"] == "run"
     heads = ["Delivery method", "Rows", "Valid", "To fix" if run else "Invalid", "Amount (valid)"]
     for c, head in enumerate(heads + (["Amount (accepted)"] if run else [])):
-        ws.write_string(r, c, head, bold)
+        ws.write_string(r, c, head, st.bold)
     for method, counts in summary["delivery_methods"].items():
         r += 1
         ws.write_string(r, 0, method)
         for c, key in enumerate(("rows", "valid", "invalid"), start=1):
             ws.write_number(r, c, counts[key])
-        ws.write_number(r, 4, counts["amount_valid"], money)
+        ws.write_number(r, 4, counts["amount_valid"], st.money)
         if run:
-            ws.write_number(r, 5, counts["amount_accepted"], money)
-    r += 2
+            ws.write_number(r, 5, counts["amount_accepted"], st.money)
+    return r + 2
+
+
+def _totals(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     totals = [("Total amount of valid rows", summary["total_amount_valid"])]
-    if run:
+    if summary["mode"] == "run":
         totals += [("Amount sent to Tango", summary["amount_sent"]),
                    ("Amount accepted by Tango", summary["amount_accepted"])]
     for key, amount in totals:
-        ws.write_string(r, 0, key, bold)
-        ws.write_number(r, 1, amount, money)
+        ws.write_string(r, 0, key, st.bold)
+        ws.write_number(r, 1, amount, st.money)
         r += 1
     ws.write_string(r, 0, "(amounts are amount × quantity)")
+    return r + 1
+
+
+def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
+    """The Summary sheet: the file, then rows per status, per delivery method, and the totals."""
+    ws = book.add_worksheet("Summary")
+    styles = _Styles(book.add_format({"bold": True}), book.add_format({"num_format": "$#,##0.00"}))
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 5, 16)
+    ws.write_string(0, 0, "Tango batch import report", book.add_format({"bold": True, "font_size": 14}))
+    r = 2
+    for section in (_facts, _by_status, _by_method, _totals):
+        r = section(ws, r, summary, styles)
