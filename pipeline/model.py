@@ -20,7 +20,6 @@ __all__ = [
     "CHECK_STATUSES",
     "IDENTITY",
     "IDX",
-    "ISSUE_COLUMNS",
     "MEANING",
     "ORDERED",
     "ROW",
@@ -124,7 +123,6 @@ class RunRule(StrEnum):
 # frame bookkeeping columns: a row's position in its sheet's frame, and the row number Excel shows
 IDX = "__idx__"
 ROW = "__row__"
-ISSUE_COLUMNS = (IDX, "field", "rule", "severity", "text")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -38,7 +39,7 @@ class Failure:
     has_column: bool = True                 # False: the sheet has no column for the field
 
     @property
-    def p(self) -> dict[str, object]:
+    def p(self) -> dict[str, Any]:
         return self.rule.params
 
     @property
@@ -111,7 +112,7 @@ def _max_length(f: Failure) -> str:
 
 @kind("charset", lambda c, r, b, t: c.str.contains(b.charsets[r.params["charset"]]["pattern"]))
 def _charset(f: Failure) -> str:
-    charset = f.book.charsets[str(f.p["charset"])]
+    charset = f.book.charsets[f.p["charset"]]
     suggestion = ascii_suggestion(f.value or "", charset["pattern"])
     hint = f" Write '{suggestion}' instead." if suggestion else " Remove or replace them."
     return (f"{f.label} may contain only {charset['describe']}{f.on}; got {f.got} "
@@ -120,7 +121,7 @@ def _charset(f: Failure) -> str:
 
 @kind("no_chars", lambda c, r, b, t: ~c.str.contains(f"[{re.escape(r.params['chars'])}]"))
 def _no_chars(f: Failure) -> str:
-    shown = " ".join(str(f.p["chars"]))
+    shown = " ".join(f.p["chars"])
     return f"{f.label} must not contain {shown}{f.on}; got {f.got}.{f.fix}"
 
 
@@ -252,6 +253,6 @@ def _pair_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) -> pl.Exp
 
 @kind("pair_max_length", _pair_ok)
 def _pair_max_length(f: Failure) -> str:
-    other = str(f.p["other"])
+    other = f.p["other"]
     full = " ".join(v for v in (f.row.get(f.rule.field), f.row.get(other)) if v)
     return f"{f.p['name']} may have at most {f.p['max']} characters; got '{full}' ({len(full)}).{f.fix}"

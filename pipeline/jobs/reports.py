@@ -13,7 +13,8 @@ from pipeline.errors import InputError
 from pipeline.ledger import FileRecord, Ledger
 from pipeline.model import ROW, Decision, FileState, RunRule, Severity, Status
 from pipeline.progress import Progress
-from pipeline.stages.check import Checked, check_file
+from pipeline.stages.check import Checked, check_sheet
+from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.report import new_folder, summarize, write_reports
 from pipeline.stages.validate import Validated
@@ -58,15 +59,17 @@ def rewrite_after(ledger: Ledger, refs: set[str], settings: StatusSettings, prog
 def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, progress: Progress) -> bool:
     path = Path(record.path)
     today = dt.date.fromisoformat(record.run_date)
+    started = dt.datetime.now().astimezone()
     try:
-        checked = check_file(path, settings.book, today=today, sheet=record.sheet,
-                             defaults=record.campaign.get("defaults") or {})
+        sheet = read_sheet(path, settings.book, record.sheet)
     except InputError as exc:
         progress.say(f"could not update the report of {record.name}: {exc.reason}")
         return False
-    if checked.sheet.sha256 != record.sha256:
+    if sheet.sha256 != record.sha256:
         progress.say(f"could not update the report of {record.name}: the file at {path} has changed")
         return False
+    validated = check_sheet(sheet, settings.book, today=today, defaults=record.campaign.get("defaults") or {})
+    checked = Checked(path, sheet, validated, started)
     rows = ledger.last_rows(record.sha256, record.last_run)
     valid = checked.validated.frame["status"].to_list()
     ids: dict[int, str] = {}

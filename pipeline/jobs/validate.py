@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ from pipeline.config import CheckSettings
 from pipeline.errors import InputError
 from pipeline.model import ExitCode, Status
 from pipeline.progress import Progress
-from pipeline.stages.check import check_file
+from pipeline.stages.check import Checked, check_sheet
+from pipeline.stages.ingest import read_sheet
 from pipeline.stages.report import new_folder, summarize, write_reports
 from pipeline.stages.validate import Validated
 
@@ -34,11 +36,12 @@ class FileResult:
 def validate_file(path: str | Path, settings: CheckSettings, progress: Progress | None = None) -> FileResult:
     """Check one upload and write its reports. Raises InputError if the file cannot be read."""
     progress = progress or Progress(bar=False)
-    checked = check_file(path, settings.book, today=settings.today, sheet=settings.sheet,
-                         defaults=settings.defaults)
-    sheet = checked.sheet
+    started = dt.datetime.now().astimezone()
+    sheet = read_sheet(path, settings.book, settings.sheet)
     where = f" (sheet '{sheet.sheet}')" if sheet.sheet else ""
     progress.say(f"{sheet.name}{where}: {sheet.frame.height} rows, header on row {sheet.header_row}")
+    checked = Checked(Path(path), sheet, check_sheet(sheet, settings.book, today=settings.today,
+                                                     defaults=settings.defaults), started)
     summary = summarize(sheet, checked.validated, started=checked.started, mode="validate",
                         campaign_path=settings.campaign.path if settings.campaign else None)
     folder = new_folder(settings.output, sheet.path, checked.started)
