@@ -54,7 +54,7 @@ def _order_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML)")
     _target_options(p)
     p.add_argument("--batch-size", type=_positive_int, default=100, metavar="N",
-                   help="line items per order (default 100)")
+                   help="line items per order (default 100, at most 50,000)")
     wait = p.add_mutually_exclusive_group()
     wait.add_argument("--wait", type=float, default=300.0, metavar="S",
                       help="follow orders until final or S seconds (default 300)")
@@ -66,7 +66,8 @@ def _target_options(p: argparse.ArgumentParser) -> None:
                    "also TANGO_BASE_URL or 'target' in the campaign file")
     p.add_argument("--ledger", metavar="FILE", help="the ledger (default: OUTPUT/ledger.sqlite)")
     p.add_argument("--rate", type=float, default=1.0, metavar="N",
-                   help="at most N order requests per second (default 1, Tango's documented limit)")
+                   help="at most N calls to Tango per second, every kind together (default 1, Tango's "
+                   "documented limit)")
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="log lines as text (default) or one JSON object per line")
 
@@ -122,14 +123,14 @@ def _settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusS
     campaign = load_campaign(config, book) if config else None
     if args.command == "validate":
         return CheckSettings(book=book, output=output, sheet=args.sheet, campaign=campaign)
-    target = resolve_target(args.target, dict(os.environ), campaign)
+    target = resolve_target(args.target, os.environ, campaign.target if campaign else None)
     if args.rate <= 0:
         raise UsageError("--rate must be more than 0")
     ledger = Path(args.ledger) if args.ledger else output / "ledger.sqlite"
     if campaign is None:
-        return StatusSettings(book=book, target=target, output=output, ledger=ledger, post_rate=args.rate,
+        return StatusSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
                               wait=args.wait)
-    return RunSettings(book=book, target=target, output=output, ledger=ledger, post_rate=args.rate,
+    return RunSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
                        campaign=campaign, sheet=getattr(args, "sheet", None), batch_size=args.batch_size,
                        wait=0.0 if args.no_wait else args.wait, dry_run=getattr(args, "dry_run", False))
 
@@ -182,7 +183,7 @@ def _logged(args: argparse.Namespace) -> int:
     settings = _settings(args)
     assert not isinstance(settings, CheckSettings)
     _check_arguments(args)
-    setup(settings.output, args.log_format, args.debug, [settings.target.auth[1]])
+    setup(settings.output, args.log_format, args.debug, settings.target.credentials.secrets())
     progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
     try:
         with RunLock(settings.ledger):

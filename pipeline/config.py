@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.target import Target, resolve_target
 from rules import RuleBook
 
 __all__ = ["Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
            "resolve_target"]
+
+# re-exported: the settings name a target, and callers find it here with the rest
 
 IDENTIFIER_RE = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
 # order-level text keys and their maximum length (seed 004)
@@ -51,24 +54,6 @@ class Campaign:
     defaults: dict[str, str] = field(default_factory=dict)
     path: str = ""
     target: str | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where orders go. ``namespace`` keeps each target's ledger records apart."""
-    name: str                                   # simulator | sandbox | production | url
-    base_url: str
-    namespace: str
-    auth: tuple[str, str] = field(repr=False)   # never printed
-
-    @property
-    def simulated(self) -> bool:
-        return self.name == "simulator"
-
-    def describe(self) -> str:
-        if self.simulated:
-            return "the built-in Tango SIMULATOR (nothing is really ordered)"
-        return f"{self.name} ({self.base_url})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +77,13 @@ class StatusSettings:
     target: Target
     output: Path
     ledger: Path
-    post_rate: float = 1.0                      # order requests per second
+    rate: float = 1.0                           # calls to Tango per second, every endpoint together
     wait: float = 0.0                           # seconds to keep following unfinished orders
+
+
+# Tango publishes no limit of line items per order for the API; its portal's bulk upload takes
+# 50,000 rows per order, and an order's detail is read 500 lines a page: the pipeline stays within both.
+MAX_BATCH_SIZE = 50_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,44 +96,14 @@ class RunSettings(StatusSettings):
     wait: float = 300.0
     dry_run: bool = False
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,} line items per order; "
+                             f"got {self.batch_size:,}")
+
     @property
     def defaults(self) -> dict[str, str]:
         return self.campaign.defaults
-
-
-SANDBOX_URL = "https://integration-api.tangocard.com/raas/v2"
-PRODUCTION_URL = "https://api.tangocard.com/raas/v2"
-SIMULATOR_AUTH = ("simulator", "simulator-key")
-LOOPBACK = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
-
-
-def resolve_target(option: str | None, env: dict[str, str], campaign: Campaign | None) -> Target:
-    """--target, else TANGO_BASE_URL, else the campaign file's ``target``, else the simulator.
-
-    A real target needs TANGO_PLATFORM_NAME and TANGO_PLATFORM_KEY in the environment (a usage
-    error otherwise, before anything is read). A URL on this machine (loopback) is taken to be
-    a simulator started with ``tango-batch simulate`` and uses its credentials unless given.
-    """
-    value = option or env.get("TANGO_BASE_URL") or (campaign.target if campaign else None) or "simulator"
-    creds = (env.get("TANGO_PLATFORM_NAME", ""), env.get("TANGO_PLATFORM_KEY", ""))
-    if value == "simulator":
-        return Target("simulator", "http://simulator/raas/v2", "simulator", SIMULATOR_AUTH)
-    if value in ("sandbox", "production"):
-        url = SANDBOX_URL if value == "sandbox" else PRODUCTION_URL
-        name = value
-    elif value.startswith(("http://", "https://")):
-        url = value.rstrip("/")
-        name = {SANDBOX_URL: "sandbox", PRODUCTION_URL: "production"}.get(url, "url")
-    else:
-        raise UsageError(f"--target must be simulator, sandbox, production or a URL; got {value!r}")
-    if not all(creds):
-        if name == "url" and LOOPBACK.match(url):
-            creds = SIMULATOR_AUTH
-        else:
-            raise UsageError(f"target {name} ({url}) needs credentials: set TANGO_PLATFORM_NAME and "
-                             "TANGO_PLATFORM_KEY in the environment")
-    namespace = name if name != "url" else f"url:{url}"
-    return Target(name, url, namespace, creds)
 
 
 def _text(path: str, key: str, value: Any, limit: int) -> str:

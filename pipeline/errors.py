@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "AuthFailed",
+    "BadAnswer",
     "InputError",
     "InsufficientFunds",
     "Locked",
@@ -105,3 +106,7 @@ class Rejected(TangoError, NeedsFix):
 
 class Unavailable(TangoError, Rerunnable):
     """No definite answer after every retry (5xx, timeouts, dropped connections, 429s)."""
+
+
+class BadAnswer(TangoError, Rerunnable):
+    """An answer that cannot be right (a page answered twice, a list without end): not believed."""

@@ -17,16 +17,17 @@ import polars as pl
 import xlsxwriter
 
 import rules
-from pipeline.config import Campaign, RunSettings, Target
+from pipeline.config import Campaign, RunSettings
 from pipeline.jobs.results import RunResult
 from pipeline.progress import Progress
 from pipeline.stages.validate import Validated
 from pipeline.tango import TangoClient
+from pipeline.target import BasicCredentials, Target
 
 TODAY = dt.date(2026, 6, 1)
 BOOK = rules.load()
 AUTH = ("simulator", "simulator-key")
-TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", AUTH)
+TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", BasicCredentials(*AUTH))
 CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", path="c.toml")
 METHODS = ["EMAIL", "PHONE", "EMBEDDED", "NONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT"]
 
@@ -135,7 +136,7 @@ def run_settings(tmp_path: Path, **kw: Any) -> RunSettings:
 
 def sim_client(transport: httpx.BaseTransport, clock: Clock) -> TangoClient:
     """A client that needs no sockets and spends no real time."""
-    return TangoClient(TARGET.base_url, AUTH, transport=transport, post_rate=0, get_rate=0, sleep=clock.sleep,
+    return TangoClient(TARGET.base_url, AUTH, transport=transport, rate=0, sleep=clock.sleep,
                        clock=clock)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
 import httpx
 import pytest
 
-from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, Unavailable
+from pipeline.errors import AuthFailed, BadAnswer, InsufficientFunds, Rejected, Unavailable
 from pipeline.tango import PostResult, RateLimiter, TangoClient
 
 SECRET = "s3cr3t-platform-key"
@@ -41,7 +42,7 @@ CREATED = (201, {"externalRefID": "B123", "status": "PENDING", "totalLineItems":
 def client(script: Script, sleeps: list[float] | None = None, **kw) -> TangoClient:
     sleeps = sleeps if sleeps is not None else []
     return TangoClient("http://tango.test/raas/v2", ("platform", SECRET), transport=httpx.MockTransport(script),
-                       sleep=sleeps.append, clock=lambda: 0.0, post_rate=0, get_rate=0, **kw)
+                       sleep=sleeps.append, clock=lambda: 0.0, rate=0, **kw)
 
 
 def test_created_order_is_parsed():
@@ -123,15 +124,62 @@ def test_order_detail_pages_are_joined_and_404_is_none():
     c = client(script)
     detail = c.get_order("acme-corp", "acme-rewards", "B123")
     assert [li["externalRefLineItemID"] for li in detail["lineItems"]] == ["L1", "L2"]
-    assert script.requests[1].url.params["cursor"] == "c2"
+    assert script.requests[1].url.params["nextCursor"] == "c2"       # the reference's parameter
+    assert script.requests[0].url.params["maxResults"] == "500"      # the reference's largest page
     assert c.get_order("acme-corp", "acme-rewards", "B404") is None
+
+
+def test_a_server_that_repeats_a_page_ends_in_a_clear_error_not_a_loop():
+    page = {"orderStatus": "PENDING", "lineItems": [{"externalRefLineItemID": "L1"}],
+            "pagination": {"nextCursor": "c2", "nextPageAvailable": True}}
+    script = Script(*[(200, page, {})] * 50)        # a server that ignores the cursor: page one, forever
+    with pytest.raises(BadAnswer, match="same page of order B123 twice"):
+        client(script).get_order("acme-corp", "acme-rewards", "B123")
+    assert len(script.requests) == 2
+
+
+def test_a_new_cursor_on_the_same_page_is_caught_too():
+    pages = [(200, {"lineItems": [{"externalRefLineItemID": "L1"}], "pagination": {"nextCursor": f"c{i}"}}, {})
+             for i in range(50)]
+    script = Script(*pages)
+    with pytest.raises(BadAnswer, match="the page was not"):
+        client(script).get_order("acme-corp", "acme-rewards", "B123")
+    assert len(script.requests) == 2
+
+
+def test_next_page_available_false_ends_the_reading_whatever_the_cursor():
+    page = {"lineItems": [{"externalRefLineItemID": "L1"}],
+            "pagination": {"nextCursor": "c2", "nextPageAvailable": False}}
+    script = Script((200, page, {}))
+    assert len(client(script).get_order("acme-corp", "acme-rewards", "B1")["lineItems"]) == 1
+
+
+def test_page_sizes_stay_within_the_reference_bounds():
+    script = Script((200, {"lineItems": []}, {}), (200, {"orders": []}, {}))
+    c = client(script)
+    c.get_order("acme-corp", "acme-rewards", "B1", max_results=10_000)
+    list(c.list_orders("acme-corp", "acme-rewards", max_results=0))
+    assert script.requests[0].url.params["maxResults"] == "500"
+    assert script.requests[1].url.params["maxResults"] == "1"
+
+
+def test_the_order_list_is_read_page_after_page_by_its_top_level_cursor():
+    script = Script(
+        (200, {"orders": [{"externalRefID": "B1"}, {"externalRefID": "B2"}], "nextCursor": "n1",
+               "nextPageAvailable": True}, {}),
+        (200, {"orders": [{"externalRefID": "B3"}], "nextCursor": "n2", "nextPageAvailable": True}, {}),
+        (200, {"orders": [{"externalRefID": "B4"}], "nextCursor": None, "nextPageAvailable": False}, {}))
+    orders = list(client(script).list_orders("acme-corp", "acme-rewards"))
+    assert [o["externalRefID"] for o in orders] == ["B1", "B2", "B3", "B4"]
+    assert [r.url.params.get("nextCursor") for r in script.requests] == [None, "n1", "n2"]
+    assert script.requests[0].url.params["customerIdentifier"] == "acme-corp"
 
 
 def test_each_response_request_id_is_reported_and_no_credential_leaks(caplog):
     seen = []
     script = Script(503, CREATED)
     c = TangoClient("http://tango.test/raas/v2", ("platform", SECRET), transport=httpx.MockTransport(script),
-                    sleep=lambda s: None, post_rate=0, on_response=lambda *a: seen.append(a))
+                    sleep=lambda s: None, rate=0, on_response=lambda *a: seen.append(a))
     with caplog.at_level(logging.DEBUG):
         c.create_order(ORDER)
     assert [(a[2], a[3]) for a in seen] == [(503, "req-1"), (201, "req-2")]
@@ -150,4 +198,44 @@ def test_rate_limiter_spaces_calls_evenly():
     limiter = RateLimiter(2.0, clock=lambda: now[0], sleep=sleep)
     for _ in range(5):
         limiter.wait()
-    assert sleeps == [pytest.approx(0.51)] * 4     # 2 per second, with a 2% margin
+    assert sleeps == [pytest.approx(0.5075)] * 4     # 2 per second, on a cadence 1.5 % slower
+
+
+def test_a_late_call_does_not_push_back_the_ones_after_it_yet_calls_never_crowd():
+    """On a busy machine a sleep overslept by 30 ms: the next calls catch up, 10 ms at most each,
+    so the pace stays on the cadence; no two calls are ever less than 1.01 s apart at 1 TPS."""
+    now = [0.0]
+    sent: list[float] = []
+    late = {2: 0.030}                           # the wake-up of the third call comes 30 ms late
+
+    def sleep(s: float) -> None:
+        now[0] += s + late.pop(len(sent), 0.0)
+
+    limiter = RateLimiter(1.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(12):
+        limiter.wait()
+        sent.append(now[0])
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 1.01 - 1e-9
+    assert gaps[1] == pytest.approx(1.045)                   # the late one
+    assert sent[-1] == pytest.approx(11 * 1.015)             # back on the cadence by the end
+
+
+def test_every_call_shares_one_pace():
+    """Orders and reads alike: Tango documents 1 TPS for all endpoints."""
+    now = [0.0]
+    stamps: list[float] = []
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        stamps.append(now[0])
+        return httpx.Response(200, json={"lineItems": [], "brands": []})
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    c = TangoClient("http://tango.test/raas/v2", ("p", "k"), transport=httpx.MockTransport(transport),
+                    rate=1.0, clock=lambda: now[0], sleep=sleep)
+    c.get_catalog()
+    c.get_account("acme-rewards")
+    c.get_order("acme-corp", "acme-rewards", "B1")
+    assert [round(b - a, 3) for a, b in itertools.pairwise(stamps)] == [1.015, 1.015]

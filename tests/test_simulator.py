@@ -149,8 +149,9 @@ def test_each_delivery_method_is_created_then_completes(client: httpx.Client, cl
     assert body["failedLineItems"] == [] and body["duplicateLineItemRefIds"] == {}
 
     pending = client.get(f"{DETAIL}/ORD1").json()
-    assert pending["orderStatus"] == "PENDING" and pending["completedAt"] is None
+    assert pending["orderStatus"] == "PENDING" and pending.get("completedAt") is None   # absent, not null
     assert pending["lineItems"][0]["lineItemStatus"] == "PENDING"
+    assert pending["lineItems"][0]["deliveryStatus"] == "IN_PROGRESS"
 
     clock.advance(2.01)
     done = client.get(f"{DETAIL}/ORD1").json()
@@ -159,6 +160,10 @@ def test_each_delivery_method_is_created_then_completes(client: httpx.Client, cl
     assert item["lineItemStatus"] == "COMPLETE" and item["lineItemErrors"] == []
     assert item["referenceLineItemId"].startswith("RL") and len(item["referenceLineItemId"]) == 14
     assert item["referenceLineItemId"] == pending["lineItems"][0]["referenceLineItemId"]
+    physical = method in ("ADDRESS", "BULKSHIPMENT")
+    assert item["deliveryStatus"] == ("SHIPPED" if physical else "COMPLETED")
+    clock.advance(4.0)                                   # a physical reward arrives later
+    assert client.get(f"{DETAIL}/ORD1").json()["lineItems"][0]["deliveryStatus"] == "COMPLETED"
 
 
 def test_replayed_external_ref_returns_the_order_and_creates_nothing(
@@ -410,10 +415,17 @@ def test_order_detail_pages_with_a_cursor(client: httpx.Client) -> None:
     assert [i["externalRefLineItemID"] for i in first["lineItems"]] == ["L1", "L2"]
     assert first["totalLineItems"] == 3 and first["pagination"]["maxResults"] == 2
     cursor = first["pagination"]["nextCursor"]
-    second = client.get(f"{DETAIL}/ORD1", params={"maxResults": 2, "cursor": cursor}).json()
+    assert first["pagination"]["nextPageAvailable"] is True and first["pagination"]["numberOfElements"] == 2
+    second = client.get(f"{DETAIL}/ORD1", params={"maxResults": 2, "nextCursor": cursor}).json()
     assert [i["externalRefLineItemID"] for i in second["lineItems"]] == ["L3"]
-    assert second["pagination"]["nextCursor"] is None
+    assert second["pagination"]["nextCursor"] == "" and second["pagination"]["nextPageAvailable"] is False
+    back = client.get(f"{DETAIL}/ORD1", params={"maxResults": 2, "prevCursor": second["pagination"]["prevCursor"]})
+    assert [i["externalRefLineItemID"] for i in back.json()["lineItems"]] == ["L1", "L2"]
+    # a parameter the reference does not define is ignored, as servers do: the first page again
+    ignored = client.get(f"{DETAIL}/ORD1", params={"maxResults": 2, "cursor": cursor}).json()
+    assert [i["externalRefLineItemID"] for i in ignored["lineItems"]] == ["L1", "L2"]
     assert client.get(f"{DETAIL}/ORD1", params={"maxResults": 501}).status_code == 422
+    assert client.get(f"{DETAIL}/ORD1", params={"maxResults": 0}).status_code == 422
 
 
 def test_concurrent_posts_create_each_order_once(sim: Simulator) -> None:

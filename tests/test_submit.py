@@ -238,7 +238,7 @@ def test_the_catalog_is_cached_for_twelve_hours(tmp_path, sim, clock):
             calls.append(request.url.path)
             return SimulatorTransport(sim).handle_request(request)
 
-    client = TangoClient(TARGET.base_url, AUTH, transport=Counting(), post_rate=0, get_rate=0)
+    client = TangoClient(TARGET.base_url, AUTH, transport=Counting(), rate=0)
     t = [1000.0]
     load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
     t[0] += 11 * 3600

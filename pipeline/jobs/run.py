@@ -63,7 +63,7 @@ class _Run:
         self.ledger = Ledger(settings.ledger, settings.target.namespace)
         self.run_id = 0 if settings.dry_run else self.ledger.start_run("run")
         self.own_client = client is None
-        self.client = client or connect(settings.target, state_folder=settings.output, post_rate=settings.post_rate,
+        self.client = client or connect(settings.target, state_folder=settings.output, rate=settings.rate,
                                         on_response=http_logger(self.ledger, self.run_id or None))
         self.submitter = Submitter(self.client, self.ledger, self.run_id, say=progress.say)
         self.plan = BatchPlan(order_fields(settings.campaign), settings.batch_size, self.ledger.generation)

@@ -29,7 +29,7 @@ def _settle(ledger: Ledger, settings: StatusSettings, progress: Progress, client
     unfinished = {b.external_ref_id for b in ledger.batches(unfinished=True)}
     unfinished |= {b.external_ref_id for b in ledger.batches(states=[BatchState.SENDING])}
     own_client = client is None
-    client = client or connect(settings.target, state_folder=settings.output, post_rate=settings.post_rate,
+    client = client or connect(settings.target, state_folder=settings.output, rate=settings.rate,
                                on_response=http_logger(ledger, run_id))
     stopped = None
     try:

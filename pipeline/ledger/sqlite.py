@@ -165,15 +165,20 @@ class Ledger:
             sql += " AND state = ? AND final = 0"
             args.append(BatchState.ACCEPTED)
         sql += " ORDER BY created_at, external_ref_id"
-        out = []
-        for r in self.db.execute(sql, args).fetchall():
-            members = tuple(m[0] for m in self.db.execute(
-                "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
-                " ORDER BY position", (self.target, r["external_ref_id"])))
-            out.append(BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
-                                   r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
-                                   r["attempts"], json.loads(r["payload"]), r["run_id"], members))
-        return out
+        return [self._batch(r) for r in self.db.execute(sql, args).fetchall()]
+
+    def batch(self, ref: str) -> BatchRecord | None:
+        r = self.db.execute("SELECT * FROM batches WHERE target = ? AND external_ref_id = ?",
+                            (self.target, ref)).fetchone()
+        return self._batch(r) if r else None
+
+    def _batch(self, r: sqlite3.Row) -> BatchRecord:
+        members = tuple(m[0] for m in self.db.execute(
+            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
+            " ORDER BY position", (self.target, r["external_ref_id"])))
+        return BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
+                           r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
+                           r["attempts"], json.loads(r["payload"]), r["run_id"], members)
 
     def accepted_among(self, refs: Iterable[str]) -> set[str]:
         """Which of these batches Tango accepted."""

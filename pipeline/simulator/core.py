@@ -7,12 +7,18 @@ read, so tests drive time with a fake clock and never wait.
 
 Endpoints (the path may or may not start with ``/raas/v2``):
 
-- ``POST /asyncOrders``: create an order (rate limit, injected errors and drops, validation,
-  externalRefID replay, catalog checks, balance).
-- ``GET /asyncOrders/customers/{c}/accounts/{a}/{externalRefID}``: order and per-line status.
+- ``POST /asyncOrders``: create an order (injected errors and drops, validation, externalRefID
+  replay, a replay answered 409 "still in process" as a fault, catalog checks, balance).
+- ``GET /asyncOrders/customers/{c}/accounts/{a}/{externalRefID}``: order and per-line status, paged
+  by ``nextCursor``/``prevCursor`` with ``maxResults`` 1 to 500 as the reference defines them.
+- ``GET /asyncOrders``: the account's processed orders, paged the same way (cursors at the top).
 - ``GET /accounts/{accountIdentifier}``: balance and status.
 - ``GET /catalogs``: the fixed catalog of ``catalog.py``.
+- ``POST /oauth/token`` (no auth): a bearer token (``oauth.py``); the API takes HTTP Basic, a
+  bearer token, or either (``auth``).
 - ``GET /_simulator/state`` (no auth): everything stored, for tests that talk HTTP.
+
+Every authenticated call counts against the rate limit (Tango documents 1 TPS for all endpoints).
 
 State (orders, accounts, line-item counts) lives in memory and, when a state file is given, is
 rewritten atomically after every change, so killing the server loses nothing it has committed.
@@ -43,9 +49,11 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
 from pipeline.simulator import catalog
-from pipeline.simulator.validation import validate_order
+from pipeline.simulator.oauth import OAuthClient, TokenIssuer
+from pipeline.simulator.validation import BULK_SHIPPING_FORMS, validate_order
 
-__all__ = ["BASE_PATH", "DEFAULT_PLATFORM_KEY", "DEFAULT_PLATFORM_NAME", "Faults", "Reply", "Simulator"]
+__all__ = ["AUTH_MODES", "BASE_PATH", "DEFAULT_PLATFORM_KEY", "DEFAULT_PLATFORM_NAME", "Faults", "Reply",
+           "Simulator"]
 
 BASE_PATH = "/raas/v2"
 DEFAULT_PLATFORM_NAME = "simulator"
@@ -54,22 +62,25 @@ DEFAULT_PLATFORM_KEY = "simulator-key"
 IDENTIFIER = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
 STATE_VERSION = 1
 DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS = 100, 500
+AUTH_MODES = ("basic", "bearer", "either")
+PHYSICAL = ("ADDRESS", "BULKSHIPMENT")
 
 
 @dataclass
 class Faults:
-    """Misbehaviour to inject into ``POST /asyncOrders`` (all off by default)."""
+    """Misbehaviour to inject (all off by default)."""
 
-    tps: float | None = None     # max POST /asyncOrders per second (sliding 1 s window); above -> 429
+    tps: float | None = None     # max calls per second, every endpoint (sliding 1 s window); above -> 429
     error_rate: float = 0.0      # share of POSTs answered 500 or 503 BEFORE anything is committed
     drop_rate: float = 0.0       # share of POSTs committed, then the connection dropped (no response)
+    conflict_rate: float = 0.0   # share of replayed POSTs answered 409.002 "still in process" instead
     latency: float = 0.0         # seconds added before every response (uses the injected sleep)
     seed: int | None = None      # for the random draws
 
     def __post_init__(self) -> None:
         if self.tps is not None and self.tps <= 0:
             raise ValueError("tps must be positive (or None for no limit)")
-        for name in ("error_rate", "drop_rate"):
+        for name in ("error_rate", "drop_rate", "conflict_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.latency < 0:
@@ -189,8 +200,9 @@ def _decode_cursor(cursor: str | None) -> int:
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
-    raise _TangoError(422, "422.105", "cursor is not one this server returned",
-                      [_field_error("cursor", "422.105", "cursor is not valid", cursor)])
+    raise _TangoError(422, "422.105", "the cursor is not one this server returned",
+                      [_field_error("nextCursor", "422.105", "nextCursor: not a cursor this server returned",
+                                    cursor)])
 
 
 def _field_error(path: str, key: str, message: str, value: Any = None,
@@ -205,9 +217,19 @@ class Simulator:
     def __init__(self, state_path: Path | None = None, *,
                  platform_name: str = DEFAULT_PLATFORM_NAME,
                  platform_key: str = DEFAULT_PLATFORM_KEY, faults: Faults | None = None,
-                 processing_delay: float = 2.0, default_balance: float = 100_000.0,
-                 nested_response: bool = False, clock: Callable[[], float] = time.time,
+                 processing_delay: float = 2.0, delivery_delay: float = 4.0,
+                 default_balance: float = 100_000.0, nested_response: bool = False,
+                 auth: str = "either", oauth_client: OAuthClient | None = None,
+                 bulk_shipping: str = "seed", page_limit: int | None = None,
+                 clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        if auth not in AUTH_MODES or bulk_shipping not in BULK_SHIPPING_FORMS:
+            raise ValueError(f"auth must be one of {AUTH_MODES}, bulk_shipping one of {BULK_SHIPPING_FORMS}")
+        if page_limit is not None and page_limit < 1:
+            raise ValueError("page_limit must be 1 or more")
+        self._auth_mode, self._bulk_shipping, self._page_limit = auth, bulk_shipping, page_limit
+        self._tokens = TokenIssuer(oauth_client or OAuthClient(), clock)
+        self._delivery_delay = delivery_delay
         self._state_path = Path(state_path) if state_path is not None else None
         self._credentials = f"{platform_name}:{platform_key}"
         self._faults = faults or Faults()
@@ -217,7 +239,7 @@ class Simulator:
         self._nested = nested_response
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
-        self._recent_posts: collections.deque[float] = collections.deque()
+        self._recent_calls: collections.deque[float] = collections.deque()
         self._post_attempts = 0  # per process, not persisted: it counts requests, not state
         self._orders: dict[str, _Order] = {}
         self._accounts: dict[str, _Account] = {}
@@ -246,22 +268,35 @@ class Simulator:
         parts = [part for part in route.split("/") if part]
         if method == "GET" and parts == ["_simulator", "state"]:
             return self._reply(request_id, 200, self._state_view())
+        if method == "POST" and parts == ["oauth", "token"]:
+            return self._token(body, request_id)
         is_order_post = method == "POST" and parts == ["asyncOrders"]
         if is_order_post:
             self._post_attempts += 1
         self._authenticate(headers)
+        self._check_rate()
         if is_order_post:
             return self._create_order(body, request_id)
         if method == "GET":
-            if len(parts) == 6 and parts[:2] == ["asyncOrders", "customers"] \
-                    and parts[3] == "accounts":
-                return self._reply(request_id, 200,
-                                   self._order_detail(parts[2], parts[4], parts[5], query))
-            if len(parts) == 2 and parts[0] == "accounts":
-                return self._reply(request_id, 200, self._account_view(parts[1]))
-            if parts == ["catalogs"]:
-                return self._reply(request_id, 200, catalog.catalog_body())
+            return self._reply(request_id, 200, self._read(route, parts, query))
         raise _TangoError(404, "404.001", f"No resource at {method} {BASE_PATH}{route}")
+
+    def _read(self, route: str, parts: list[str], query: dict[str, str]) -> Any:
+        if len(parts) == 6 and parts[:2] == ["asyncOrders", "customers"] and parts[3] == "accounts":
+            return self._order_detail(parts[2], parts[4], parts[5], query)
+        if parts == ["asyncOrders"]:
+            return self._order_list(query)
+        if len(parts) == 2 and parts[0] == "accounts":
+            return self._account_view(parts[1])
+        if parts == ["catalogs"]:
+            return catalog.catalog_body()
+        raise _TangoError(404, "404.001", f"No resource at GET {BASE_PATH}{route}")
+
+    def _token(self, body: bytes, request_id: str) -> Reply:
+        status, answer = self._tokens.issue(body)
+        if answer is None:
+            return Reply(status, b"", {"Content-Type": "text/plain", "X-REQUEST-ID": request_id})
+        return self._reply(request_id, status, answer)
 
     # ------------------------------------------------------------ replies
 
@@ -281,29 +316,38 @@ class Simulator:
 
     def _authenticate(self, headers: dict[str, str]) -> None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
-        try:
-            given = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            given = ""
-        # compare_digest: the check takes the same time whatever the guess.
-        if scheme.lower() != "basic" or not hmac.compare_digest(given.encode(),
-                                                                 self._credentials.encode()):
-            raise _TangoError(401, "401.001", "Authentication is required and has failed or has "
-                              "not been provided (HTTP Basic with platform name and key).",
-                              headers={"WWW-Authenticate": 'Basic realm="raas"'})
+        scheme = scheme.lower()
+        if scheme == "bearer" and self._auth_mode in ("bearer", "either") and self._tokens.valid(token.strip()):
+            return
+        if scheme == "basic" and self._auth_mode in ("basic", "either"):
+            try:
+                given = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                given = ""
+            # compare_digest: the check takes the same time whatever the guess.
+            if hmac.compare_digest(given.encode(), self._credentials.encode()):
+                return
+        wanted = {"basic": "HTTP Basic with platform name and key", "bearer": "a bearer token from POST /oauth/token",
+                  "either": "HTTP Basic with platform name and key, or a bearer token"}[self._auth_mode]
+        challenge = 'Bearer realm="raas"' if self._auth_mode == "bearer" else 'Basic realm="raas"'
+        raise _TangoError(401, "401.001", "Authentication is required and has failed or has not been "
+                          f"provided ({wanted}).", headers={"WWW-Authenticate": challenge})
 
     # ------------------------------------------------------------ POST /asyncOrders
 
     def _create_order(self, body: bytes, request_id: str) -> Reply:
-        self._check_rate()
         self._maybe_fail()
         order = self._parse_json(body)
-        errors = validate_order(order, self._today())
+        errors = validate_order(order, self._today(), self._bulk_shipping)
         if errors:
             raise _TangoError(422, _summary_key(errors),
                               f"The request has {len(errors)} validation error(s): "
                               f"{errors[0]['message']}", errors)
         existing = self._orders.get(order["externalRefID"])
+        if existing is not None and self._draw(self._faults.conflict_rate):
+            # Tango's best-practices page: the same externalRefID while the first is still in process
+            raise _TangoError(409, "409.002", "An order with this externalRefID is still in process; "
+                              "retry later with the same externalRefID.", headers={"Retry-After": "2"})
         if existing is not None:
             # Seed 004: a replayed externalRefID returns the existing order's status, creates nothing.
             return self._reply(request_id, 200, self._creation_body(existing))
@@ -323,21 +367,21 @@ class Simulator:
         return self._reply(request_id, 201, self._creation_body(record), drop=drop)
 
     def _check_rate(self) -> None:
-        """Sliding-window limit; only admitted requests count, so a 429 does not extend the ban."""
+        """Sliding-window limit over every call; only admitted ones count, so a 429 does not extend the ban."""
         tps = self._faults.tps
         if tps is None:
             return
         # Below 1 TPS the window widens instead: tps=0.5 means one request per 2 s.
         window, limit = (1.0, max(1, int(tps))) if tps >= 1 else (1.0 / tps, 1)
         now = self._clock()
-        while self._recent_posts and self._recent_posts[0] <= now - window:
-            self._recent_posts.popleft()
-        if len(self._recent_posts) >= limit:
-            wait = max(1, math.ceil(self._recent_posts[0] + window - now))
+        while self._recent_calls and self._recent_calls[0] <= now - window:
+            self._recent_calls.popleft()
+        if len(self._recent_calls) >= limit:
+            wait = max(1, math.ceil(self._recent_calls[0] + window - now))
             raise _TangoError(429, "429.001", f"Exceeded the allowed rate of {tps:g} requests per "
                               "second; retry later with the same externalRefID.",
                               headers={"Retry-After": str(wait)})
-        self._recent_posts.append(now)
+        self._recent_calls.append(now)
 
     def _draw(self, rate: float) -> bool:
         # No draw at rate 0, so a seeded run's sequence depends only on the faults switched on.
@@ -446,6 +490,18 @@ class Simulator:
             return "FAILED"
         return "PARTIAL" if "FAILED" in statuses else "COMPLETE"
 
+    def _delivery(self, record: _Order, line: _OrderLine, status: str) -> str:
+        """Tango's delivery events: IN_PROGRESS while processing; a physical reward is SHIPPED, then
+        COMPLETED ``delivery_delay`` seconds later; a digital one is COMPLETED when processed."""
+        if status == "FAILED":
+            return "FAILED"
+        if status != "COMPLETE":
+            return "IN_PROGRESS"
+        if line["deliveryMethod"] not in PHYSICAL:
+            return "COMPLETED"
+        shipped_for = self._clock() - record["createdTs"] - self._processing_delay
+        return "COMPLETED" if shipped_for >= self._delivery_delay else "SHIPPED"
+
     def _line_view(self, record: _Order, line: _OrderLine) -> dict[str, Any]:
         status = self._line_status(record, line)
         errors = []
@@ -455,11 +511,29 @@ class Simulator:
                                            "issued (simulated processing failure)."})
         return {"referenceLineItemId": line["referenceLineItemId"],
                 "externalRefLineItemID": line["externalRefLineItemID"], "utid": line["utid"],
-                "amount": line["amount"], "quantity": line["quantity"],
-                "lineItemStatus": status, "deliveryStatus": _delivery_status(status, line),
+                "amount": line["amount"], "quantity": line["quantity"], "deliveryMethod": line["deliveryMethod"],
+                "lineItemStatus": status, "deliveryStatus": self._delivery(record, line, status),
                 "lineItemErrors": errors}
 
-    # ------------------------------------------------------------ GET order detail
+    def _page(self, items: list[Any], query: dict[str, str]) -> tuple[list[Any], dict[str, Any]]:
+        """One page of ``items`` by the reference's cursors (an unknown parameter is ignored, as
+        servers do); the page is cut further to ``page_limit`` when set."""
+        size = _max_results(query.get("maxResults"))
+        if self._page_limit is not None:
+            size = min(size, self._page_limit)
+        if query.get("nextCursor"):
+            start = _decode_cursor(query["nextCursor"])
+        elif query.get("prevCursor"):
+            start = max(0, _decode_cursor(query["prevCursor"]) - size)
+        else:
+            start = 0
+        end = min(start + size, len(items))
+        return items[start:end], {
+            "prevCursor": _encode_cursor(start) if start > 0 else "", "nextCursor": _encode_cursor(end)
+            if end < len(items) else "", "prevPageAvailable": start > 0, "nextPageAvailable": end < len(items),
+            "maxResults": size, "numberOfElements": end - start}
+
+    # ------------------------------------------------------------ GET order detail, order list
 
     def _order_detail(self, customer: str, account: str, external_ref: str,
                       query: dict[str, str]) -> dict[str, Any]:
@@ -468,23 +542,43 @@ class Simulator:
                 != (customer, account):
             raise _TangoError(404, "404.002", f"No async order '{external_ref}' for customer "
                               f"'{customer}' and account '{account}'.")
-        max_results = _max_results(query.get("maxResults"))
-        offset = _decode_cursor(query.get("cursor"))
         lines = [self._line_view(record, line) for line in record["lineItems"]]
         if query.get("failedOnly", "").lower() == "true":
             lines = [line for line in lines if line["lineItemStatus"] == "FAILED"]
-        end = offset + max_results
+        page, pagination = self._page(lines, query)
         status = self._order_status(record)
-        completed = None if status == "PENDING" else \
-            _iso(record["createdTs"] + self._processing_delay)
-        return {"externalRefID": external_ref, "customerIdentifier": customer,
-                "accountIdentifier": account, "orderStatus": status,
-                "createdAt": record["createdAt"], "completedAt": completed,
-                "totalLineItems": len(record["lineItems"]),
-                "amountCharged": record["amountCharged"], "orderErrors": [],
-                "lineItems": lines[offset:end],
-                "pagination": {"maxResults": max_results,
-                               "nextCursor": _encode_cursor(end) if end < len(lines) else None}}
+        detail = {"referenceOrderID": _reference_order_id(external_ref), "externalRefID": external_ref,
+                  "customerIdentifier": customer, "accountIdentifier": account, "orderStatus": status,
+                  "createdAt": record["createdAt"],
+                  "totalLineItems": len(record["lineItems"]),
+                  "amountCharged": {"currencyCode": "USD", "value": record["amountCharged"],
+                                    "total": record["amountCharged"], "shippingFee": 0},
+                  "orderErrors": [], "lineItems": page, "pagination": pagination}
+        if status != "PENDING":
+            detail["completedAt"] = _iso(record["createdTs"] + self._processing_delay)
+        return detail
+
+    def _order_view(self, record: _Order) -> dict[str, Any]:
+        ref = record["externalRefID"]
+        return {"createdAt": record["createdAt"], "referenceOrderID": _reference_order_id(ref), "externalRefID": ref,
+                "customerIdentifier": record["customerIdentifier"],
+                "accountIdentifier": record["accountIdentifier"],
+                "accountNumber": "A" + hashlib.sha1(record["accountIdentifier"].encode()).hexdigest()[:10].upper(),
+                "campaign": record.get("campaign", ""), "orderStatus": self._order_status(record),
+                "totalLineItemsRows": len(record["lineItems"]),
+                "amountCharged": {"currencyCode": "USD", "value": record["amountCharged"],
+                                  "total": record["amountCharged"], "shippingFee": 0}}
+
+    def _order_list(self, query: dict[str, str]) -> dict[str, Any]:
+        """GET /asyncOrders: only orders Tango has processed, and not failed ones (those are found by
+        their externalRefID alone), oldest first; the cursors sit at the top of the answer."""
+        wanted = {key: query[key] for key in ("customerIdentifier", "accountIdentifier", "externalRefID")
+                  if query.get(key)}
+        orders = [self._order_view(r) for r in self._orders.values()
+                  if self._order_status(r) not in ("PENDING", "FAILED") and _matches(r, wanted)]
+        page, pagination = self._page(orders, query)
+        del pagination["numberOfElements"]
+        return {**pagination, "orders": page}
 
     # ------------------------------------------------------------ accounts
 
@@ -626,13 +720,12 @@ def _max_results(raw: str | None) -> int:
                                                           f"1..{MAX_MAX_RESULTS}")])
 
 
-def _delivery_status(status: str, line: _OrderLine) -> str:
-    """Delivery follows processing; methods that deliver nothing to a person say so."""
-    if status != "COMPLETE":
-        return status
-    method = line.get("deliveryMethod")
-    if method in ("EMAIL", "PHONE"):
-        return "DELIVERED"
-    if method in ("ADDRESS", "BULKSHIPMENT"):
-        return "SHIPPED"
-    return "NOT_APPLICABLE"
+def _matches(record: _Order, wanted: dict[str, str]) -> bool:
+    have = {"customerIdentifier": record["customerIdentifier"], "accountIdentifier": record["accountIdentifier"],
+            "externalRefID": record["externalRefID"]}
+    return all(have[key] == value for key, value in wanted.items())
+
+
+def _reference_order_id(external_ref: str) -> str:
+    """A stable Tango-side order id for an externalRefID."""
+    return "RA" + hashlib.sha1(external_ref.encode()).hexdigest()[:12].upper()

@@ -6,7 +6,10 @@ request is collected (with a ``path`` such as ``lineItems[3].recipient.email``, 
 caller answers once with a 422.
 
 Where Tango's sources disagree (see ``shared/tango-api.md``) the simulator takes the seed's side, and
-is lenient on the points the seeds themselves dispute (postal-code length).
+is lenient on the points the seeds themselves dispute (postal-code length). The one exception is
+the spelling of bulk shipping, which is a setting (``BULK_SHIPPING_FORMS``): seed 004's
+``shipping{contactName, contactPhoneNumber, ...}``, the reference's ``bulkShipping{contactFirstName*,
+contactLastName*, contactMobileNumber, ..., address*}``, or either; the other one is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["DELIVERY_METHODS", "SHIPPING_METHODS", "validate_order"]
+__all__ = ["BULK_SHIPPING_FORMS", "DELIVERY_METHODS", "SHIPPING_METHODS", "validate_order"]
 
 # i18nKeys by kind of problem (Tango's own numbering per field is not public; these are stable).
 REQUIRED, TOO_LONG, TOO_SHORT, BAD_FORMAT, NOT_ALLOWED, BAD_VALUE = (
@@ -25,6 +28,8 @@ REQUIRED, TOO_LONG, TOO_SHORT, BAD_FORMAT, NOT_ALLOWED, BAD_VALUE = (
 DELIVERY_METHODS = ("EMAIL", "PHONE", "EMBEDDED", "ADDRESS", "NONE", "BULKDIGITAL", "BULKSHIPMENT")
 BULK = {"BULKDIGITAL", "BULKSHIPMENT"}
 RECIPIENT_REQUIRED = {"EMAIL", "PHONE", "EMBEDDED", "ADDRESS", "NONE"}
+# which spelling of the BULKSHIPMENT object the server takes: the seed's, the reference's, or either
+BULK_SHIPPING_FORMS = ("seed", "reference", "either")
 SHIPPING_METHODS = ("upsground", "upsgroundsignature", "ups2ndday", "ups2nddaysignature",
                     "upsnextday", "upsnextdaysignature", "uspspriority", "uspsprioritysig",
                     "usps1stclass")
@@ -104,10 +109,11 @@ def _is_number(value: Any) -> bool:
 
 # ---------------------------------------------------------------- order level
 
-def validate_order(body: dict[str, Any], today: dt.date) -> list[dict[str, Any]]:
+def validate_order(body: dict[str, Any], today: dt.date, bulk_shipping: str = "seed") -> list[dict[str, Any]]:
     """Every validation error of one ``POST /asyncOrders`` body; an empty list means valid.
 
-    ``today`` (UTC) is needed for the "deliveryDate at least 7 days ahead" rule.
+    ``today`` (UTC) is needed for the "deliveryDate at least 7 days ahead" rule; ``bulk_shipping``
+    is the spelling of the BULKSHIPMENT object this server takes (``BULK_SHIPPING_FORMS``).
     """
     errors = _Errors()
     _string(errors, body, "externalRefID", "", required=True, max_len=100, pattern=ALNUM,
@@ -123,11 +129,11 @@ def validate_order(body: dict[str, Any], today: dt.date) -> list[dict[str, Any]]
     _string(errors, body, "campaign", "", max_len=1024)
     _string(errors, body, "purchaseOrderNumber", "", max_len=100)
     _string(errors, body, "notes", "", max_len=150)
-    _line_items(errors, body.get("lineItems"), today)
+    _line_items(errors, body.get("lineItems"), today, bulk_shipping)
     return errors.items
 
 
-def _line_items(errors: _Errors, lines: Any, today: dt.date) -> None:
+def _line_items(errors: _Errors, lines: Any, today: dt.date, bulk_shipping: str) -> None:
     if lines is None:
         errors.add("lineItems", REQUIRED, "is required (at least one line item)", None, "required")
     elif not isinstance(lines, list):
@@ -136,12 +142,12 @@ def _line_items(errors: _Errors, lines: Any, today: dt.date) -> None:
         errors.add("lineItems", TOO_SHORT, "needs at least one line item", None, "minItems=1")
     else:
         for index, line in enumerate(lines):
-            _line_item(errors, line, f"lineItems[{index}]", today)
+            _line_item(errors, line, f"lineItems[{index}]", today, bulk_shipping)
 
 
 # ---------------------------------------------------------------- line level
 
-def _line_item(errors: _Errors, line: Any, path: str, today: dt.date) -> None:
+def _line_item(errors: _Errors, line: Any, path: str, today: dt.date, bulk_shipping: str) -> None:
     if line is None:
         errors.add(path, BAD_VALUE, "must be a line item object, not null", None, "object")
         return
@@ -154,7 +160,7 @@ def _line_item(errors: _Errors, line: Any, path: str, today: dt.date) -> None:
     method = _delivery_method(errors, line, path)
     _quantity(errors, line, path, method)
     _recipient(errors, line, path, method)
-    _shipping(errors, line, path, method)
+    _bulk_shipping(errors, line, path, method, bulk_shipping)
     _shipping_method(errors, line, path, method)
     _string(errors, line, "emailSubject", path)
     _string(errors, line, "message", path, max_len=1024)
@@ -246,16 +252,28 @@ def _recipient_address(errors: _Errors, value: Any, path: str, method: str | Non
                    "absent")
 
 
-def _shipping(errors: _Errors, line: dict[str, Any], parent: str, method: str | None) -> None:
-    path, value = f"{parent}.shipping", line.get("shipping")
-    if method == "BULKSHIPMENT" and value is None:
-        errors.add(path, REQUIRED, "is required for deliveryMethod BULKSHIPMENT", None, "required")
-        return
-    if value is None:
-        return
-    if method is not None and method != "BULKSHIPMENT":
-        errors.add(path, NOT_ALLOWED, f"is not allowed for deliveryMethod {method}", value, "absent")
-        return
+def _bulk_shipping(errors: _Errors, line: dict[str, Any], parent: str, method: str | None, form: str) -> None:
+    """The BULKSHIPMENT object, in the spelling(s) this server takes; never on another method."""
+    sent = [key for key in ("shipping", "bulkShipping") if line.get(key) is not None]
+    taken = {"seed": ["shipping"], "reference": ["bulkShipping"]}.get(form, ["shipping", "bulkShipping"])
+    for key in sent:
+        if method is not None and method != "BULKSHIPMENT":
+            errors.add(f"{parent}.{key}", NOT_ALLOWED, f"is not allowed for deliveryMethod {method}", line[key],
+                       "absent")
+        elif key not in taken:
+            errors.add(f"{parent}.{key}", NOT_ALLOWED, f"is not accepted: this server takes {taken[0]} for "
+                       "deliveryMethod BULKSHIPMENT", line[key], "absent")
+    if method == "BULKSHIPMENT" and not any(key in taken for key in sent):
+        errors.add(f"{parent}.{taken[0]}", REQUIRED, "is required for deliveryMethod BULKSHIPMENT", None,
+                   "required")
+    if method == "BULKSHIPMENT" and "shipping" in sent and "shipping" in taken:
+        _seed_shipping(errors, line["shipping"], f"{parent}.shipping")
+    if method == "BULKSHIPMENT" and "bulkShipping" in sent and "bulkShipping" in taken:
+        _reference_shipping(errors, line["bulkShipping"], f"{parent}.bulkShipping")
+
+
+def _seed_shipping(errors: _Errors, value: Any, path: str) -> None:
+    """Seed 004's ``shipping``: contactName (50 max), contactPhoneNumber, and the address."""
     shipping = _object(errors, value, path)
     if shipping is None:
         return
@@ -268,6 +286,22 @@ def _shipping(errors: _Errors, line: dict[str, Any], parent: str, method: str | 
         errors.add(f"{path}.address", REQUIRED, "is required", None, "required")
     else:
         _address(errors, address, f"{path}.address", city_max=35)
+
+
+def _reference_shipping(errors: _Errors, value: Any, path: str) -> None:
+    """The reference's ``bulkShipping`` (ShippingCriteria): contactFirstName, contactLastName and
+    address required; companyName, contactEmail, contactMobileNumber optional."""
+    shipping = _object(errors, value, path)
+    if shipping is None:
+        return
+    for field in ("companyName", "contactEmail", "contactMobileNumber"):
+        _string(errors, shipping, field, path)
+    for field in ("contactFirstName", "contactLastName"):
+        _string(errors, shipping, field, path, required=True)
+    if shipping.get("address") is None:
+        errors.add(f"{path}.address", REQUIRED, "is required", None, "required")
+    else:
+        _address(errors, shipping["address"], f"{path}.address", city_max=35)
 
 
 def _address(errors: _Errors, value: Any, path: str, *, city_max: int) -> None:

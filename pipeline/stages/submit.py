@@ -8,6 +8,7 @@ is adopted; not found (404), the same request is sent again with the same ID and
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +23,7 @@ from pipeline.tango import PostResult, TangoClient, line_errors, line_state, ord
 
 __all__ = ["Figures", "Submitter"]
 
+log = logging.getLogger("tango_batch.submit")
 LINE_INDEX = re.compile(r"lineItems\[(\d+)\]")
 
 
@@ -154,22 +156,45 @@ class Submitter:
         return [m for m in members if at_fault and m not in at_fault]
 
     def _accepted(self, ref: str, members: list[str], result: PostResult) -> None:
+        """The order exists. Its lines are SUBMITTED but those Tango refused, and those it named in
+        ``duplicateLineItemRefIds``: the reference defines that as IDs repeated within the request,
+        which this pipeline never does, so such an answer proves nothing about those lines: they
+        stay in flight until the order's detail (asked for at once) says what became of them."""
         failed = {f.get("externalRefLineItemID"): f for f in result.failed}
+        unclear = [m for m in members if m in result.duplicates and m not in failed]
         lines = []
         for m in members:
             if m in failed:
                 lines.append(LineUpdate(m, Status.REJECTED, None, "Tango refused this line: "
                                         + (line_errors(failed[m].get("errors") or []) or "no reason given")))
-            elif m in result.duplicates:
-                lines.append(LineUpdate(m, Status.DUPLICATE, None, "Tango already has a line item with this "
-                                        "ID from an earlier order: not ordered again"))
-            else:
+            elif m not in unclear:
                 lines.append(LineUpdate(m, Status.SUBMITTED))
         self.figures.accepted += 1
         self.ledger.end_batch(ref, BatchState.ACCEPTED, http=result.status, request_id=result.request_id,
                               attempts=result.attempts, message=None, lines=lines, run_id=self.run_id,
                               order_status=result.order_status)
         self.say(f"order {ref}: accepted ({len(members) - len(failed)} of {len(members)} lines)")
+        if unclear:
+            log.warning("order %s: Tango named %d line items as repeated within the request, which this "
+                        "pipeline never sends; they are checked in the order's detail, not taken as ordered",
+                        ref, len(unclear))
+            self._check(ref, members)
+
+    def _check(self, ref: str, members: list[str]) -> None:
+        """The order's detail adopted now; on no answer, following the order settles it later."""
+        customer, account = self._order_of(ref)
+        try:
+            detail = self.client.get_order(customer, account, ref)
+        except TangoError as exc:
+            self.say(f"order {ref}: could not read its detail yet ({exc}); it is followed later")
+            return
+        if detail is not None:
+            self._adopt(ref, members, detail)
+
+    def _order_of(self, ref: str) -> tuple[str, str]:
+        batch = self.ledger.batch(ref)
+        assert batch is not None            # written ahead of its POST
+        return batch.customer, batch.account
 
     # --- follow -------------------------------------------------------------------------------
     def _line_updates(self, members: list[str], detail: dict[str, Any],

@@ -2,6 +2,7 @@
 words, and the one place that builds a client for a target."""
 
 from pipeline.tango.answers import PostResult, line_errors, line_state, order_final
-from pipeline.tango.client import OnResponse, RateLimiter, TangoClient
+from pipeline.tango.client import OnResponse, TangoClient
+from pipeline.tango.pacing import RateLimiter
 
 __all__ = ["OnResponse", "PostResult", "RateLimiter", "TangoClient", "line_errors", "line_state", "order_final"]

@@ -1,5 +1,8 @@
 """The Tango RaaS v2 client: httpx for the calls, tenacity for the one retry policy.
 
+Every call, orders and reads alike, goes through one ``RateLimiter`` (Tango documents 1 TPS for
+all endpoints), shared by every client of one set of credentials (see ``connect``).
+
 Retry policy (written once, here):
 - 429 (over the rate limit) and 409 (same externalRefID still in process): wait (Retry-After, at
   least 1 s / 2 s) and send the same request again;
@@ -17,16 +20,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, TangoError, Unavailable
+from pipeline.tango import paging
 from pipeline.tango.answers import PostResult
+from pipeline.tango.auth import BearerToken
+from pipeline.tango.pacing import RateLimiter
 
-__all__ = ["OnResponse", "RateLimiter", "TangoClient"]
+__all__ = ["OnResponse", "TangoClient"]
 
 log = logging.getLogger("tango_batch.client")
 # called with each answer (method, path, HTTP status, X-REQUEST-ID, outcome); None status: no answer
@@ -37,32 +43,10 @@ class _Retry(Exception):
     """A transient failure worth another attempt with the same request."""
 
     def __init__(self, reason: str, wait: float | None = None, status: int | None = None,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, *, unknown: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.wait, self.status, self.request_id = reason, wait, status, request_id
-
-
-class RateLimiter:
-    """At most ``rate`` calls per second, spaced evenly (Tango documents 1 TPS for orders).
-
-    The spacing has a small margin: calls spaced exactly 1/rate apart here arrive a few
-    milliseconds closer together at times, and a server counting a one-second window answers 429.
-    """
-
-    MARGIN = 0.02
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.interval = (1.0 + self.MARGIN) / rate if rate > 0 else 0.0
-        self.clock, self.sleep = clock, sleep
-        self.next_at = 0.0
-
-    def wait(self) -> None:
-        now = self.clock()
-        if self.next_at > now:
-            self.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
+        self.unknown = unknown          # no answer, or a 5xx: the request may have gone through
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
@@ -90,21 +74,24 @@ def _retry_after(response: httpx.Response, floor: float) -> float:
 
 
 class TangoClient:
-    def __init__(self, base_url: str, auth: tuple[str, str], *, transport: httpx.BaseTransport | None = None,
-                 post_rate: float = 1.0, get_rate: float = 5.0, timeout: float = 30.0,
-                 max_attempts: int = 6, backoff_max: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 on_response: OnResponse | None = None) -> None:
+    """Tango's RaaS v2 endpoints the pipeline uses, every call paced by one ``RateLimiter``."""
+
+    def __init__(self, base_url: str, auth: httpx.Auth | tuple[str, str], *,
+                 transport: httpx.BaseTransport | None = None, rate: float = 1.0,
+                 limiter: RateLimiter | None = None, timeout: float = 30.0, max_attempts: int = 6,
+                 backoff_max: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, on_response: OnResponse | None = None) -> None:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), auth=auth, transport=transport,
                                  timeout=timeout, headers={"Accept": "application/json"})
-        self.post_limit = RateLimiter(post_rate, clock, sleep)
-        self.get_limit = RateLimiter(get_rate, clock, sleep)
+        self.limiter = limiter or RateLimiter(rate, clock, sleep)
         self.sleep, self.max_attempts, self.backoff_max = sleep, max_attempts, backoff_max
         self.on_response = on_response or (lambda *a: None)
         self.retries = 0                      # transient failures retried, for the run's figures
 
     def close(self) -> None:
         self.http.close()
+        if isinstance(self.http.auth, BearerToken):
+            self.http.auth.close()
 
     # --- the one retry policy -------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
@@ -113,31 +100,37 @@ class TangoClient:
             return exc.wait
         return wait_random_exponential(multiplier=0.5, max=self.backoff_max)(state)
 
-    def _send(self, method: str, path: str, limiter: RateLimiter, **kwargs: Any) -> tuple[httpx.Response, int, bool]:
+    def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One paced attempt; a transient failure raises ``_Retry`` (``unknown``: it may have gone through)."""
+        self.limiter.wait()
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            self.on_response(method, path, None, None, f"no response ({type(exc).__name__})")
+            raise _Retry(f"no response ({type(exc).__name__})", unknown=True) from None
+        request_id = response.headers.get("X-REQUEST-ID")
+        self.on_response(method, path, response.status_code, request_id, response.reason_phrase)
+        status = response.status_code
+        if status == 429:
+            raise _Retry("rate limited (429)", _retry_after(response, 1.0), status, request_id)
+        if status == 409:
+            raise _Retry("order still in process (409)", _retry_after(response, 2.0), status, request_id)
+        if status >= 500:
+            raise _Retry(f"server error ({status})", None, status, request_id, unknown=True)
+        return response
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, int, bool]:
         """The first definite answer, the number of attempts, and whether an earlier one was unknown."""
         attempts, unknown = 0, False
 
         def attempt() -> httpx.Response:
             nonlocal attempts, unknown
             attempts += 1
-            limiter.wait()
             try:
-                response = self.http.request(method, path, **kwargs)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                self.on_response(method, path, None, None, f"no response ({type(exc).__name__})")
-                unknown = True
-                raise _Retry(f"no response ({type(exc).__name__})") from None
-            request_id = response.headers.get("X-REQUEST-ID")
-            self.on_response(method, path, response.status_code, request_id, response.reason_phrase)
-            status = response.status_code
-            if status == 429:
-                raise _Retry("rate limited (429)", _retry_after(response, 1.0), status, request_id)
-            if status == 409:
-                raise _Retry("order still in process (409)", _retry_after(response, 2.0), status, request_id)
-            if status >= 500:
-                unknown = True
-                raise _Retry(f"server error ({status})", None, status, request_id)
-            return response
+                return self._attempt(method, path, **kwargs)
+            except _Retry as exc:
+                unknown = unknown or exc.unknown
+                raise
 
         def count_retry(state: RetryCallState) -> None:
             self.retries += 1
@@ -171,39 +164,52 @@ class TangoClient:
                     request_id=response.headers.get("X-REQUEST-ID"), attempts=attempts,
                     after_unknown=after_unknown)
 
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """A GET's body; None for a 404."""
+        response, attempts, _ = self._send("GET", path, params=params)
+        if response.status_code == 404:
+            return None
+        self._raise_for(response, attempts)
+        return _body(response)
+
     # --- endpoints ------------------------------------------------------------------------------
     def create_order(self, payload: dict[str, Any]) -> PostResult:
-        response, attempts, after_unknown = self._send("POST", "/asyncOrders", self.post_limit, json=payload)
+        response, attempts, after_unknown = self._send("POST", "/asyncOrders", json=payload)
         self._raise_for(response, attempts, after_unknown)
         return PostResult.parse(response.status_code, _body(response),
                                 response.headers.get("X-REQUEST-ID"), attempts)
 
-    def get_order(self, customer: str, account: str, ref: str, max_results: int = 500) -> dict[str, Any] | None:
+    def get_order(self, customer: str, account: str, ref: str,
+                  max_results: int = paging.DETAIL_MAX_RESULTS) -> dict[str, Any] | None:
         """The order's detail with every line item (all pages), or None when Tango has no such order."""
         path = f"/asyncOrders/customers/{customer}/accounts/{account}/{ref}"
+        size = paging.bounded(max_results, paging.DETAIL_MAX_RESULTS)
         detail: dict[str, Any] | None = None
-        params: dict[str, Any] = {"maxResults": max_results}
-        while True:
-            response, attempts, _ = self._send("GET", path, self.get_limit, params=params)
-            if response.status_code == 404:
+        for page in paging.pages(lambda cursor: self._get(path, paging.query(size, cursor)),
+                                 paging.detail_cursor, f"order {ref}"):
+            if page is None:
                 return None
-            self._raise_for(response, attempts)
-            page = _body(response)
             if detail is None:
                 detail = page
             else:
                 detail["lineItems"] = detail.get("lineItems", []) + page.get("lineItems", [])
-            cursor = (page.get("pagination") or {}).get("nextCursor")
-            if not cursor:
-                return detail
-            params = {"maxResults": max_results, "cursor": cursor}
+        return detail
+
+    def list_orders(self, customer: str, account: str, max_results: int = paging.LIST_MAX_RESULTS,
+                    **filters: str) -> Iterator[dict[str, Any]]:
+        """Every order of the account Tango has processed (GET /asyncOrders), page after page."""
+        size = paging.bounded(max_results, paging.LIST_MAX_RESULTS)
+        criteria = {"customerIdentifier": customer, "accountIdentifier": account, **filters}
+        for page in paging.pages(lambda cursor: self._get("/asyncOrders", {**criteria, **paging.query(size, cursor)}),
+                                 paging.list_cursor, f"the order list of account {account}"):
+            yield from (page or {}).get("orders") or []
 
     def get_account(self, account: str) -> dict[str, Any]:
-        response, attempts, _ = self._send("GET", f"/accounts/{account}", self.get_limit)
+        response, attempts, _ = self._send("GET", f"/accounts/{account}")
         self._raise_for(response, attempts)
         return _body(response)
 
     def get_catalog(self) -> dict[str, Any]:
-        response, attempts, _ = self._send("GET", "/catalogs", self.get_limit)
+        response, attempts, _ = self._send("GET", "/catalogs")
         self._raise_for(response, attempts)
         return _body(response)

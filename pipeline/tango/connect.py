@@ -12,8 +12,10 @@ from typing import Protocol
 
 import httpx
 
-from pipeline.config import Target
+from pipeline.tango.auth import BearerToken
 from pipeline.tango.client import OnResponse, TangoClient
+from pipeline.tango.pacing import shared_limiter
+from pipeline.target import OAuthCredentials, Target
 
 __all__ = ["SIMULATOR_STATE", "HttpLog", "connect", "http_logger"]
 
@@ -35,13 +37,21 @@ def http_logger(ledger: HttpLog | None, run_id: int | None) -> OnResponse:
     return on_response
 
 
-def connect(target: Target, *, state_folder: Path, post_rate: float,
-            on_response: OnResponse | None = None) -> TangoClient:
-    """A client for ``target``; for the simulator, its state lives in ``state_folder``."""
+def _auth(target: Target, transport: httpx.BaseTransport | None) -> httpx.Auth | tuple[str, str]:
+    credentials = target.credentials
+    if isinstance(credentials, OAuthCredentials):
+        return BearerToken(credentials, transport=transport)
+    return credentials.name, credentials.key
+
+
+def connect(target: Target, *, state_folder: Path, rate: float, on_response: OnResponse | None = None) -> TangoClient:
+    """A client for ``target``, paced with every other client of its credentials in this process;
+    for the simulator, its state lives in ``state_folder``."""
     transport: httpx.BaseTransport | None = None
     if target.simulated:
         from pipeline.simulator import Simulator, SimulatorTransport
         state_folder.mkdir(parents=True, exist_ok=True)
         transport = SimulatorTransport(Simulator(state_folder / SIMULATOR_STATE))
-    return TangoClient(target.base_url, target.auth, transport=transport, post_rate=post_rate,
+    limiter = shared_limiter(target.base_url, target.credentials.identity, rate)
+    return TangoClient(target.base_url, _auth(target, transport), transport=transport, limiter=limiter,
                        on_response=on_response)
