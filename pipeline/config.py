@@ -54,16 +54,27 @@ class Campaign:
     defaults: dict[str, str] = field(default_factory=dict)
     path: str = ""
     target: str | None = None
+    bulk_shipping: str | None = None    # the spelling of bulk shipping sent; None: the rule data's default
+
+
+def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
+    """The rule book a job gets is the campaign's: the bulk-shipping spelling it sends, and the
+    rules that go with it."""
+    if campaign is not None:
+        object.__setattr__(settings, "book", settings.book.sending(campaign.bulk_shipping))
 
 
 @dataclass(frozen=True, kw_only=True)
 class CheckSettings:
     """What ``validate`` needs: read, normalize and check files, write their reports."""
-    book: RuleBook
+    book: RuleBook                              # the rule data; narrowed to the campaign's (see _narrow)
     output: Path
     today: dt.date = field(default_factory=dt.date.today)
     sheet: str | None = None                    # None: the visible sheet with the best header
     campaign: Campaign | None = None            # its defaults fill empty cells
+
+    def __post_init__(self) -> None:
+        _narrow(self, self.campaign)
 
     @property
     def defaults(self) -> dict[str, str]:
@@ -73,7 +84,7 @@ class CheckSettings:
 @dataclass(frozen=True, kw_only=True)
 class StatusSettings:
     """What ``status`` needs: a target, its ledger, and the rules to rewrite reports with."""
-    book: RuleBook
+    book: RuleBook                              # a run's is narrowed to its campaign's (see _narrow)
     target: Target
     output: Path
     ledger: Path
@@ -97,6 +108,7 @@ class RunSettings(StatusSettings):
     dry_run: bool = False
 
     def __post_init__(self) -> None:
+        _narrow(self, self.campaign)
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise UsageError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,} line items per order; "
                              f"got {self.batch_size:,}")
@@ -138,6 +150,16 @@ def _default(path: str, key: str, value: Any, book: RuleBook) -> str:
     return _text(path, f"[defaults] {key}", value, 10_000)
 
 
+def _shipping_form(path: str, data: dict[str, Any], book: RuleBook) -> str | None:
+    if "bulk_shipping" not in data:
+        return None
+    value = data["bulk_shipping"]
+    if value not in book.shipping_forms:
+        known = " or ".join(f'"{f}"' for f in book.shipping_forms)
+        raise UsageError(f"{path}: 'bulk_shipping' must be {known}; got {value!r}")
+    return str(value)
+
+
 def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     p = str(path)
     try:
@@ -150,7 +172,8 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{p}: not valid TOML: {exc}") from None
 
-    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", *ORDER_TEXT}
+    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", "bulk_shipping",
+             *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -171,4 +194,5 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         defaults={k: _default(p, k, v, book) for k, v in defaults.items()},
         path=p,
         target=_text(p, "target", data["target"], 500) if "target" in data else None,
+        bulk_shipping=_shipping_form(p, data, book),
     )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).parent / "data"
 
-__all__ = ["Rule", "RuleBook", "header_key", "load"]
+__all__ = ["Rule", "RuleBook", "ShippingForm", "header_key", "load"]
 
 
 def header_key(text: str) -> str:
@@ -33,6 +33,17 @@ class Rule:
     params: dict[str, Any]
     fix: str
     seed: str
+    form: str | None = None          # the bulk-shipping spelling it belongs to; None: both
+
+
+@dataclass(frozen=True)
+class ShippingForm:
+    """One spelling of the BULKSHIPMENT object: its key in the line item, and its fields from cells."""
+    name: str
+    object: str                      # "shipping" (seed 004) or "bulkShipping" (the reference)
+    fields: dict[str, str]           # its field -> the row's field(s), "a b" joining two cells
+    hint: str                        # said when Tango refuses this spelling
+    source: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class RuleBook:
     countries: frozenset[str]
     country_names: dict[str, str]
     shipping_methods: tuple[str, ...]
+    shipping_forms: dict[str, ShippingForm] = field(default_factory=dict)
+    shipping_form: str = "seed"            # the spelling sent (the campaign's ``bulk_shipping``)
     rules: tuple[Rule, ...] = field(default=())
 
     @property
@@ -78,7 +91,20 @@ class RuleBook:
         }[name]
 
     def rules_for(self, field_name: str) -> list[Rule]:
-        return [r for r in self.rules if r.field == field_name]
+        """The rules of a field, for the spelling of bulk shipping this book sends."""
+        return [r for r in self.rules if r.field == field_name and r.form in (None, self.shipping_form)]
+
+    @property
+    def bulk_shipping(self) -> ShippingForm:
+        return self.shipping_forms[self.shipping_form]
+
+    def sending(self, form: str | None) -> RuleBook:
+        """This book for a campaign that sends bulk shipping spelled ``form`` (None: the default)."""
+        if form is None or form == self.shipping_form:
+            return self
+        if form not in self.shipping_forms:
+            raise ValueError(f"unknown bulk_shipping {form!r}; known: {', '.join(self.shipping_forms)}")
+        return replace(self, shipping_form=form)
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -86,21 +112,20 @@ def _read(name: str) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def load() -> RuleBook:
-    from rules.kinds import KINDS  # the kinds need polars; the rule data alone does not
-    fields = _read("fields.toml")
-    tango = _read("tango.toml")
-    regions = _read("regions.toml")
-    labels = {name: spec["label"] for name, spec in fields["fields"].items()}
+def _aliases(fields: dict[str, Any]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for name, spec in fields["fields"].items():
         for alias in [name, *spec["aliases"]]:
             key = header_key(alias)
             if aliases.setdefault(key, name) != name:
                 raise ValueError(f"rules: alias {alias!r} names two fields")
-    book = RuleBook(
-        labels=labels,
-        aliases=aliases,
+    return aliases
+
+
+def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]) -> RuleBook:
+    return RuleBook(
+        labels={name: spec["label"] for name, spec in fields["fields"].items()},
+        aliases=_aliases(fields),
         report_columns=tuple(fields["report"]["columns"]),
         report_markers=tuple(fields["report"]["markers"]),
         lookalikes={word: name for name, spec in fields["fields"].items() for word in spec.get("lookalikes", [])},
@@ -113,18 +138,34 @@ def load() -> RuleBook:
         countries=frozenset(regions["countries"]["codes"]),
         country_names=regions["country_names"],
         shipping_methods=tuple(regions["shipping_methods"]["codes"]),
+        shipping_forms={name: ShippingForm(name, spec["object"], dict(spec["fields"]), spec["hint"], spec["source"])
+                        for name, spec in tango["bulk_shipping"].items() if isinstance(spec, dict)},
+        shipping_form=tango["bulk_shipping"]["default"],
     )
+
+
+def _rules(specs: list[dict[str, Any]], book: RuleBook) -> tuple[Rule, ...]:
+    from rules.kinds import KINDS  # the kinds need polars; the rule data alone does not
     rules: list[Rule] = []
-    for spec in tango["rules"]:
-        spec = dict(spec)
+    for raw in specs:
+        spec = dict(raw)
         targets = spec.pop("fields", None) or [spec.pop("field")]
         rid, kind = spec.pop("id"), spec.pop("kind")
         if kind not in KINDS:
             raise ValueError(f"rules: {rid} has unknown kind {kind!r}")
         methods = book.expand(spec.pop("methods", None))
-        fix, seed = spec.pop("fix", ""), spec.pop("seed", "")
+        fix, seed, form = spec.pop("fix", ""), spec.pop("seed", ""), spec.pop("form", None)
+        if form is not None and form not in book.shipping_forms:
+            raise ValueError(f"rules: {rid} names unknown bulk-shipping form {form!r}")
         for target in targets:
-            if target not in labels:
+            if target not in book.labels:
                 raise ValueError(f"rules: {rid} names unknown field {target!r}")
-            rules.append(Rule(rid, target, kind, methods, spec, fix, seed))
-    return RuleBook(**{**book.__dict__, "rules": tuple(rules)})
+            rules.append(Rule(rid, target, kind, methods, spec, fix, seed, form))
+    return tuple(rules)
+
+
+def load() -> RuleBook:
+    """The rule data of ``rules/data``, checked as it loads."""
+    tango = _read("tango.toml")
+    book = _book(_read("fields.toml"), tango, _read("regions.toml"))
+    return replace(book, rules=_rules(tango["rules"], book))

@@ -27,9 +27,9 @@ def check(tmp_path: Path) -> Callable[..., Validated]:
     counter = iter(range(10_000))
 
     def run(rows: list[dict[str, Any]], defaults: dict[str, str] | None = None,
-            today: dt.date = TODAY) -> Validated:
+            today: dt.date = TODAY, book: RuleBook = BOOK) -> Validated:
         path = write_csv(tmp_path / f"upload{next(counter)}.csv", rows)
-        return check_file(path, BOOK, today=today, defaults=defaults or {}).validated
+        return check_file(path, book, today=today, defaults=defaults or {}).validated
     return run
 
 

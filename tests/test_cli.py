@@ -92,6 +92,7 @@ def test_usage_errors_exit_64(tmp_path, capsys):
     ('customerIdentifier = "acme-corp"\nnotes = "' + "n" * 151 + '"\naccountIdentifier = "acme-rewards"',
      "'notes' may have at most 150 characters"),
     ("customerIdentifier = ", "not valid TOML"),
+    ('bulk_shipping = "both"\n' + GOOD_CAMPAIGN, "'bulk_shipping' must be \"seed\" or \"reference\"; got 'both'"),
 ])
 def test_bad_campaign_file_is_a_usage_error_naming_the_key(tmp_path, capsys, content, message):
     config = tmp_path / "c.toml"
@@ -180,6 +181,14 @@ def test_run_against_the_simulator_from_the_command_line(tmp_path, capsys, campa
     code, text = cli(capsys, "status", "--output", tmp_path / "out", "--wait", "10", "--json")
     assert code == 0
     assert '"COMPLETE": 1' in text
+
+
+def test_batch_size_has_the_documented_maximum(tmp_path, capsys, campaign):
+    upload = write_csv(tmp_path / "u.csv", [base_row("EMAIL")])
+    code, text = cli(capsys, "run", upload, "--config", campaign, "--output", tmp_path / "out",
+                     "--batch-size", "50001")
+    assert code == 64 and "--batch-size must be from 1 to 50,000" in text
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_status_words_are_not_final_and_are_logged(caplog):

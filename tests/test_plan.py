@@ -11,8 +11,8 @@ from tests.helpers import BOOK, base_row
 CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", sender={"firstName": "Acme"}, path="c")
 
 
-def items_of(check, rows, campaign=CAMPAIGN):
-    return line_items(check(rows).frame, campaign, BOOK)
+def items_of(check, rows, campaign=CAMPAIGN, book=BOOK):
+    return line_items(check(rows, book=book).frame, campaign, book)
 
 
 def test_the_same_row_gets_the_same_id_wherever_it_stands(check):
@@ -76,6 +76,17 @@ class TestPayload:
         assert item.payload["quantity"] == 40
         assert item.payload["shipping"] == {
             "companyName": "Acme", "contactName": "Ann Lee", "contactPhoneNumber": "+16175550100",
+            "address": {"streetLine1": "12 Beacon St", "city": "Boston", "stateOrProvince": "MA",
+                        "postalCode": "02108", "country": "US"}}
+
+    def test_bulk_shipment_in_the_references_spelling(self, check):
+        """bulk_shipping = "reference": the reference's bulkShipping, first and last name apart."""
+        book = BOOK.sending("reference")
+        item = items_of(check, [base_row("BULKSHIPMENT", Company="Acme", Mobile="617-555-0100")], book=book)[0]
+        assert "shipping" not in item.payload and "recipient" not in item.payload
+        assert item.payload["bulkShipping"] == {
+            "companyName": "Acme", "contactFirstName": "Ann", "contactLastName": "Lee",
+            "contactMobileNumber": "+16175550100",
             "address": {"streetLine1": "12 Beacon St", "city": "Boston", "stateOrProvince": "MA",
                         "postalCode": "02108", "country": "US"}}
 

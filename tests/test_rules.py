@@ -121,8 +121,36 @@ def test_rule(check, rule_id, method, good, bad):
     assert result.frame["status"].to_list() == ["VALID", "INVALID"]
 
 
+# the rules of the reference's spelling of bulk shipping (campaign setting bulk_shipping = "reference")
+REFERENCE_CASES = [
+    ("bulkShipping.contactFirstName.required", "BULKSHIPMENT", {}, {"First Name": ""}),
+    ("bulkShipping.contactLastName.required", "BULKSHIPMENT", {}, {"Last Name": ""}),
+]
+
+
+@pytest.mark.parametrize("rule_id, method, good, bad", REFERENCE_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(REFERENCE_CASES)])
+def test_rule_of_the_reference_spelling(check, rule_id, method, good, bad):
+    book = rules.load().sending("reference")
+    result = check([base_row(method, **{"Reference": "row-a", **good}),
+                    base_row(method, **{"Reference": "row-b", **bad})], book=book)
+    assert errors(result, 0) == set(), messages(result, 0)
+    assert errors(result, 1) == {rule_id}, messages(result, 1)
+    assert 'bulk_shipping = "reference"' in messages(result, 1)[0]
+
+
+def test_each_spelling_has_only_its_own_contact_rules(check):
+    """Seed 004 joins the names into a 50-character contactName; the reference needs both names."""
+    long_names = base_row("BULKSHIPMENT", First_Name="A" * 30, Last_Name="B" * 30)
+    no_last = base_row("BULKSHIPMENT", Last_Name="", Reference="x")
+    seed = check([long_names, no_last])
+    reference = check([long_names, no_last], book=rules.load().sending("reference"))
+    assert errors(seed, 0) == {"shipping.contactName.length"} and errors(seed, 1) == set()
+    assert errors(reference, 0) == set() and errors(reference, 1) == {"bulkShipping.contactLastName.required"}
+
+
 def test_every_rule_in_the_rule_data_is_pinned_by_a_case():
-    pinned = {c[0] for c in CASES}
+    pinned = {c[0] for c in CASES + REFERENCE_CASES}
     assert {r.id for r in rules.load().rules} - pinned == set()
 
 

@@ -502,3 +502,21 @@ def test_a_stopped_file_cannot_be_continued_under_another_campaign(tmp_path, sim
     done = run(tmp_path, sim, clock, [upload])                 # with the original campaign file
     assert sorted(statuses(done)) == ["COMPLETE"] * 3
     assert_each_once(sim, 3)
+
+
+def test_a_refused_spelling_of_bulk_shipping_says_which_setting_to_try(tmp_path, clock):
+    """Seed 004 and Tango's reference spell the bulk-shipping object two ways: a server taking the
+    other one refuses the line, the message says which campaign setting to try, and with it the
+    line goes through (ordered once)."""
+    import dataclasses
+
+    from tests.helpers import CAMPAIGN
+    sim = Simulator(None, bulk_shipping="reference", processing_delay=0.0, clock=clock, sleep=clock.sleep)
+    upload = write_csv(tmp_path / "bulk.csv", [base_row("BULKSHIPMENT"), base_row("EMAIL")])
+    first = run(tmp_path, sim, clock, [upload])
+    assert statuses(first) == ["REJECTED", "COMPLETE"]
+    refused = report_rows(first)[0]["Errors"]
+    assert ".shipping" in refused and 'set bulk_shipping = "reference" in the campaign file' in refused
+    second = run(tmp_path, sim, clock, [upload], campaign=dataclasses.replace(CAMPAIGN, bulk_shipping="reference"))
+    assert statuses(second) == ["COMPLETE", "DUPLICATE"]
+    assert_each_once(sim, 2)

@@ -65,7 +65,9 @@ class _Run:
         self.own_client = client is None
         self.client = client or connect(settings.target, state_folder=settings.output, rate=settings.rate,
                                         on_response=http_logger(self.ledger, self.run_id or None))
-        self.submitter = Submitter(self.client, self.ledger, self.run_id, say=progress.say)
+        sent = settings.book.bulk_shipping
+        self.submitter = Submitter(self.client, self.ledger, self.run_id, say=progress.say,
+                                   hints=[(f.object, sent.hint) for f in settings.book.shipping_forms.values()])
         self.plan = BatchPlan(order_fields(settings.campaign), settings.batch_size, self.ledger.generation)
         self.code = ExitCode.OK
         self.stopped: str | None = None         # why sending stopped, once it has

@@ -4,13 +4,15 @@
 - ``validation``: the ``POST /asyncOrders`` request rules of seed 004, written independently of
   ``rules/`` so the simulator can catch the pipeline's own mistakes.
 - ``catalog``: the fixed catalog and its per-line checks.
+- ``oauth``: the token endpoint and the bearer tokens it hands out.
 - ``transport``: ``SimulatorTransport``, an httpx transport answering in-process.
 - ``server``: ``make_server`` and the ``python -m pipeline.simulator`` command (a real socket).
 """
 
 from pipeline.simulator.core import BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults, Reply, Simulator
+from pipeline.simulator.oauth import OAuthClient
 from pipeline.simulator.server import make_server
 from pipeline.simulator.transport import SimulatorTransport
 
-__all__ = ["BASE_PATH", "DEFAULT_PLATFORM_KEY", "DEFAULT_PLATFORM_NAME", "Faults", "Reply", "Simulator",
-           "SimulatorTransport", "make_server"]
+__all__ = ["BASE_PATH", "DEFAULT_PLATFORM_KEY", "DEFAULT_PLATFORM_NAME", "Faults", "OAuthClient", "Reply",
+           "Simulator", "SimulatorTransport", "make_server"]

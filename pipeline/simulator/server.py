@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pipeline.simulator.core import BASE_PATH, DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, Faults, Reply, Simulator
+from pipeline.simulator.core import (
+    AUTH_MODES,
+    BASE_PATH,
+    DEFAULT_PLATFORM_KEY,
+    DEFAULT_PLATFORM_NAME,
+    Faults,
+    Reply,
+    Simulator,
+)
+from pipeline.simulator.oauth import OAuthClient
+from pipeline.simulator.validation import BULK_SHIPPING_FORMS
 
 __all__ = ["SimulatorServer", "main", "make_server"]
 
@@ -103,12 +113,28 @@ def _parser() -> argparse.ArgumentParser:
              "(default %(default)s; '' keeps state in memory only)")
     add("--platform-name", default=DEFAULT_PLATFORM_NAME, help="HTTP Basic user")
     add("--platform-key", default=DEFAULT_PLATFORM_KEY, help="HTTP Basic password")
-    add("--tps", type=float, default=None, help="max POST /asyncOrders per second (429 above)")
+    add("--auth", choices=AUTH_MODES, default="either",
+        help="what the API takes: HTTP Basic, a bearer token from POST /oauth/token, or either (default)")
+    oauth = OAuthClient()
+    add("--client-id", default=oauth.client_id, help="OAuth client id (default %(default)s)")
+    add("--client-secret", default=oauth.client_secret, help="OAuth client secret")
+    add("--username", default=oauth.username, help="OAuth service-account username (default %(default)s)")
+    add("--password", default=oauth.password, help="OAuth service-account password")
+    add("--bulk-shipping", choices=BULK_SHIPPING_FORMS, default="seed",
+        help="the BULKSHIPMENT object taken: seed 004's 'shipping' (default), the reference's "
+             "'bulkShipping', or either")
+    add("--page-limit", type=int, default=None, metavar="N",
+        help="at most N line items or orders per page, whatever maxResults asks")
+    add("--tps", type=float, default=None, help="max calls per second, every endpoint (429 above)")
     add("--error-rate", type=float, default=0.0, help="share of POSTs answered 500/503 uncommitted")
     add("--drop-rate", type=float, default=0.0, help="share of POSTs committed, then dropped")
+    add("--conflict-rate", type=float, default=0.0,
+        help="share of replayed POSTs answered 409.002 'still in process'")
     add("--latency", type=float, default=0.0, help="seconds added before every response")
     add("--processing-delay", type=float, default=2.0,
         help="seconds until a new order's lines are processed (default %(default)s)")
+    add("--delivery-delay", type=float, default=4.0,
+        help="seconds from shipping to delivery of a physical reward (default %(default)s)")
     add("--balance", type=float, default=100_000.0,
         help="starting balance of a new account (default %(default)s)")
     add("--seed", type=int, default=None, help="seed for the fault draws")
@@ -124,15 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         faults = Faults(tps=args.tps, error_rate=args.error_rate, drop_rate=args.drop_rate,
-                        latency=args.latency, seed=args.seed)
+                        conflict_rate=args.conflict_rate, latency=args.latency, seed=args.seed)
     except ValueError as exc:
         parser.error(str(exc))
     state = Path(args.state) if args.state else None
     try:
         simulator = Simulator(state, platform_name=args.platform_name,
                               platform_key=args.platform_key, faults=faults,
-                              processing_delay=args.processing_delay,
-                              default_balance=args.balance, nested_response=args.nested_response)
+                              processing_delay=args.processing_delay, delivery_delay=args.delivery_delay,
+                              default_balance=args.balance, nested_response=args.nested_response,
+                              auth=args.auth, bulk_shipping=args.bulk_shipping, page_limit=args.page_limit,
+                              oauth_client=OAuthClient(args.client_id, args.client_secret, args.username,
+                                                       args.password))
         server = make_server(simulator, args.host, args.port, log_requests=args.log_requests)
     except (OSError, ValueError) as exc:
         print(f"simulator: cannot start: {exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ import polars as pl
 
 from pipeline.config import Campaign
 from pipeline.model import ADDRESS_FIELDS, IDX, ROW, Status, same_reward
-from rules import RuleBook
+from rules import RuleBook, ShippingForm
 
 __all__ = ["Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
            "order_fields", "plan_batches"]
@@ -108,6 +108,14 @@ def _address(row: dict[str, Any]) -> dict[str, Any]:
     return {f: row[f] for f in ADDRESS_FIELDS if row.get(f)}
 
 
+def _bulk_shipping(row: dict[str, Any], form: ShippingForm) -> dict[str, Any]:
+    """Where a bulk shipment goes, in the spelling ``form`` (seed 004's or the reference's)."""
+    contact = {key: " ".join(v for v in (row.get(f) for f in cells.split()) if v) or None
+               for key, cells in form.fields.items()}
+    address = {k: v for k, v in _address(row).items() if k != "companyName"}
+    return {**{k: v for k, v in contact.items() if v}, "address": address}
+
+
 def _payload(row: dict[str, Any], item_id: str, book: RuleBook) -> dict[str, Any]:
     method = row["deliveryMethod"]
     spec = book.methods[method]
@@ -124,11 +132,7 @@ def _payload(row: dict[str, Any], item_id: str, book: RuleBook) -> dict[str, Any
             recipient["address"] = _address(row)
         item["recipient"] = recipient
     if spec["shipping"] == "required":   # BULKSHIPMENT: the row's person is the shipping contact
-        name = " ".join(v for v in (row.get("firstName"), row.get("lastName")) if v)
-        shipping = {"companyName": row.get("companyName"), "contactName": name or None,
-                    "contactEmail": row.get("email"), "contactPhoneNumber": row.get("mobileNumber"),
-                    "address": {k: v for k, v in _address(row).items() if k != "companyName"}}
-        item["shipping"] = {k: v for k, v in shipping.items() if v}
+        item[book.bulk_shipping.object] = _bulk_shipping(row, book.bulk_shipping)
     if not spec["digital"]:
         item["shippingMethod"] = row["shippingMethod"]
     for f in OPTIONAL_FIELDS:

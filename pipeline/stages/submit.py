@@ -43,9 +43,10 @@ class Submitter:
 
     def __init__(self, client: TangoClient, ledger: Ledger, run_id: int,
                  say: Callable[[str], None] = lambda s: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, hints: Iterable[tuple[str, str]] = ()) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
         self.say, self.clock = say, clock
+        self.hints = list(hints)            # (a field a refusal names, what to tell HR about it)
         self.sleep = client.sleep          # one notion of waiting, which tests replace
         self.figures = Figures()
 
@@ -144,7 +145,7 @@ class Submitter:
                 text = f"{err.get('path')}: {err.get('message') or err.get('i18nKey')}"
                 at_fault.setdefault(members[int(match.group(1))], []).append(text)
         if at_fault:
-            lines = [LineUpdate(m, Status.REJECTED, None, "Tango refused this line: " + "; ".join(at_fault[m]))
+            lines = [LineUpdate(m, Status.REJECTED, None, "Tango refused this line: " + self._hinted(at_fault[m]))
                      if m in at_fault else LineUpdate(m, Status.PENDING) for m in members]
         else:
             lines = [LineUpdate(m, Status.REJECTED, None, f"Tango refused the order: {exc.message}")
@@ -154,6 +155,13 @@ class Submitter:
                               run_id=self.run_id, final=True)
         self.say(f"order {ref}: Tango refused it ({exc.status}): {exc.message}")
         return [m for m in members if at_fault and m not in at_fault]
+
+    def _hinted(self, reasons: list[str]) -> str:
+        """Tango's reasons for refusing a line, and what to try when a reason names a field that has
+        a known remedy (the bulk-shipping object, which the sources spell two ways)."""
+        text = "; ".join(reasons)
+        hints = [hint for fragment, hint in self.hints if any(f".{fragment}" in r for r in reasons)]
+        return " ".join([text, *dict.fromkeys(hints)])
 
     def _accepted(self, ref: str, members: list[str], result: PostResult) -> None:
         """The order exists. Its lines are SUBMITTED but those Tango refused, and those it named in
