@@ -90,6 +90,7 @@ class StatusSettings:
     ledger: Path
     rate: float = 1.0                           # calls to Tango per second, every endpoint together
     wait: float = 0.0                           # seconds to keep following unfinished orders
+    delivery_days: float = 30.0                 # how long a physical reward's delivery is followed
 
 
 # Tango publishes no limit of line items per order for the API; its portal's bulk upload takes

@@ -520,3 +520,41 @@ def test_a_refused_spelling_of_bulk_shipping_says_which_setting_to_try(tmp_path,
     second = run(tmp_path, sim, clock, [upload], campaign=dataclasses.replace(CAMPAIGN, bulk_shipping="reference"))
     assert statuses(second) == ["COMPLETE", "DUPLICATE"]
     assert_each_once(sim, 2)
+
+
+def test_physical_rewards_are_followed_until_delivered_and_the_report_says_so(tmp_path, sim, clock):
+    """COMPLETE means Tango completed the line; a mailed reward's delivery is its own column, followed
+    by `status` (and the nightly job) until Tango's delivery event is final."""
+    from pipeline.jobs.status import status
+    upload = write_csv(tmp_path / "mail.csv", [base_row("ADDRESS"), base_row("EMAIL")])
+    first = run(tmp_path, sim, clock, [upload])
+    rows = report_rows(first)
+    assert [r["Status"] for r in rows] == ["COMPLETE", "COMPLETE"]
+    assert [r["Delivery"] for r in rows] == ["SHIPPED", "COMPLETED"]
+    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    assert len(ledger.batches(deliveries=True)) == 1
+    clock.advance(5)                                   # the simulator delivers 4 s after shipping
+    client = sim_client(SimulatorTransport(sim), clock)
+    try:
+        status(run_settings(tmp_path), quiet(), client=client)
+    finally:
+        client.close()
+    assert [r["Delivery"] for r in report_rows(first)] == ["COMPLETED", "COMPLETED"]   # rewritten in place
+    assert ledger.batches(deliveries=True) == []
+    ledger.close()
+
+
+def test_a_delivery_is_followed_for_a_limited_number_of_days(tmp_path, sim, clock):
+    import datetime as dt
+
+    from pipeline.stages.follow import Follower
+    run(tmp_path, sim, clock, [write_csv(tmp_path / "slow.csv", [base_row("ADDRESS")])])
+    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    client = sim_client(SimulatorTransport(sim), clock)
+    follower = Follower(client, ledger, 0, physical=("ADDRESS", "BULKSHIPMENT"))
+    assert follower.follow_deliveries(30, now=dt.datetime.now(dt.UTC)) == set()       # still shipped
+    assert len(ledger.batches(deliveries=True)) == 1
+    follower.follow_deliveries(30, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=31))
+    assert ledger.batches(deliveries=True) == []
+    client.close()
+    ledger.close()

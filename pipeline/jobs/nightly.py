@@ -107,7 +107,7 @@ def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: Tang
     finally:
         ledger.close()
     progress.say(f"inbox {inbox}: {len(fresh)} files to process")
-    result = run_files([str(p) for p in fresh], settings, progress, client, reuse_folders=True)
+    result = run_files([str(p) for p in fresh], settings, progress, client, reuse_folders=True, deliveries=True)
     ledger = Ledger(settings.ledger, settings.target.namespace)
     try:
         for outcome in result.outcomes:

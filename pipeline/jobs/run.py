@@ -67,6 +67,7 @@ class _Run:
                                         on_response=http_logger(self.ledger, self.run_id or None))
         sent = settings.book.bulk_shipping
         self.submitter = Submitter(self.client, self.ledger, self.run_id, say=progress.say,
+                                   physical=settings.book.groups["shipped"],
                                    hints=[(f.object, sent.hint) for f in settings.book.shipping_forms.values()])
         self.plan = BatchPlan(order_fields(settings.campaign), settings.batch_size, self.ledger.generation)
         self.code = ExitCode.OK
@@ -74,6 +75,7 @@ class _Run:
         self.can_follow = True                  # Tango still answers: accepted orders can be followed
         self.catalog: Catalog | None = None
         self.seen: dict[str, str] = {}          # line-item id -> "file row N", for the rows this run sends
+        self.deliveries = False                 # follow the deliveries of physical rewards too
         # orders whose rows may change status in this run: their files' reports are written again
         self.unfinished = {b.external_ref_id for b in self.ledger.batches(unfinished=True)}
         self.unfinished |= {b.external_ref_id for b in self.ledger.batches(states=[BatchState.SENDING])}
@@ -96,13 +98,16 @@ class _Run:
 
 
 def run_files(paths: list[str], settings: RunSettings, progress: Progress,
-              client: TangoClient | None = None, *, reuse_folders: bool = False) -> RunResult:
+              client: TangoClient | None = None, *, reuse_folders: bool = False,
+              deliveries: bool = False) -> RunResult:
     """The whole ``run`` command; returns its exit code and what happened to each file.
 
     ``reuse_folders``: a file worked on before gets its report rewritten in the same folder (the
-    nightly job's behaviour), rather than a new folder per run.
+    nightly job's behaviour), rather than a new folder per run. ``deliveries``: one pass over the
+    physical rewards not yet delivered (the nightly job's too).
     """
     run = _Run(settings, progress, client)
+    run.deliveries = deliveries
     try:
         progress.say(f"target: {settings.target.describe()}")
         if not settings.dry_run:
@@ -217,9 +222,11 @@ def _send(run: _Run, works: list[FileWork]) -> None:
             run.submitter.submit(items, run.plan)
         run.attempt(send)
     if run.can_follow and settings.wait > 0:
-        left = run.submitter.follow(settings.wait)
+        left = run.submitter.follower.follow(settings.wait)
         if left:
             run.progress.say(f"{left} orders not final yet: the next run or 'tango-batch status' picks them up")
+    if run.can_follow and run.deliveries:
+        run.unfinished |= run.submitter.follower.follow_deliveries(settings.delivery_days)
 
 
 def _finish(run: _Run, work: FileWork, reuse_folders: bool) -> dict[str, Any]:

@@ -33,10 +33,11 @@ def _settle(ledger: Ledger, settings: StatusSettings, progress: Progress, client
                                on_response=http_logger(ledger, run_id))
     stopped = None
     try:
-        submitter = Submitter(client, ledger, run_id, say=progress.say)
+        submitter = Submitter(client, ledger, run_id, say=progress.say, physical=settings.book.groups["shipped"])
         try:
             submitter.reconcile()
-            submitter.follow(settings.wait)
+            submitter.follower.follow(settings.wait)
+            unfinished |= submitter.follower.follow_deliveries(settings.delivery_days)
         except Stop as exc:
             stopped = str(exc)
     finally:

@@ -22,6 +22,7 @@ class LineRecord:
     quantity: int
     first_run: int
     accepted_run: int | None
+    delivery_status: str | None = None      # Tango's delivery event, for a physical reward
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class BatchRecord:
     payload: dict[str, Any]
     run_id: int
     members: tuple[str, ...]
+    created_at: str = ""
+    delivery_open: bool = False             # physical rewards of it not yet delivered (or not known)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class LineUpdate:
     status: Status
     reference: str | None = None            # Tango's referenceLineItemId, once known
     message: str | None = None              # Tango's reason, for a line refused or failed
+    delivery: str | None = None             # Tango's delivery event, once it says one
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,12 @@
-"""The ledger's tables (SQLite). Every table is keyed by ``target``, so each target (simulator,
-sandbox, production, a URL) is its own namespace."""
+"""The ledger's tables (SQLite), as numbered migrations. Every table is keyed by ``target``, so
+each target (simulator, sandbox, production, a URL) is its own namespace.
 
-__all__ = ["SCHEMA"]
+A ledger records the number of migrations it has had (``PRAGMA user_version``); opening it runs
+the ones it lacks, in order, in one transaction. Migration 1 is the first schema, written with
+``IF NOT EXISTS`` so that a ledger made before migrations were numbered takes it as it is.
+"""
+
+__all__ = ["MIGRATIONS"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,3 +51,10 @@ CREATE TABLE IF NOT EXISTS http_log (
     method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, request_id TEXT, outcome TEXT
 );
 """
+
+MIGRATIONS: list[list[str]] = [
+    [statement.strip() for statement in SCHEMA.split(";") if statement.strip()],
+    # 2: Tango's delivery events for physical rewards, followed after the line is complete
+    ["ALTER TABLE line_items ADD COLUMN delivery_status TEXT",
+     "ALTER TABLE batches ADD COLUMN delivery_open INTEGER NOT NULL DEFAULT 0"],
+]

@@ -21,17 +21,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pipeline.ledger.records import BatchRecord, FileRecord, LineRecord, LineUpdate, RowRecord, Sendable
-from pipeline.ledger.schema import SCHEMA
-from pipeline.model import AT_TANGO, BatchState, ExitCode, FileState, Status
+from pipeline.ledger.history import History
+from pipeline.ledger.records import BatchRecord, LineRecord, LineUpdate, RowRecord, Sendable
+from pipeline.ledger.schema import MIGRATIONS
+from pipeline.model import AT_TANGO, BatchState, FileState, Status
 
 __all__ = ["Ledger"]
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-class Ledger:
+class Ledger(History):
     """One SQLite file; one namespace per target."""
 
     def __init__(self, path: str | Path, target: str) -> None:
@@ -42,7 +44,18 @@ class Ledger:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """The migrations this ledger lacks, in one transaction (another process may race us to it)."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+            return
+        with self.tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def close(self) -> None:
         self.db.close()
@@ -72,13 +85,6 @@ class Ledger:
                        (_now(), exit_code, note, run_id))
 
     # --- line items and rows ------------------------------------------------------------------
-    def _where_in(self, select: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
-        """``select`` ending in "<column> IN" for many ids, a few hundred at a time."""
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            yield from self.db.execute(f"{select} ({','.join('?' * len(chunk))})", (self.target, *chunk))
-
     def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
         rows = self._where_in("SELECT * FROM line_items WHERE target = ? AND line_item_id IN", ids)
         return {r["line_item_id"]: _line(r) for r in rows}
@@ -134,27 +140,36 @@ class Ledger:
 
     def end_batch(self, ref: str, state: BatchState, *, http: int | None, request_id: str | None,
                   attempts: int, message: str | None, lines: Iterable[LineUpdate], run_id: int,
-                  order_status: str | None = None, final: bool = False) -> None:
+                  order_status: str | None = None, final: bool = False, delivery_open: bool = False) -> None:
         """The outcome of a batch and of each of its line items, in one transaction."""
         now = _now()
         with self.tx() as db:
             db.execute(
                 "UPDATE batches SET state = ?, last_http = ?, last_request_id = ?,"
                 " attempts = attempts + ?, message = ?, order_status = COALESCE(?, order_status),"
-                " final = ?, updated_at = ? WHERE target = ? AND external_ref_id = ?",
-                (state, http, request_id, attempts, message, order_status, int(final), now,
+                " final = ?, delivery_open = ?, updated_at = ? WHERE target = ? AND external_ref_id = ?",
+                (state, http, request_id, attempts, message, order_status, int(final), int(delivery_open), now,
                  self.target, ref))
             for line in lines:
                 # a line back to PENDING is in no order; a line Tango has remembers the run that sent it
                 db.execute(
                     "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
                     " message = ?, updated_at = ?, batch_ref = CASE WHEN ? THEN NULL ELSE batch_ref END,"
-                    " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END"
-                    " WHERE target = ? AND line_item_id = ?",
+                    " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END,"
+                    " delivery_status = COALESCE(?, delivery_status) WHERE target = ? AND line_item_id = ?",
                     (line.status, line.reference, line.message, now, line.status == Status.PENDING,
-                     line.status in AT_TANGO, run_id, self.target, line.line_item_id))
+                     line.status in AT_TANGO, run_id, line.delivery, self.target, line.line_item_id))
 
-    def batches(self, *, states: Iterable[BatchState] | None = None, unfinished: bool = False) -> list[BatchRecord]:
+    def close_deliveries(self, ref: str) -> None:
+        """Stop following the deliveries of an order (they are final, or followed long enough)."""
+        with self.tx() as db:
+            db.execute("UPDATE batches SET delivery_open = 0, updated_at = ? WHERE target = ? AND external_ref_id = ?",
+                       (_now(), self.target, ref))
+
+    def batches(self, *, states: Iterable[BatchState] | None = None, unfinished: bool = False,
+                deliveries: bool = False) -> list[BatchRecord]:
+        """Batches by state; ``unfinished``: accepted, lines not final; ``deliveries``: accepted, lines
+        final, physical rewards not yet delivered."""
         sql = "SELECT * FROM batches WHERE target = ?"
         args: list[Any] = [self.target]
         if states is not None:
@@ -163,6 +178,9 @@ class Ledger:
             args += states
         if unfinished:
             sql += " AND state = ? AND final = 0"
+            args.append(BatchState.ACCEPTED)
+        if deliveries:
+            sql += " AND state = ? AND final = 1 AND delivery_open = 1"
             args.append(BatchState.ACCEPTED)
         sql += " ORDER BY created_at, external_ref_id"
         return [self._batch(r) for r in self.db.execute(sql, args).fetchall()]
@@ -178,7 +196,8 @@ class Ledger:
             " ORDER BY position", (self.target, r["external_ref_id"])))
         return BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
                            r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
-                           r["attempts"], json.loads(r["payload"]), r["run_id"], members)
+                           r["attempts"], json.loads(r["payload"]), r["run_id"], members, r["created_at"],
+                           bool(r["delivery_open"]))
 
     def accepted_among(self, refs: Iterable[str]) -> set[str]:
         """Which of these batches Tango accepted."""
@@ -198,36 +217,7 @@ class Ledger:
                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (self.target, run_id, _now(), method, path, status, request_id, outcome))
 
-    # --- reading back ------------------------------------------------------------------------
-    def run_dates(self, run_ids: Iterable[int]) -> dict[int, str]:
-        """run id -> when it started (ISO 8601, UTC)."""
-        ids = sorted(set(run_ids))
-        out: dict[int, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            out.update(self.db.execute(f"SELECT id, started_at FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
-                                       chunk).fetchall())
-        return out
-
-    def interrupted_rows(self, file_sha256: str) -> set[tuple[int, str]]:
-        """(row number, line-item id) of this file's rows whose latest run stopped before its end.
-
-        Such a run was killed (no exit code) or stopped early (exit 3): a run of the same file
-        continues it. A row whose latest run finished was reported, and is a duplicate if sent again.
-        """
-        last: dict[tuple[int, str], int | None] = {}
-        for row, line_id, code in self.db.execute(
-                "SELECT rows.row_number, rows.line_item_id, runs.exit_code FROM rows JOIN runs ON runs.id = rows.run_id"
-                " WHERE rows.target = ? AND rows.file_sha256 = ? AND rows.line_item_id IS NOT NULL ORDER BY runs.id",
-                (self.target, file_sha256)):
-            last[(row, line_id)] = code
-        return {key for key, code in last.items() if code is None or code == ExitCode.STOPPED}
-
     # --- files ------------------------------------------------------------------------------
-    def file(self, sha256: str) -> FileRecord | None:
-        r = self.db.execute("SELECT * FROM files WHERE target = ? AND sha256 = ?", (self.target, sha256)).fetchone()
-        return _file(r) if r else None
-
     def file_seen(self, run_id: int, sha256: str, name: str, path: str, run_date: str, sheet: str | None,
                   campaign: dict[str, Any]) -> None:
         """A file this run works on, with what its report depends on (run date, campaign file)."""
@@ -250,42 +240,7 @@ class Ledger:
                 " WHERE target = ? AND sha256 = ?",
                 (state, path, report_folder, note, _now(), self.target, sha256))
 
-    def files_with_lines(self, line_ids: Iterable[str]) -> list[FileRecord]:
-        """The files whose rows (in the run that last worked on them) carry these line items."""
-        shas = {r[0] for r in self._where_in(
-            "SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN", set(line_ids))}
-        return [f for f in (self.file(s) for s in sorted(shas)) if f is not None]
-
-    def last_rows(self, sha256: str, run_id: int) -> dict[int, RowRecord]:
-        """row number -> the row as run ``run_id`` recorded it for this file."""
-        return {r[0]: RowRecord(r[0], r[1], Status(r[2]), r[3]) for r in self.db.execute(
-            "SELECT row_number, line_item_id, status, message FROM rows WHERE run_id = ? AND target = ?"
-            " AND file_sha256 = ?", (run_id, self.target, sha256))}
-
-    def runs_since(self, since: str | None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM runs WHERE target = ?", [self.target]
-        if since:
-            sql += " AND started_at >= ?"
-            args.append(since)
-        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
-
-    def row_counts(self) -> dict[str, int]:
-        """Rows per status, each file counted as the last run that worked on it left it."""
-        return {r[0]: r[1] for r in self.db.execute(
-            "SELECT rows.status, COUNT(*) FROM rows JOIN files ON files.target = rows.target"
-            " AND files.sha256 = rows.file_sha256 AND files.last_run = rows.run_id"
-            " WHERE rows.target = ? GROUP BY rows.status", (self.target,))}
-
-    def counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute(
-            "SELECT status, COUNT(*) FROM line_items WHERE target = ? GROUP BY status", (self.target,))}
-
-
-def _file(r: sqlite3.Row) -> FileRecord:
-    return FileRecord(r["sha256"], r["name"], r["path"], FileState(r["state"]), r["run_date"], r["sheet"],
-                      r["report_folder"], r["first_run"], r["last_run"], json.loads(r["campaign"] or "{}"))
-
-
 def _line(r: sqlite3.Row) -> LineRecord:
     return LineRecord(r["line_item_id"], Status(r["status"]), r["batch_ref"], r["reference_line_item_id"],
-                      r["message"], r["amount"], r["quantity"], r["first_run"], r["accepted_run"])
+                      r["message"], r["amount"], r["quantity"], r["first_run"], r["accepted_run"],
+                      r["delivery_status"])

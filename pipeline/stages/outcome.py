@@ -80,7 +80,7 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
     """The frame with each row's final status and Tango references, and the run's messages."""
     frame = checked.frame
     valid_rows = (frame["status"] == Status.VALID.value).to_list()
-    status, line_ids, orders, refs = [], [], [], []
+    status, line_ids, orders, refs, deliveries = [], [], [], [], []
     issues: list[Issue] = []
     for idx, valid in zip(frame[IDX].to_list(), valid_rows, strict=True):
         line_id = out.ids.get(idx)
@@ -88,6 +88,7 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
         line_ids.append(line_id)
         orders.append(record.batch_ref if record else None)
         refs.append(record.reference_line_item_id if record else None)
+        deliveries.append(record.delivery_status if record else None)
         state, issue = _row(idx, valid, out, record)
         status.append(state.value)
         if issue is not None:
@@ -102,7 +103,8 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
     frame = frame.with_columns(pl.Series("status", status, pl.String),
                                pl.Series("line_item_id", line_ids, pl.String),
                                pl.Series("order_id", orders, pl.String),
-                               pl.Series("reference_line_item_id", refs, pl.String))
+                               pl.Series("reference_line_item_id", refs, pl.String),
+                               pl.Series("delivery", deliveries, pl.String))
     return Validated(frame=frame, issues=pl.concat([base, _issues_frame(issues)]).sort(IDX, maintain_order=True))
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, Stop, TangoError, Unavailable
 from pipeline.ledger import Ledger, LineUpdate
 from pipeline.model import BatchState, Status
+from pipeline.stages.follow import Follower
 from pipeline.stages.plan import Batch, BatchPlan, LineItem
-from pipeline.tango import PostResult, TangoClient, line_errors, line_state, order_final
+from pipeline.tango import PostResult, TangoClient, line_errors
 
 __all__ = ["Figures", "Submitter"]
 
@@ -41,13 +42,13 @@ class Figures:
 class Submitter:
     """Sends batches through the ledger, settles those left unknown, and follows accepted orders."""
 
-    def __init__(self, client: TangoClient, ledger: Ledger, run_id: int,
+    def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, *, physical: Collection[str],
                  say: Callable[[str], None] = lambda s: None,
                  clock: Callable[[], float] = time.monotonic, hints: Iterable[tuple[str, str]] = ()) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
-        self.say, self.clock = say, clock
+        self.say = say
         self.hints = list(hints)            # (a field a refusal names, what to tell HR about it)
-        self.sleep = client.sleep          # one notion of waiting, which tests replace
+        self.follower = Follower(client, ledger, run_id, physical=physical, say=say, clock=clock)
         self.figures = Figures()
 
     # --- reconcile ----------------------------------------------------------------------------
@@ -57,10 +58,10 @@ class Submitter:
             self.figures.reconciled += 1
             try:
                 detail = self.client.get_order(batch.customer, batch.account, batch.external_ref_id)
-            except (Unavailable, AuthFailed) as exc:
-                raise Stop(f"could not check order {batch.external_ref_id} left unfinished: {exc}") from None
             except Rejected as exc:
                 raise Stop(f"Tango refused the check of order {batch.external_ref_id}: {exc}") from None
+            except TangoError as exc:
+                raise Stop(f"could not check order {batch.external_ref_id} left unfinished: {exc}") from None
             if detail is None:
                 self.say(f"order {batch.external_ref_id} left unfinished is unknown to Tango: sending it again")
                 self.figures.resent += 1
@@ -70,10 +71,8 @@ class Submitter:
                 self._adopt(batch.external_ref_id, list(batch.members), detail)
 
     def _adopt(self, ref: str, members: list[str], detail: dict[str, Any]) -> None:
-        lines, final = self._line_updates(members, detail, self._expected(ref, members, (Status.SENDING,)))
-        self.ledger.end_batch(ref, BatchState.ACCEPTED, http=200, request_id=None, attempts=0,
-                              message=None, lines=lines, run_id=self.run_id,
-                              order_status=detail.get("orderStatus"), final=final)
+        """An order Tango has, though this pipeline did not hear its answer: its lines as Tango says."""
+        self.follower.adopt(ref, members, detail, (Status.SENDING,))
 
     # --- submit -------------------------------------------------------------------------------
     def submit(self, items: list[LineItem], plan: BatchPlan) -> None:
@@ -203,74 +202,3 @@ class Submitter:
         batch = self.ledger.batch(ref)
         assert batch is not None            # written ahead of its POST
         return batch.customer, batch.account
-
-    # --- follow -------------------------------------------------------------------------------
-    def _line_updates(self, members: list[str], detail: dict[str, Any],
-                      expected: set[str]) -> tuple[list[LineUpdate], bool]:
-        """Line statuses from an order's detail, and whether the order is settled.
-
-        ``expected``: members this order should hold (sent in it, not refused when it was placed).
-        One missing from the detail was not created, but that is concluded only once the order
-        is final: while it is pending, Tango may not list every line yet.
-        """
-        by_ref = {li.get("externalRefLineItemID"): li for li in detail.get("lineItems") or []}
-        order_done = order_final(detail.get("orderStatus"))
-        lines: list[LineUpdate] = []
-        all_final = True
-        for m in members:
-            li = by_ref.get(m)
-            if li is None:
-                if m in expected and order_done:
-                    lines.append(LineUpdate(m, Status.REJECTED, None, "Tango did not create this line when the "
-                                            "order was placed (no reason reached this pipeline)"))
-                elif m in expected:
-                    all_final = False
-                continue
-            update = _line_update(m, li)
-            all_final = all_final and update.status != Status.SUBMITTED
-            lines.append(update)
-        return lines, all_final and (order_done or bool(lines))
-
-    def _expected(self, ref: str, members: Iterable[str], statuses: tuple[Status, ...]) -> set[str]:
-        """Members whose ledger record says they went out in order ``ref`` with one of ``statuses``."""
-        return {m for m, r in self.ledger.lines(members).items() if r.batch_ref == ref and r.status in statuses}
-
-    def follow(self, wait: float) -> int:
-        """Poll unfinished orders until final or ``wait`` seconds; returns how many are left."""
-        deadline = self.clock() + wait
-        delay = 1.0
-        while True:
-            left = 0
-            for batch in self.ledger.batches(unfinished=True):
-                try:
-                    detail = self.client.get_order(batch.customer, batch.account, batch.external_ref_id)
-                except TangoError as exc:
-                    self.say(f"could not follow order {batch.external_ref_id}: {exc}")
-                    left += 1
-                    continue
-                if detail is None:
-                    left += 1
-                    continue
-                expected = self._expected(batch.external_ref_id, batch.members, (Status.SUBMITTED, Status.SENDING))
-                lines, final = self._line_updates(list(batch.members), detail, expected)
-                self.ledger.end_batch(batch.external_ref_id, BatchState.ACCEPTED, http=200, request_id=None,
-                                      attempts=0, message=None, lines=lines, run_id=self.run_id,
-                                      order_status=detail.get("orderStatus"), final=final)
-                left += 0 if final else 1
-            remaining = deadline - self.clock()
-            if left == 0 or remaining <= 0:
-                return left
-            self.sleep(min(delay, remaining))
-            delay = min(delay * 2, 30.0)
-
-
-def _line_update(member: str, line: dict[str, Any]) -> LineUpdate:
-    """A line item of an order's detail: SUBMITTED while Tango works on it, then COMPLETE or FAILED."""
-    reference = line.get("referenceLineItemId")
-    state = line_state(line.get("lineItemStatus") or line.get("status"))
-    if state is None:
-        return LineUpdate(member, Status.SUBMITTED, reference)
-    if state == Status.FAILED:
-        return LineUpdate(member, Status.FAILED, reference, "Tango could not deliver this reward: "
-                          + (line_errors(line.get("lineItemErrors") or []) or "no reason given"))
-    return LineUpdate(member, Status.COMPLETE, reference)

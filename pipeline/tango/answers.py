@@ -1,8 +1,9 @@
 """Tango's answers in the pipeline's words: the POST /asyncOrders result, and Tango's own status
 words for orders and line items mapped to the pipeline's ``Status``.
 
-Tango's status words live here and nowhere else; a word not listed is logged and taken as "not
-final yet", so a status Tango adds later can delay a report but never end a row wrongly.
+Tango's status words (orders, line items, deliveries) live here and nowhere else; a word not
+listed is logged and taken as "not final yet", so a status Tango adds later can delay a report but
+never end a row wrongly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from pipeline.model import Status
 
-__all__ = ["PostResult", "line_errors", "line_state", "order_final"]
+__all__ = ["PostResult", "delivery_final", "line_errors", "line_state", "order_final"]
 
 log = logging.getLogger("tango_batch.submit")
 
@@ -25,6 +26,9 @@ LINE_WAITING = {"PENDING", "QUEUED", "PROCESSING", "IN_PROGRESS", "RETRYING", "P
                 "SUBMITTED", "OPEN"}
 ORDER_FINAL = {"COMPLETE", "FAILED", "PARTIAL", "CANCELLED", "CANCELED", "SUCCESSFUL", "PARTIALFAILED"}
 ORDER_WAITING = {"PENDING", "QUEUED", "PENDING_MR", "ON_HOLD", "PROCESSING", "RETRYING", "IN_PROGRESS"}
+# Tango's delivery events for a line item (its order-category events page)
+DELIVERY_FINAL = {"COMPLETED", "CANCELED", "CANCELLED", "FAILED"}
+DELIVERY_WAITING = {"IN_PROGRESS", "SHIPPED", "PENDING"}
 
 
 def line_state(word: str | None) -> Status | None:
@@ -43,6 +47,16 @@ def order_final(word: str | None) -> bool:
         return True
     if upper not in ORDER_WAITING:
         log.warning("unknown order status %r: treated as not yet final", word)
+    return False
+
+
+def delivery_final(word: str | None) -> bool:
+    """Whether a delivery event is the last one (COMPLETED, CANCELED, FAILED); no word is not final."""
+    upper = (word or "").upper()
+    if upper in DELIVERY_FINAL:
+        return True
+    if upper and upper not in DELIVERY_WAITING:
+        log.warning("unknown delivery status %r: treated as not yet final", word)
     return False
 
 

@@ -25,9 +25,9 @@ from pipeline.stages.validate import Validated
 
 __all__ = ["new_folder", "summarize", "write_dry_run", "write_reports"]
 
-# Tango's references for a row, filled in by a run: (frame column, report header, width)
+# What a run adds to a row: Tango's references and its delivery event (frame column: header, width)
 ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
-              "reference_line_item_id": ("Reference line item ID", 24)}
+              "reference_line_item_id": ("Reference line item ID", 24), "delivery": ("Delivery", 14)}
 
 
 def _row_texts(validated: Validated) -> pl.DataFrame:

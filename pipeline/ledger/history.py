@@ -1,0 +1,91 @@
+"""What the ledger tells about the past: runs, a file's rows as a run left them, counts.
+
+A mixin of ``Ledger``: read-only queries, apart from the state changes of ``sqlite.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pipeline.ledger.records import FileRecord, RowRecord
+from pipeline.model import ExitCode, FileState, Status
+
+__all__ = ["History"]
+
+
+class History:
+    db: sqlite3.Connection
+    target: str
+
+    def _where_in(self, select: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """``select`` ending in "<column> IN" for many ids, a few hundred at a time."""
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            yield from self.db.execute(f"{select} ({','.join('?' * len(chunk))})", (self.target, *chunk))
+
+    def run_dates(self, run_ids: Iterable[int]) -> dict[int, str]:
+        """run id -> when it started (ISO 8601, UTC)."""
+        ids = sorted(set(run_ids))
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update(self.db.execute(f"SELECT id, started_at FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                       chunk).fetchall())
+        return out
+
+    def interrupted_rows(self, file_sha256: str) -> set[tuple[int, str]]:
+        """(row number, line-item id) of this file's rows whose latest run stopped before its end.
+
+        Such a run was killed (no exit code) or stopped early (exit 3): a run of the same file
+        continues it. A row whose latest run finished was reported, and is a duplicate if sent again.
+        """
+        last: dict[tuple[int, str], int | None] = {}
+        for row, line_id, code in self.db.execute(
+                "SELECT rows.row_number, rows.line_item_id, runs.exit_code FROM rows JOIN runs ON runs.id = rows.run_id"
+                " WHERE rows.target = ? AND rows.file_sha256 = ? AND rows.line_item_id IS NOT NULL ORDER BY runs.id",
+                (self.target, file_sha256)):
+            last[(row, line_id)] = code
+        return {key for key, code in last.items() if code is None or code == ExitCode.STOPPED}
+
+    def file(self, sha256: str) -> FileRecord | None:
+        r = self.db.execute("SELECT * FROM files WHERE target = ? AND sha256 = ?", (self.target, sha256)).fetchone()
+        return _file(r) if r else None
+
+    def files_with_lines(self, line_ids: Iterable[str]) -> list[FileRecord]:
+        """The files whose rows (in the run that last worked on them) carry these line items."""
+        shas = {r[0] for r in self._where_in(
+            "SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN", set(line_ids))}
+        return [f for f in (self.file(s) for s in sorted(shas)) if f is not None]
+
+    def last_rows(self, sha256: str, run_id: int) -> dict[int, RowRecord]:
+        """row number -> the row as run ``run_id`` recorded it for this file."""
+        return {r[0]: RowRecord(r[0], r[1], Status(r[2]), r[3]) for r in self.db.execute(
+            "SELECT row_number, line_item_id, status, message FROM rows WHERE run_id = ? AND target = ?"
+            " AND file_sha256 = ?", (run_id, self.target, sha256))}
+
+    def runs_since(self, since: str | None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM runs WHERE target = ?", [self.target]
+        if since:
+            sql += " AND started_at >= ?"
+            args.append(since)
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per status, each file counted as the last run that worked on it left it."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT rows.status, COUNT(*) FROM rows JOIN files ON files.target = rows.target"
+            " AND files.sha256 = rows.file_sha256 AND files.last_run = rows.run_id"
+            " WHERE rows.target = ? GROUP BY rows.status", (self.target,))}
+
+    def counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT status, COUNT(*) FROM line_items WHERE target = ? GROUP BY status", (self.target,))}
+
+
+def _file(r: sqlite3.Row) -> FileRecord:
+    return FileRecord(r["sha256"], r["name"], r["path"], FileState(r["state"]), r["run_date"], r["sheet"],
+                      r["report_folder"], r["first_run"], r["last_run"], json.loads(r["campaign"] or "{}"))
