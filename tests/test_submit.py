@@ -558,3 +558,38 @@ def test_a_delivery_is_followed_for_a_limited_number_of_days(tmp_path, sim, cloc
     assert ledger.batches(deliveries=True) == []
     client.close()
     ledger.close()
+
+
+def test_an_order_larger_than_a_page_is_read_in_pages(tmp_path, clock):
+    """An order of 10 lines from a server paging at 7: every line settles, nothing is read forever."""
+    sim = Simulator(None, processing_delay=0.0, page_limit=7, clock=clock, sleep=clock.sleep)
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "ten.csv", people(10))], batch_size=10)
+    assert statuses(result) == ["COMPLETE"] * 10
+    assert_each_once(sim, 10)
+
+
+def test_the_order_list_is_read_over_several_pages(tmp_path, sim, clock):
+    run(tmp_path, sim, clock, [write_csv(tmp_path / "five.csv", people(5))], batch_size=1)
+    paging = Simulator(None, processing_delay=0.0, page_limit=2, clock=clock, sleep=clock.sleep)
+    for order in sim.orders():
+        paging._orders[order["externalRefID"]] = order
+    client = sim_client(SimulatorTransport(paging), clock)
+    listed = [o["externalRefID"] for o in client.list_orders("acme-corp", "acme-rewards")]
+    client.close()
+    assert sorted(listed) == sorted(o["externalRefID"] for o in sim.orders()) and len(listed) == 5
+
+
+def test_a_server_that_ignores_the_cursor_ends_the_following_with_a_message_not_a_loop(tmp_path, clock, capsys):
+    sim = Simulator(None, processing_delay=0.0, page_limit=3, clock=clock, sleep=clock.sleep)
+
+    class IgnoresCursor(httpx.BaseTransport):
+        def handle_request(self, request):
+            if request.method == "GET":
+                params = {k: v for k, v in request.url.params.items() if k != "nextCursor"}
+                request = httpx.Request("GET", request.url.copy_with(params=params), headers=request.headers)
+            return SimulatorTransport(sim).handle_request(request)
+
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "five.csv", people(5))], transport=IgnoresCursor())
+    assert statuses(result) == ["SUBMITTED"] * 5          # accepted; their lines could not be read back
+    assert "same page of order" in capsys.readouterr().err
+    assert_each_once(sim, 5)

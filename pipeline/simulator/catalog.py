@@ -57,9 +57,29 @@ def find_item(utid: str) -> dict[str, Any] | None:
     return _ITEMS.get(utid.upper()) if isinstance(utid, str) else None
 
 
+_SINCE = "2024-01-02T03:04:05.000Z"
+
+
+def _verbose_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item with every field the reference's ``ItemViewVerbose`` requires."""
+    return {**copy.deepcopy(item), "rewardType": "gift card", "isExpirable": False,
+            "quantityConstraints": {"minQuantity": 1, "maxQuantity": 50_000},
+            "fee": {"type": "PERCENTAGE", "value": 0}, "createdDate": _SINCE, "lastUpdateDate": _SINCE,
+            "credentialTypes": ["claimCode"], "redemptionInstructions": "Redeem online.", "attributes": []}
+
+
+def _verbose_brand(brand: dict[str, Any]) -> dict[str, Any]:
+    """A brand with every field the reference's ``BrandViewWithItemsVerbose`` requires."""
+    return {"brandKey": brand["brandKey"], "brandName": brand["brandName"], "disclaimer": "",
+            "description": f"{brand['brandName']} (simulated)", "shortDescription": brand["brandName"],
+            "terms": "Simulated terms.", "createdDate": _SINCE, "lastUpdateDate": _SINCE, "imageUrls": {},
+            "status": "active", "categories": [{"identifier": "simulated", "description": "Simulated"}],
+            "items": [_verbose_item(item) for item in brand["items"]]}
+
+
 def catalog_body() -> dict[str, Any]:
-    """The ``GET /catalogs`` body; a copy, so callers cannot alter the catalog."""
-    return {"catalogName": CATALOG_NAME, "brands": copy.deepcopy(BRANDS)}
+    """The ``GET /catalogs`` body (the reference's ``CatalogViewVerbose``), built afresh each time."""
+    return {"catalogName": CATALOG_NAME, "brands": [_verbose_brand(brand) for brand in BRANDS]}
 
 
 # errorCodeValue is the numeric part of the matching i18nKey in Tango's messages (422.0xx).

@@ -563,7 +563,7 @@ class Simulator:
         return {"createdAt": record["createdAt"], "referenceOrderID": _reference_order_id(ref), "externalRefID": ref,
                 "customerIdentifier": record["customerIdentifier"],
                 "accountIdentifier": record["accountIdentifier"],
-                "accountNumber": "A" + hashlib.sha1(record["accountIdentifier"].encode()).hexdigest()[:10].upper(),
+                "accountNumber": _account_number(record["accountIdentifier"]),
                 "campaign": record.get("campaign", ""), "orderStatus": self._order_status(record),
                 "totalLineItemsRows": len(record["lineItems"]),
                 "amountCharged": {"currencyCode": "USD", "value": record["amountCharged"],
@@ -618,9 +618,14 @@ class Simulator:
             # first order works against a fresh simulator.
             account = self._provision(account_id, None)
             self._save()
-        view = {"accountIdentifier": account_id, **account}
-        if view["customerIdentifier"] is None:
-            del view["customerIdentifier"]
+        # the reference's AccountView, and the customer once an order has named it
+        view: dict[str, Any] = {
+            "accountIdentifier": account_id, "accountNumber": _account_number(account_id),
+            "displayName": account["displayName"], "createdAt": "2024-01-02T03:04:05.000Z",
+            "status": account["status"], "currencyCode": account["currencyCode"],
+            "currentBalance": account["currentBalance"]}
+        if account["customerIdentifier"] is not None:
+            view["customerIdentifier"] = account["customerIdentifier"]
         return view
 
     # ------------------------------------------------------------ persistence
@@ -724,6 +729,10 @@ def _matches(record: _Order, wanted: dict[str, str]) -> bool:
     have = {"customerIdentifier": record["customerIdentifier"], "accountIdentifier": record["accountIdentifier"],
             "externalRefID": record["externalRefID"]}
     return all(have[key] == value for key, value in wanted.items())
+
+
+def _account_number(account_id: str) -> str:
+    return "A" + hashlib.sha1(account_id.encode()).hexdigest()[:10].upper()
 
 
 def _reference_order_id(external_ref: str) -> str:
