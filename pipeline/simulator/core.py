@@ -665,7 +665,10 @@ class Simulator:
         self._line_item_counts = state["lineItemCounts"]
 
     def _state_view(self) -> dict[str, Any]:
+        statuses = {line["externalRefLineItemID"]: self._line_status(record, line)
+                    for record in self._orders.values() for line in record["lineItems"]}
         return {"orders": list(self._orders.values()), "lineItemCounts": self._line_item_counts,
+                "lineItemStatuses": statuses,
                 "postAttempts": self._post_attempts,
                 "accounts": {key: {"accountIdentifier": key, **value}
                              for key, value in self._accounts.items()}}
