@@ -593,3 +593,44 @@ def test_a_server_that_ignores_the_cursor_ends_the_following_with_a_message_not_
     assert statuses(result) == ["SUBMITTED"] * 5          # accepted; their lines could not be read back
     assert "same page of order" in capsys.readouterr().err
     assert_each_once(sim, 5)
+
+
+def test_oauth_over_real_http_with_the_secrets_kept_out_of_every_log(tmp_path):
+    """`tango-batch run` against a loopback simulator that takes bearer tokens only, with OAuth
+    credentials from the environment: orders go through, and no secret reaches the console, the
+    log file or the ledger."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    secret, password = "s3cret-client-Z9", "pa55word-Q7"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", "", "--auth", "bearer",
+         "--client-secret", secret, "--password", password, "--processing-delay", "0"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().split("listening on ")[1].split()[0]
+        config = tmp_path / "campaign.toml"
+        config.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
+        env.update(TANGO_CLIENT_ID="simulator-client", TANGO_CLIENT_SECRET=secret,
+                   TANGO_AUTH_URL=url.replace("/raas/v2", "/oauth/token"), TANGO_USERNAME="simulator-user",
+                   TANGO_PASSWORD=password)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "run", str(write_csv(tmp_path / "o.csv", people(3))), "--config",
+             str(config), "--target", url, "--output", str(tmp_path / "out"), "--rate", "50", "--wait", "10",
+             "--debug"], cwd=root, capture_output=True, text=True, timeout=120, env=env)
+        state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state").json()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    assert len(state["lineItemCounts"]) == 3
+    logs = "".join(p.read_text() for p in (tmp_path / "out" / "logs").glob("*.log"))
+    ledger = sqlite3.connect(tmp_path / "out" / "ledger.sqlite")
+    stored = json.dumps([ledger.execute(f"SELECT * FROM {t}").fetchall()
+                         for t in ("runs", "batches", "http_log", "line_items", "files")])
+    for where in (proc.stdout + proc.stderr, logs, stored):
+        assert secret not in where and password not in where and "Bearer" not in where
