@@ -60,8 +60,7 @@ class Campaign:
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
     """The rule book a job gets is the campaign's: the bulk-shipping spelling it sends, and the
     rules that go with it."""
-    if campaign is not None:
-        object.__setattr__(settings, "book", settings.book.sending(campaign.bulk_shipping))
+    object.__setattr__(settings, "book", settings.book.sending(campaign.bulk_shipping if campaign else None))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,10 +42,10 @@ class _Mask(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = mask(record.getMessage())
-        for secret in self.secrets:
+        text = record.getMessage()
+        for secret in self.secrets:         # before masking, which could alter a secret shaped like a phone
             text = text.replace(secret, "[secret]")
-        record.msg, record.args = text, None
+        record.msg, record.args = mask(text), None
         return True
 
 

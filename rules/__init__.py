@@ -64,6 +64,7 @@ class RuleBook:
     shipping_methods: tuple[str, ...]
     shipping_forms: dict[str, ShippingForm] = field(default_factory=dict)
     shipping_form: str = "seed"            # the spelling sent (the campaign's ``bulk_shipping``)
+    default_form: str = "seed"             # the rule data's default spelling
     rules: tuple[Rule, ...] = field(default=())
 
     @property
@@ -100,7 +101,8 @@ class RuleBook:
 
     def sending(self, form: str | None) -> RuleBook:
         """This book for a campaign that sends bulk shipping spelled ``form`` (None: the default)."""
-        if form is None or form == self.shipping_form:
+        form = form or self.default_form
+        if form == self.shipping_form:
             return self
         if form not in self.shipping_forms:
             raise ValueError(f"unknown bulk_shipping {form!r}; known: {', '.join(self.shipping_forms)}")
@@ -141,6 +143,7 @@ def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]
         shipping_forms={name: ShippingForm(name, spec["object"], dict(spec["fields"]), spec["hint"], spec["source"])
                         for name, spec in tango["bulk_shipping"].items() if isinstance(spec, dict)},
         shipping_form=tango["bulk_shipping"]["default"],
+        default_form=tango["bulk_shipping"]["default"],
     )
 
 

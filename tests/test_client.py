@@ -239,3 +239,50 @@ def test_every_call_shares_one_pace():
     c.get_account("acme-rewards")
     c.get_order("acme-corp", "acme-rewards", "B1")
     assert [round(b - a, 3) for a, b in itertools.pairwise(stamps)] == [1.015, 1.015]
+
+
+def test_a_404_after_the_first_page_or_a_page_promised_without_a_cursor_is_not_believed():
+    first = {"lineItems": [{"externalRefLineItemID": "L1"}], "pagination": {"nextCursor": "c2"}}
+    with pytest.raises(BadAnswer, match="404 for a later page"):
+        client(Script((200, first, {}), 404)).get_order("acme-corp", "acme-rewards", "B1")
+    promised = {"lineItems": [{"externalRefLineItemID": "L1"}], "pagination": {"nextPageAvailable": True}}
+    with pytest.raises(BadAnswer, match="no cursor"):
+        client(Script((200, promised, {}))).get_order("acme-corp", "acme-rewards", "B1")
+
+
+def test_two_calls_are_never_less_than_the_guard_apart_whatever_the_delays():
+    """Random oversleeps and callers arriving late, after pauses or at once: at 1 TPS no two calls
+    are ever closer than 1.01 s, and the pace stays near the cadence when nothing disturbs it."""
+    import random
+    rng = random.Random(7)
+    now = [0.0]
+    sent: list[float] = []
+
+    def sleep(s: float) -> None:
+        now[0] += s + rng.choice([0.0, 0.0, 0.003, 0.02, 0.3])      # overslept, now and then a lot
+
+    limiter = RateLimiter(1.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3000):
+        now[0] += rng.choice([0.0, 0.0, 0.0, 0.01, 0.5, 1.2, 3.0])    # the caller's own work
+        limiter.wait()
+        sent.append(now[0])
+    assert min(b - a for a, b in itertools.pairwise(sent)) >= 1.01 - 1e-9
+
+
+def test_a_refusal_by_the_auth_host_after_an_unanswered_attempt_says_the_order_may_exist():
+    """Attempt 1 of a POST gets no answer (it may have gone through); renewing the token for attempt
+    2 is refused: the error must say that an earlier attempt was unknown, so the order is looked up
+    rather than given up and sent again under another ID."""
+    from pipeline.tango.auth import BearerToken
+    from pipeline.target import OAuthCredentials
+    tokens = Script((200, {"access_token": "t1", "expires_in": 300}, {}), 401)
+    api = Script(httpx.ReadTimeout("timed out"))
+    hours = itertools.chain([0.0], itertools.repeat(3600.0))   # fetched at 0; expired by attempt 2
+    token = BearerToken(OAuthCredentials("http://auth.test/oauth/token", "id", "secret"),
+                        transport=httpx.MockTransport(tokens), clock=lambda: next(hours))
+    c = TangoClient("http://tango.test/raas/v2", token, transport=httpx.MockTransport(api), rate=0,
+                    sleep=lambda s: None)
+    with pytest.raises(AuthFailed) as caught:
+        c.create_order(ORDER)
+    assert caught.value.after_unknown is True
+    assert "secret" not in str(caught.value)

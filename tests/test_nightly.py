@@ -207,3 +207,12 @@ def test_status_during_a_run_reads_the_ledger_without_acting(tmp_path, capsys):
     assert report["rows"] == {"INVALID": 1, "SUBMITTED": 1}
     assert report["unfinished_orders"] and "a run is in progress" in captured.err
     assert "GET /asyncOrders" not in captured.err
+
+
+def test_a_secret_shaped_like_a_phone_number_is_blotted_out_whole():
+    import logging
+
+    from pipeline.logs import _Mask
+    record = logging.LogRecord("tango_batch", logging.INFO, __file__, 1, "key is 4155552671 ok", None, None)
+    _Mask(["4155552671"]).filter(record)
+    assert record.getMessage() == "key is [secret] ok"

@@ -634,3 +634,102 @@ def test_oauth_over_real_http_with_the_secrets_kept_out_of_every_log(tmp_path):
                          for t in ("runs", "batches", "http_log", "line_items", "files")])
     for where in (proc.stdout + proc.stderr, logs, stored):
         assert secret not in where and password not in where and "Bearer" not in where
+
+
+# --- regressions from a review of the Tango API work --------------------------------------------
+
+def _answer(response: httpx.Response, change) -> httpx.Response:
+    body = json.loads(response.read())
+    change(body)
+    return httpx.Response(response.status_code, json=body, headers={"X-REQUEST-ID": "r"})
+
+
+def test_a_rewritten_report_uses_the_rules_the_file_was_run_with(tmp_path, sim, clock):
+    """Ordered with bulk_shipping = "reference" (no 50-character contact name there), the row stays
+    COMPLETE when `status` rewrites its report, and is not offered as a row to fix."""
+    import dataclasses
+
+    from pipeline.jobs.status import status
+    from tests.helpers import CAMPAIGN
+    reference = Simulator(None, bulk_shipping="reference", processing_delay=0.0, clock=clock, sleep=clock.sleep)
+    row = base_row("BULKSHIPMENT", First_Name="A" * 26, Last_Name="B" * 25)
+    campaign = dataclasses.replace(CAMPAIGN, bulk_shipping="reference")
+    first = run(tmp_path, reference, clock, [write_csv(tmp_path / "bulk.csv", [row])], campaign=campaign,
+                wait=0.0)
+    assert statuses(first) == ["SUBMITTED"]
+    client = sim_client(SimulatorTransport(reference), clock)
+    try:
+        status(run_settings(tmp_path), quiet(), client=client)
+    finally:
+        client.close()
+    assert statuses(first) == ["COMPLETE"]
+    assert openpyxl.load_workbook(first.files[0]["failures"]).worksheets[0].max_row == 1
+
+
+def test_a_line_still_submitted_keeps_its_order_followed_after_a_duplicate_report(tmp_path, sim, clock):
+    answers = {"gets": 0}
+
+    class Partial(httpx.BaseTransport):
+        """The POST names one line in duplicateLineItemRefIds; the first read lists only that line."""
+
+        def handle_request(self, request):
+            response = SimulatorTransport(sim).handle_request(request)
+            if request.method == "POST" and response.status_code < 300:
+                ids = [li["externalRefLineItemID"] for li in json.loads(request.content)["lineItems"]]
+                return _answer(response, lambda b: b.update(duplicateLineItemRefIds={ids[1]: 2}))
+            if request.method == "GET" and "/asyncOrders/" in request.url.path and answers["gets"] == 0:
+                answers["gets"] += 1
+
+                def first_read(body):
+                    body["orderStatus"], body["lineItems"] = "PENDING", body["lineItems"][1:]
+                return _answer(response, first_read)
+            return response
+
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "two.csv", people(2))], transport=Partial())
+    assert statuses(result) == ["COMPLETE", "COMPLETE"]
+    assert_each_once(sim, 2)
+
+
+def test_a_line_tango_calls_a_duplicate_and_does_not_create_is_not_sent_again(tmp_path, sim, clock):
+    class Named(httpx.BaseTransport):
+        def handle_request(self, request):
+            if request.method == "POST":
+                body = json.loads(request.content)
+                named = body["lineItems"][0]["externalRefLineItemID"]
+                body["lineItems"] = body["lineItems"][1:]            # Tango creates the others only
+                inner = httpx.Request("POST", request.url, headers=request.headers, json=body)
+                response = SimulatorTransport(sim).handle_request(inner)
+                return _answer(response, lambda b: b.update(duplicateLineItemRefIds={named: 2}))
+            return SimulatorTransport(sim).handle_request(request)
+
+    upload = write_csv(tmp_path / "named.csv", people(3))
+    first = run(tmp_path, sim, clock, [upload], transport=Named())
+    assert sorted(statuses(first)) == ["COMPLETE", "COMPLETE", "DUPLICATE"]
+    held = next(r for r in report_rows(first) if r["Status"] == "DUPLICATE")
+    assert "reported this line as a duplicate" in held["Warnings"]
+    posts = sim.post_attempts()
+    again = run(tmp_path, sim, clock, [upload])
+    assert sim.post_attempts() == posts                     # nothing sent again
+    assert statuses(again) == ["DUPLICATE"] * 3             # the same file again: every row said before
+
+
+def test_the_bulk_shipping_hint_is_not_given_for_the_shipping_method():
+    from pipeline.stages.submit import Submitter
+    hinted = Submitter.__new__(Submitter)
+    hinted.hints = [("shipping", "try the other spelling"), ("bulkShipping", "try the other spelling")]
+    assert "other spelling" not in hinted._hinted(["lineItems[0].shippingMethod: must be one of ..."])
+    assert "other spelling" in hinted._hinted(["lineItems[0].shipping: is not accepted"])
+    assert "other spelling" in hinted._hinted(["lineItems[2].bulkShipping.contactFirstName: is required"])
+
+
+def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
+    import sqlite3
+
+    from pipeline.errors import UsageError
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path, "simulator").close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(UsageError, match="newer tango-batch"):
+        Ledger(path, "simulator")

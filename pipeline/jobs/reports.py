@@ -60,15 +60,16 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     path = Path(record.path)
     today = dt.date.fromisoformat(record.run_date)
     started = dt.datetime.now().astimezone()
+    book = settings.book.sending(record.campaign.get("bulk_shipping"))   # the rules the file was run with
     try:
-        sheet = read_sheet(path, settings.book, record.sheet)
+        sheet = read_sheet(path, book, record.sheet)
     except InputError as exc:
         progress.say(f"could not update the report of {record.name}: {exc.reason}")
         return False
     if sheet.sha256 != record.sha256:
         progress.say(f"could not update the report of {record.name}: the file at {path} has changed")
         return False
-    validated = check_sheet(sheet, settings.book, today=today, defaults=record.campaign.get("defaults") or {})
+    validated = check_sheet(sheet, book, today=today, defaults=record.campaign.get("defaults") or {})
     checked = Checked(path, sheet, validated, started)
     rows = ledger.last_rows(record.sha256, record.last_run)
     valid = checked.validated.frame["status"].to_list()

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UsageError
 from pipeline.ledger.history import History
 from pipeline.ledger.records import BatchRecord, LineRecord, LineUpdate, RowRecord, Sendable
 from pipeline.ledger.schema import MIGRATIONS
@@ -48,7 +49,11 @@ class Ledger(History):
 
     def _migrate(self) -> None:
         """The migrations this ledger lacks, in one transaction (another process may race us to it)."""
-        if self.db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise UsageError(f"the ledger at {self.path} was written by a newer tango-batch (schema {version}; "
+                             f"this one knows {len(MIGRATIONS)}): use that version, or a newer one")
+        if version == len(MIGRATIONS):
             return
         with self.tx() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]

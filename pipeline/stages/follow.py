@@ -19,7 +19,11 @@ from pipeline.ledger import BatchRecord, Ledger, LineUpdate
 from pipeline.model import BatchState, Status
 from pipeline.tango import TangoClient, delivery_final, line_errors, line_state, order_final
 
-__all__ = ["Follower", "Settled", "settle"]
+__all__ = ["NAMED_DUPLICATE", "Follower", "Settled", "settle"]
+
+# the ledger's note on a line Tango named in duplicateLineItemRefIds, until the order's detail says more
+NAMED_DUPLICATE = ("Tango named this line in its answer's duplicateLineItemRefIds; what became of it is read from "
+                   "the order's detail")
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,22 @@ def _line_update(member: str, line: dict[str, Any]) -> LineUpdate:
     return LineUpdate(member, Status.COMPLETE, reference, delivery=delivery)
 
 
+def _missing(member: str, ref: str, named: Collection[str]) -> LineUpdate:
+    """A member a final order does not hold. Tango did not create it; if Tango had named it as a
+    duplicate, it may hold it from elsewhere: then it is not sent again without a person's say."""
+    if member in named:
+        return LineUpdate(member, Status.DUPLICATE, None, f"Tango reported this line as a duplicate and did not "
+                          f"create it in order {ref}: not sent again. If the recipient has no such reward, give "
+                          "the row its own Reference and upload it again.")
+    return LineUpdate(member, Status.REJECTED, None, "Tango did not create this line when the order was placed "
+                      "(no reason reached this pipeline)")
+
+
 def settle(members: Iterable[str], detail: dict[str, Any], expected: Collection[str],
-           physical: Collection[str]) -> Settled:
+           physical: Collection[str], named: Collection[str] = ()) -> Settled:
     """The ledger's updates from an order's detail. ``expected``: members the order should hold
-    (sent in it, not refused when it was placed); ``physical``: the delivery methods mailed."""
+    (sent in it, not refused when it was placed); ``physical``: the delivery methods mailed;
+    ``named``: members Tango named in ``duplicateLineItemRefIds``."""
     by_ref = {li.get("externalRefLineItemID"): li for li in detail.get("lineItems") or []}
     order_done = order_final(detail.get("orderStatus"))
     lines: list[LineUpdate] = []
@@ -53,8 +69,7 @@ def settle(members: Iterable[str], detail: dict[str, Any], expected: Collection[
         li = by_ref.get(m)
         if li is None:
             if m in expected and order_done:
-                lines.append(LineUpdate(m, Status.REJECTED, None, "Tango did not create this line when the "
-                                        "order was placed (no reason reached this pipeline)"))
+                lines.append(_missing(m, str(detail.get("externalRefID") or ""), named))
             elif m in expected:
                 all_final = False
             continue
@@ -75,13 +90,13 @@ class Follower:
         self.physical, self.say, self.clock = physical, say, clock
         self.sleep = client.sleep          # one notion of waiting, which tests replace
 
-    def expected(self, ref: str, members: Iterable[str], statuses: tuple[Status, ...]) -> set[str]:
-        """Members whose ledger record says they went out in order ``ref`` with one of ``statuses``."""
-        return {m for m, r in self.ledger.lines(members).items() if r.batch_ref == ref and r.status in statuses}
-
     def adopt(self, ref: str, members: list[str], detail: dict[str, Any], statuses: tuple[Status, ...]) -> Settled:
-        """Record an order's detail: its lines, whether it is final, whether deliveries are open."""
-        settled = settle(members, detail, self.expected(ref, members, statuses), self.physical)
+        """Record an order's detail: its lines, whether it is final, whether deliveries are open.
+        ``statuses``: those of the members the order should hold, by the ledger's record."""
+        records = self.ledger.lines(members)
+        expected = {m for m, r in records.items() if r.batch_ref == ref and r.status in statuses}
+        named = {m for m, r in records.items() if r.message == NAMED_DUPLICATE}
+        settled = settle(members, {"externalRefID": ref, **detail}, expected, self.physical, named)
         self.ledger.end_batch(ref, BatchState.ACCEPTED, http=200, request_id=None, attempts=0, message=None,
                               lines=settled.lines, run_id=self.run_id, order_status=detail.get("orderStatus"),
                               final=settled.final, delivery_open=settled.delivery_open)
@@ -101,6 +116,9 @@ class Follower:
         while True:
             left = 0
             for batch in self.ledger.batches(unfinished=True):
+                if self.clock() > deadline:       # many orders of many pages: the pass ends in time too
+                    left += 1
+                    continue
                 detail = self._read(batch)
                 settled = None if detail is None else self.adopt(
                     batch.external_ref_id, list(batch.members), detail, (Status.SUBMITTED, Status.SENDING))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.ledger import LineRecord, RowRecord
-from pipeline.model import AT_TANGO, IDX, ROW, Decision, Issue, RunRule, Severity, Status, issue_schema
+from pipeline.model import AT_TANGO, IDX, ROW, TO_FIX, Decision, Issue, RunRule, Severity, Status, issue_schema
 from pipeline.stages.validate import Validated
 
 __all__ = ["Outcomes", "row_outcomes", "row_records"]
@@ -50,6 +50,11 @@ def _same_in_run(idx: int, decision: Decision, first: Status) -> tuple[Status, I
     return state, Issue(idx, None, decision.rule, severity, f"{decision.text}, {outcome}.")
 
 
+def _ordered(record: LineRecord | None, out: Outcomes) -> bool:
+    """Tango has this row's line item: what the checks say of the row now does not undo it."""
+    return record is not None and not out.dry_run and record.status in AT_TANGO
+
+
 def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tuple[Status, Issue | None]:
     decision = out.decisions.get(idx)
     if decision is not None and decision.rule == RunRule.SAME_IN_RUN:
@@ -57,6 +62,10 @@ def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tup
     if decision is not None:
         state = decision.status or out.state_of(record)
         return state, Issue(idx, decision.field, decision.rule, decision.severity, decision.text)
+    if not valid and _ordered(record, out):
+        return out.state_of(record), Issue(idx, None, RunRule.ORDERED_DESPITE, Severity.WARNING,
+                                           "Ordered by an earlier run; the checks made now would refuse it "
+                                           "(see the warnings), but it went through.")
     if not valid:
         return Status.INVALID, None
     if out.dry_run or record is None:
@@ -65,8 +74,8 @@ def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tup
     state = out.state_of(record)
     if not record.message:
         return state, None
-    severity = Severity.WARNING if state == Status.DUPLICATE else Severity.ERROR
-    rule = LEDGER_MESSAGE_RULE.get(state, RunRule.TANGO_REFUSED)
+    severity = Severity.ERROR if state in TO_FIX else Severity.WARNING
+    rule = LEDGER_MESSAGE_RULE.get(state, RunRule.TANGO_DUPLICATE)
     return state, Issue(idx, None, rule, severity, record.message)
 
 
@@ -96,6 +105,8 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
     # a row that was ordered is not a row to fix: what today's checks say of it is only a warning
     ordered = [i for i, d in out.decisions.items()
                if d.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) and not valid_rows[i]]
+    ordered += [i for i, valid in enumerate(valid_rows) if not valid and i not in out.decisions
+                and _ordered(out.records.get(out.ids.get(i, "")), out)]
     base = checked.issues
     if ordered:
         base = base.with_columns(pl.when(pl.col(IDX).is_in(ordered) & (pl.col("severity") == Severity.ERROR.value))

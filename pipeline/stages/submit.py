@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.errors import AuthFailed, InsufficientFunds, Rejected, Stop, TangoError, Unavailable
 from pipeline.ledger import Ledger, LineUpdate
 from pipeline.model import BatchState, Status
-from pipeline.stages.follow import Follower
+from pipeline.stages.follow import NAMED_DUPLICATE, Follower
 from pipeline.stages.plan import Batch, BatchPlan, LineItem
 from pipeline.tango import PostResult, TangoClient, line_errors
 
@@ -159,7 +159,8 @@ class Submitter:
         """Tango's reasons for refusing a line, and what to try when a reason names a field that has
         a known remedy (the bulk-shipping object, which the sources spell two ways)."""
         text = "; ".join(reasons)
-        hints = [hint for fragment, hint in self.hints if any(f".{fragment}" in r for r in reasons)]
+        hints = [hint for field, hint in self.hints
+                 if any(re.search(rf"\.{re.escape(field)}(?![A-Za-z0-9_])", r) for r in reasons)]
         return " ".join([text, *dict.fromkeys(hints)])
 
     def _accepted(self, ref: str, members: list[str], result: PostResult) -> None:
@@ -174,7 +175,9 @@ class Submitter:
             if m in failed:
                 lines.append(LineUpdate(m, Status.REJECTED, None, "Tango refused this line: "
                                         + (line_errors(failed[m].get("errors") or []) or "no reason given")))
-            elif m not in unclear:
+            elif m in unclear:
+                lines.append(LineUpdate(m, Status.SENDING, None, NAMED_DUPLICATE))
+            else:
                 lines.append(LineUpdate(m, Status.SUBMITTED))
         self.figures.accepted += 1
         self.ledger.end_batch(ref, BatchState.ACCEPTED, http=result.status, request_id=result.request_id,
@@ -196,7 +199,7 @@ class Submitter:
             self.say(f"order {ref}: could not read its detail yet ({exc}); it is followed later")
             return
         if detail is not None:
-            self._adopt(ref, members, detail)
+            self.follower.adopt(ref, members, detail, (Status.SUBMITTED, Status.SENDING))
 
     def _order_of(self, ref: str) -> tuple[str, str]:
         batch = self.ledger.batch(ref)

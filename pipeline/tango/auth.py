@@ -27,8 +27,9 @@ class BearerToken(httpx.Auth):
     """Adds ``Authorization: Bearer <token>`` to every request, fetching the token when needed."""
 
     def __init__(self, credentials: OAuthCredentials, *, transport: httpx.BaseTransport | None = None,
-                 timeout: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.credentials, self.clock = credentials, clock
+                 timeout: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 pace: Callable[[], None] = lambda: None) -> None:
+        self.credentials, self.clock, self.pace = credentials, clock, pace
         self.http = httpx.Client(transport=transport, timeout=timeout, headers={"Accept": "application/json"})
         self.token: str | None = None
         self.renew_at = 0.0
@@ -43,9 +44,9 @@ class BearerToken(httpx.Auth):
         return {**form, "grant_type": "client_credentials"}
 
     def _fetch(self) -> None:
-        url = self.credentials.token_url
+        url = httpx.URL(self.credentials.token_url).copy_with(username=None, password=None)   # said, never its userinfo
         try:
-            response = self.http.post(url, data=self._form())
+            response = self.http.post(self.credentials.token_url, data=self._form())
         except httpx.TransportError as exc:
             raise Unavailable(f"could not reach Tango's auth host {url} ({type(exc).__name__})") from None
         if response.status_code in (400, 401, 403):
@@ -79,6 +80,7 @@ class BearerToken(httpx.Auth):
             with self.lock:
                 stale = self.token == sent
             request.headers["Authorization"] = f"Bearer {self.current(renew=stale)}"
+            self.pace()                 # the second try is a call like any other
             yield request
 
     def close(self) -> None:

@@ -113,8 +113,9 @@ class TangoClient:
         status = response.status_code
         if status == 429:
             raise _Retry("rate limited (429)", _retry_after(response, 1.0), status, request_id)
-        if status == 409:
-            raise _Retry("order still in process (409)", _retry_after(response, 2.0), status, request_id)
+        if status == 409:        # the order exists, still in process: an earlier attempt went through
+            raise _Retry("order still in process (409)", _retry_after(response, 2.0), status, request_id,
+                         unknown=True)
         if status >= 500:
             raise _Retry(f"server error ({status})", None, status, request_id, unknown=True)
         return response
@@ -130,6 +131,11 @@ class TangoClient:
                 return self._attempt(method, path, **kwargs)
             except _Retry as exc:
                 unknown = unknown or exc.unknown
+                raise
+            except TangoError as exc:
+                # raised on the way (a token that could not be renewed): an earlier attempt may still
+                # have gone through, and the caller must know it before believing the refusal
+                exc.after_unknown = exc.after_unknown or (unknown and attempts > 1)
                 raise
 
         def count_retry(state: RetryCallState) -> None:
@@ -186,7 +192,7 @@ class TangoClient:
         size = paging.bounded(max_results, paging.DETAIL_MAX_RESULTS)
         detail: dict[str, Any] | None = None
         for page in paging.pages(lambda cursor: self._get(path, paging.query(size, cursor)),
-                                 paging.detail_cursor, f"order {ref}"):
+                                 paging.detail_cursor, f"order {ref}", paging.detail_pages(size)):
             if page is None:
                 return None
             if detail is None:

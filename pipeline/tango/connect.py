@@ -14,7 +14,7 @@ import httpx
 
 from pipeline.tango.auth import BearerToken
 from pipeline.tango.client import OnResponse, TangoClient
-from pipeline.tango.pacing import shared_limiter
+from pipeline.tango.pacing import RateLimiter, shared_limiter
 from pipeline.target import OAuthCredentials, Target
 
 __all__ = ["SIMULATOR_STATE", "HttpLog", "connect", "http_logger"]
@@ -37,10 +37,11 @@ def http_logger(ledger: HttpLog | None, run_id: int | None) -> OnResponse:
     return on_response
 
 
-def _auth(target: Target, transport: httpx.BaseTransport | None) -> httpx.Auth | tuple[str, str]:
+def _auth(target: Target, transport: httpx.BaseTransport | None,
+          limiter: RateLimiter) -> httpx.Auth | tuple[str, str]:
     credentials = target.credentials
     if isinstance(credentials, OAuthCredentials):
-        return BearerToken(credentials, transport=transport)
+        return BearerToken(credentials, transport=transport, pace=limiter.wait)
     return credentials.name, credentials.key
 
 
@@ -53,5 +54,5 @@ def connect(target: Target, *, state_folder: Path, rate: float, on_response: OnR
         state_folder.mkdir(parents=True, exist_ok=True)
         transport = SimulatorTransport(Simulator(state_folder / SIMULATOR_STATE))
     limiter = shared_limiter(target.base_url, target.credentials.identity, rate)
-    return TangoClient(target.base_url, _auth(target, transport), transport=transport, limiter=limiter,
+    return TangoClient(target.base_url, _auth(target, transport, limiter), transport=transport, limiter=limiter,
                        on_response=on_response)

@@ -38,8 +38,10 @@ class RateLimiter:
             return
         with self.lock:
             now = self.clock()
-            if self.planned is None or self.last is None or now - self.planned > self.interval:
-                cadence = due = now         # the first call, or after a pause: a new cadence from now
+            if self.planned is None or self.last is None:
+                cadence = due = now         # the first call
+            elif now - self.planned > self.interval:
+                cadence = due = max(now, self.last + self.gap)     # after a pause: a new cadence
             else:
                 cadence, due = self.planned, max(self.planned, self.last + self.gap)
             if due > now:

@@ -20,11 +20,13 @@ from typing import Any
 
 from pipeline.errors import BadAnswer
 
-__all__ = ["DETAIL_MAX_RESULTS", "LIST_MAX_RESULTS", "bounded", "detail_cursor", "list_cursor", "pages", "query"]
+__all__ = ["DETAIL_MAX_RESULTS", "LIST_MAX_RESULTS", "bounded", "detail_cursor", "detail_pages", "list_cursor",
+           "pages", "query"]
 
 DETAIL_MAX_RESULTS = 500
 LIST_MAX_RESULTS = 100        # the reference types it as a string and publishes no bounds: a modest page
-MAX_PAGES = 10_000
+MAX_PAGES = 10_000            # an order list of a million orders
+MAX_ORDER_LINES = 50_000      # the most line items the pipeline puts in one order (MAX_BATCH_SIZE)
 
 Page = dict[str, Any]
 
@@ -41,6 +43,9 @@ def _next(holder: dict[str, Any]) -> str | None:
     if holder.get("nextPageAvailable") is False:
         return None
     cursor = holder.get("nextCursor")
+    if not cursor and holder.get("nextPageAvailable") is True:
+        raise BadAnswer("Tango said another page follows but gave no cursor to it: stopped reading rather "
+                        "than take the pages read for the whole")
     return str(cursor) if cursor else None
 
 
@@ -59,12 +64,15 @@ def _fingerprint(page: Page) -> str:
 
 def pages(fetch: Callable[[str | None], Page | None], cursor_of: Callable[[Page], str | None], what: str,
           max_pages: int = MAX_PAGES) -> Iterator[Page | None]:
-    """Each page in turn (None: there is no such thing, a 404), from ``fetch(cursor)``."""
+    """Each page in turn (None, first page only: there is no such thing, a 404), from ``fetch(cursor)``."""
     cursors: set[str] = set()
     seen: set[str] = set()
     cursor: str | None = None
     for _ in range(max_pages):
         page = fetch(cursor)
+        if page is None and cursor is not None:
+            raise BadAnswer(f"Tango answered 404 for a later page of {what}, after its first page: not taken "
+                            "to mean there is no such thing")
         yield page
         if page is None:
             return
@@ -81,3 +89,8 @@ def pages(fetch: Callable[[str | None], Page | None], cursor_of: Callable[[Page]
         seen.add(mark)
         cursor = following
     raise BadAnswer(f"{what} ran past {max_pages} pages: stopped reading rather than loop")
+
+
+def detail_pages(size: int) -> int:
+    """The most pages an order's detail can have at ``size`` lines a page, and one more."""
+    return -(-MAX_ORDER_LINES // size) + 1
