@@ -15,7 +15,9 @@ $(BIN)/tango-batch: pyproject.toml requirements.lock
 
 demo: $(BIN)/tango-batch
 	@# the sample holds a dozen deliberate mistakes: exit 1 (some rows to fix) is the expected result
-	$(BIN)/tango-batch run samples/recipients.xlsx --config samples/campaign.toml --target simulator --output output; \
+	@# the demo keeps its ledger (and the simulator's state beside it) in output/, never in the user's state folder
+	$(BIN)/tango-batch run samples/recipients.xlsx --config samples/campaign.toml --target simulator --output output \
+	  --ledger output/ledger.sqlite; \
 	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
 
 test: $(BIN)/tango-batch
@@ -30,4 +32,4 @@ bench-submit: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_submit.py
 
 clean:
-	rm -rf $(VENV) output/*/
+	rm -rf $(VENV) output/*/ output/ledger.* output/*.json

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.state import beside
 from pipeline.target import Target, resolve_target
 from rules import RuleBook
 
@@ -55,6 +56,7 @@ class Campaign:
     path: str = ""
     target: str | None = None
     bulk_shipping: str | None = None    # the spelling of bulk shipping sent; None: the rule data's default
+    ledger: Path | None = None          # the campaign file's ``ledger``, relative to the file
 
 
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
@@ -85,11 +87,15 @@ class StatusSettings:
     """What ``status`` needs: a target, its ledger, and the rules to rewrite reports with."""
     book: RuleBook                              # a run's is narrowed to its campaign's (see _narrow)
     target: Target
-    output: Path
-    ledger: Path
+    output: Path                                # reports and logs
+    ledger: Path                                # the customer's ledger; what serves it lives beside it
     rate: float = 1.0                           # calls to Tango per second, every endpoint together
     wait: float = 0.0                           # seconds to keep following unfinished orders
     delivery_days: float = 30.0                 # how long a physical reward's delivery is followed
+
+    def beside_ledger(self, what: str) -> Path:
+        """The simulator's state, the catalog cache: kept with the ledger, not with the reports."""
+        return beside(self.ledger, what)
 
 
 # Tango publishes no limit of line items per order for the API; its portal's bulk upload takes
@@ -173,7 +179,7 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         raise UsageError(f"{p}: not valid TOML: {exc}") from None
 
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", "bulk_shipping",
-             *ORDER_TEXT}
+             "ledger", *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -195,4 +201,5 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         path=p,
         target=_text(p, "target", data["target"], 500) if "target" in data else None,
         bulk_shipping=_shipping_form(p, data, book),
+        ledger=Path(path).parent / _text(p, "ledger", data["ledger"], 4096) if "ledger" in data else None,
     )

@@ -1,4 +1,5 @@
-"""Fixtures: the rule data, the check of a few rows, a fake clock and the in-process simulator."""
+"""Fixtures: a state folder of each test's own, the rule data, the check of a few rows, a fake clock
+and the in-process simulator."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ from pipeline.stages.check import check_file
 from pipeline.stages.validate import Validated
 from rules import RuleBook
 from tests.helpers import BOOK, TODAY, Clock, write_csv
+
+
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test has its own state folder: no test reads or writes the ledgers of the machine's
+    user (the default ledger lives under $XDG_STATE_HOME), nor takes one from the environment."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    monkeypatch.delenv("TANGO_BATCH_LEDGER", raising=False)
+    return folder
 
 
 @pytest.fixture(scope="session")

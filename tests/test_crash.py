@@ -81,7 +81,8 @@ def nightly(inbox: Path, config: Path, url: str, out: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "nightly", "--inbox", str(inbox), "--config", str(config),
-         "--target", url, "--output", str(out), "--batch-size", "5", "--rate", "10", "--wait", "30"],
+         "--target", url, "--output", str(out), "--ledger", str(out / "ledger.sqlite"), "--batch-size", "5",
+         "--rate", "10", "--wait", "30"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 

@@ -29,6 +29,12 @@ def inbox(tmp_path):
     return folder
 
 
+def default_ledger(customer: str) -> Path:
+    """Where the command keeps a customer's ledger when nothing says otherwise (the test's own state folder)."""
+    from pipeline.state import choose_ledger
+    return choose_ledger(None, os.environ, customer, None)
+
+
 def drop(inbox: Path, name: str, rows: list[dict], age: float = 0.0) -> Path:
     path = write_csv(inbox / name, rows)
     stamp = time.time() - age
@@ -116,7 +122,7 @@ def test_one_run_at_a_time(tmp_path):
 def test_a_second_run_exits_75_at_once(tmp_path, inbox, capsys):
     config = tmp_path / "c.toml"
     config.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n')
-    with RunLock(tmp_path / "out" / "ledger.sqlite"):
+    with RunLock(default_ledger("acme-corp")):
         code = main(["nightly", "--inbox", str(inbox), "--config", str(config), "--output", str(tmp_path / "out")])
     assert code == 75
     assert "another tango-batch run is in progress" in capsys.readouterr().err
@@ -200,7 +206,7 @@ def test_status_during_a_run_reads_the_ledger_without_acting(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(upload), "--config", str(config), "--output", str(out), "--no-wait"]) == 1
     capsys.readouterr()
-    with RunLock(out / "ledger.sqlite"):
+    with RunLock(default_ledger("acme-corp")):
         assert main(["status", "--output", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)

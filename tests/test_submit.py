@@ -224,7 +224,7 @@ def test_preflight_catalog_makes_rows_that_do_not_fit_invalid(tmp_path, sim, clo
     errors = [r["Errors"] for r in report_rows(result)]
     assert "not active" in errors[1] and "fixed value of $25.00" in errors[3] and "whole dollar" in errors[4]
     assert_each_once(sim, 2)
-    cache = list((tmp_path / "out").glob("catalog-*.json"))
+    cache = list((tmp_path / "out").glob("ledger.catalog-*.json"))      # beside the ledger
     assert len(cache) == 1
 
 
@@ -256,7 +256,7 @@ def stale_catalog(tmp_path: Path) -> None:
               "maxValue": 10000}, {"utid": "U424242", "status": "active", "valueType": "VARIABLE_VALUE",
                                    "minValue": 1, "maxValue": 100}]
     (tmp_path / "out").mkdir(exist_ok=True)
-    (tmp_path / "out" / "catalog-simulator.json").write_text(json.dumps(
+    (tmp_path / "out" / "ledger.catalog-simulator.json").write_text(json.dumps(
         {"fetched_at": time.time() - 3600, "catalog": {"brands": [{"items": items}]}}))
 
 
@@ -367,7 +367,7 @@ def test_against_the_loopback_server_over_real_http(tmp_path):
 def test_a_row_already_ordered_keeps_its_status_when_the_catalog_changes(tmp_path, sim, clock):
     upload = write_csv(tmp_path / "keep.csv", people(2))
     run(tmp_path, sim, clock, [upload])
-    for cache in (tmp_path / "out").glob("catalog-*.json"):      # the item disappears from the catalog
+    for cache in (tmp_path / "out").glob("ledger.catalog-*.json"):      # the item disappears from the catalog
         data = json.loads(cache.read_text())
         for brand in data["catalog"]["brands"]:
             brand["items"] = [i for i in brand["items"] if i["utid"] != "U761382"]
@@ -621,7 +621,8 @@ def test_oauth_over_real_http_with_the_secrets_kept_out_of_every_log(tmp_path):
         proc = subprocess.run(
             [sys.executable, "-m", "pipeline", "run", str(write_csv(tmp_path / "o.csv", people(3))), "--config",
              str(config), "--target", url, "--output", str(tmp_path / "out"), "--rate", "50", "--wait", "10",
-             "--debug"], cwd=root, capture_output=True, text=True, timeout=120, env=env)
+             "--ledger", str(tmp_path / "out" / "ledger.sqlite"), "--debug"], cwd=root, capture_output=True,
+            text=True, timeout=120, env=env)
         state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state").json()
     finally:
         server.terminate()

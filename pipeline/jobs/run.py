@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.config import RunSettings
 from pipeline.errors import InputError, Stop
+from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
 from pipeline.ledger import Ledger
@@ -37,7 +38,7 @@ from pipeline.stages.report import new_folder, write_dry_run
 from pipeline.stages.submit import Submitter
 from pipeline.stages.validate import Validated
 from pipeline.tango import TangoClient
-from pipeline.tango.connect import connect, http_logger
+from pipeline.tango.connect import client_for
 
 __all__ = ["run_files"]
 
@@ -63,8 +64,7 @@ class _Run:
         self.ledger = Ledger(settings.ledger, settings.target.namespace)
         self.run_id = 0 if settings.dry_run else self.ledger.start_run("run")
         self.own_client = client is None
-        self.client = client or connect(settings.target, state_folder=settings.output, rate=settings.rate,
-                                        on_response=http_logger(self.ledger, self.run_id or None))
+        self.client = client or client_for(settings, self.ledger, self.run_id or None)
         sent = settings.book.bulk_shipping
         self.submitter = Submitter(self.client, self.ledger, self.run_id, say=progress.say,
                                    physical=settings.book.groups["shipped"],
@@ -162,7 +162,7 @@ def _catalog(run: _Run) -> Catalog | None:
     """The catalog, fetched (or read from its cache) once per run; None when the run has stopped."""
     if run.catalog is None and run.stopped is None:
         def fetch() -> None:
-            run.catalog = load_catalog(run.client, run.settings.output, run.settings.target.namespace)
+            run.catalog = load_catalog(run.client, run.settings.beside_ledger("catalog"), run.settings.target.namespace)
         run.attempt(fetch)
     return run.catalog
 
@@ -218,6 +218,7 @@ def _send(run: _Run, works: list[FileWork]) -> None:
     items = [i for w in works for i in w.plan.items]
     if items and run.stopped is None:
         def send() -> None:
+            check_against_tango(run.client, run.ledger, settings)
             check_account(run.client, settings.campaign.accountIdentifier, sum((i.value for i in items), Decimal(0)))
             run.submitter.submit(items, run.plan)
         run.attempt(send)

@@ -18,7 +18,7 @@ from pipeline.model import BatchState, ExitCode
 from pipeline.progress import Progress
 from pipeline.stages.submit import Submitter
 from pipeline.tango import TangoClient
-from pipeline.tango.connect import connect, http_logger
+from pipeline.tango.connect import client_for
 
 __all__ = ["status"]
 
@@ -29,8 +29,7 @@ def _settle(ledger: Ledger, settings: StatusSettings, progress: Progress, client
     unfinished = {b.external_ref_id for b in ledger.batches(unfinished=True)}
     unfinished |= {b.external_ref_id for b in ledger.batches(states=[BatchState.SENDING])}
     own_client = client is None
-    client = client or connect(settings.target, state_folder=settings.output, rate=settings.rate,
-                               on_response=http_logger(ledger, run_id))
+    client = client or client_for(settings, ledger, run_id)
     stopped = None
     try:
         submitter = Submitter(client, ledger, run_id, say=progress.say, physical=settings.book.groups["shipped"])

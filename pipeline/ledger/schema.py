@@ -57,4 +57,22 @@ MIGRATIONS: list[list[str]] = [
     # 2: Tango's delivery events for physical rewards, followed after the line is complete
     ["ALTER TABLE line_items ADD COLUMN delivery_status TEXT",
      "ALTER TABLE batches ADD COLUMN delivery_open INTEGER NOT NULL DEFAULT 0"],
+    # 3: what a recipient was ordered (the recipient guard); when Tango's order list was last checked
+    # against the ledger; several sheets per file (the sheet joins the rows' key; '' for a CSV file)
+    ["ALTER TABLE line_items ADD COLUMN recipient TEXT",
+     "ALTER TABLE line_items ADD COLUMN utid TEXT",
+     "ALTER TABLE line_items ADD COLUMN campaign TEXT",
+     "ALTER TABLE line_items ADD COLUMN details TEXT",
+     "CREATE INDEX line_items_by_recipient ON line_items (target, recipient)",
+     "CREATE TABLE ledger_checks (target TEXT NOT NULL, customer TEXT NOT NULL, account TEXT NOT NULL,"
+     " checked_at TEXT NOT NULL, PRIMARY KEY (target, customer, account))",
+     "CREATE TABLE rows_v3 (run_id INTEGER NOT NULL, target TEXT NOT NULL, file_sha256 TEXT NOT NULL,"
+     " file_name TEXT NOT NULL, sheet TEXT NOT NULL DEFAULT '', row_number INTEGER NOT NULL, line_item_id TEXT,"
+     " status TEXT NOT NULL, message TEXT, PRIMARY KEY (run_id, file_sha256, sheet, row_number))",
+     "INSERT INTO rows_v3 SELECT run_id, target, file_sha256, file_name, COALESCE(sheet, ''), row_number,"
+     " line_item_id, status, message FROM rows",
+     "DROP TABLE rows",
+     "ALTER TABLE rows_v3 RENAME TO rows",
+     "CREATE INDEX rows_by_file ON rows (target, file_sha256)",
+     "CREATE INDEX rows_by_line ON rows (target, line_item_id)"],
 ]

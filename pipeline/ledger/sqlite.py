@@ -112,7 +112,7 @@ class Ledger(History):
             db.executemany(
                 "INSERT OR REPLACE INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
                 " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, self.target, file_sha256, file_name, sheet, r.row, r.line_item_id, r.status, r.message)
+                [(run_id, self.target, file_sha256, file_name, sheet or "", r.row, r.line_item_id, r.status, r.message)
                  for r in rows])
 
     # --- batches ------------------------------------------------------------------------------
@@ -214,6 +214,17 @@ class Ledger(History):
         """The line items of these batches."""
         return [r[0] for r in self._where_in(
             "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id IN", refs)]
+
+    def last_check(self, customer: str, account: str) -> str | None:
+        """When Tango's order list of this account was last found to hold nothing the ledger did not know."""
+        row = self.db.execute("SELECT checked_at FROM ledger_checks WHERE target = ? AND customer = ? AND account = ?",
+                              (self.target, customer, account)).fetchone()
+        return str(row[0]) if row else None
+
+    def record_check(self, customer: str, account: str, at: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO ledger_checks VALUES (?, ?, ?, ?) ON CONFLICT (target, customer, account)"
+                       " DO UPDATE SET checked_at = excluded.checked_at", (self.target, customer, account, at))
 
     def log_http(self, run_id: int | None, method: str, path: str, status: int | None,
                  request_id: str | None, outcome: str) -> None:

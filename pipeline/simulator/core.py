@@ -574,8 +574,10 @@ class Simulator:
         their externalRefID alone), oldest first; the cursors sit at the top of the answer."""
         wanted = {key: query[key] for key in ("customerIdentifier", "accountIdentifier", "externalRefID")
                   if query.get(key)}
+        since = _moment(query.get("startDate"), "startDate")
         orders = [self._order_view(r) for r in self._orders.values()
-                  if self._order_status(r) not in ("PENDING", "FAILED") and _matches(r, wanted)]
+                  if self._order_status(r) not in ("PENDING", "FAILED") and _matches(r, wanted)
+                  and (since is None or r["createdTs"] >= since)]
         page, pagination = self._page(orders, query)
         del pagination["numberOfElements"]
         return {**pagination, "orders": page}
@@ -726,6 +728,17 @@ def _max_results(raw: str | None) -> int:
                       f"{MAX_MAX_RESULTS}", [_field_error("maxResults", "422.105",
                                                           "maxResults: out of range", raw,
                                                           f"1..{MAX_MAX_RESULTS}")])
+
+
+def _moment(text: str | None, name: str) -> float | None:
+    """An RFC 3339 date-time of the query, as a timestamp."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise _TangoError(400, "400.002", f"{name} must be an RFC 3339 date-time",
+                          [_field_error(name, "400.002", f"{name}: not an RFC 3339 date-time", text)]) from None
 
 
 def _matches(record: _Order, wanted: dict[str, str]) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,7 +28,7 @@ from pipeline.config import Campaign
 from pipeline.model import ADDRESS_FIELDS, IDX, ROW, Status, same_reward
 from rules import RuleBook, ShippingForm
 
-__all__ = ["Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
+__all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
            "order_fields", "plan_batches"]
 
 RECIPIENT_FIELDS = ("firstName", "lastName", "email", "mobileNumber")
@@ -35,6 +36,8 @@ OPTIONAL_FIELDS = ("deliveryDate", "etid", "ptid", "expirationDate", "emailSubje
                    "lineItemNote")
 ID_PREFIX = "L"
 BATCH_PREFIX = "B"
+# what an order this tool placed looks like at Tango: its externalRefID
+OWN_ORDER = re.compile(r"^B[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pipeline.model import Decision, RunRule, Severity, Status
 from pipeline.stages.plan import LineItem
 from pipeline.tango import TangoClient
 
-__all__ = ["CATALOG_TTL", "Catalog", "catalog_check", "check_account", "load_catalog"]
+__all__ = ["CATALOG_TTL", "Catalog", "cache_path", "catalog_check", "check_account", "load_catalog"]
 
 CATALOG_TTL = 12 * 3600
 
@@ -91,14 +91,15 @@ def catalog_check(items: list[LineItem], catalog: Catalog) -> tuple[list[LineIte
     return keep, refused
 
 
-def _cache_path(folder: Path, namespace: str) -> Path:
-    return folder / f"catalog-{re.sub(r'[^A-Za-z0-9]+', '-', namespace).strip('-')}.json"
+def cache_path(base: Path, namespace: str) -> Path:
+    """The cache of one target's catalog: ``<base>-<target>.json``."""
+    return base.with_name(f"{base.name}-{re.sub(r'[^A-Za-z0-9]+', '-', namespace).strip('-')}.json")
 
 
-def load_catalog(client: TangoClient, folder: Path, namespace: str,
+def load_catalog(client: TangoClient, base: Path, namespace: str,
                  clock: Callable[[], float] = time.time) -> Catalog:
-    """The catalog, from a cache younger than 12 hours or from Tango (then cached)."""
-    path = _cache_path(folder, namespace)
+    """The catalog, from a cache younger than 12 hours or from Tango (then cached at ``base``)."""
+    path = cache_path(base, namespace)
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
         if clock() - float(cached["fetched_at"]) < CATALOG_TTL:
@@ -109,7 +110,7 @@ def load_catalog(client: TangoClient, folder: Path, namespace: str,
         data = client.get_catalog()
     except TangoError as exc:
         raise Stop(f"could not read the Tango catalog: {exc}") from None
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps({"fetched_at": clock(), "catalog": data}), encoding="utf-8")
     os.replace(tmp, path)

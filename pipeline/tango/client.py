@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -202,10 +202,11 @@ class TangoClient:
         return detail
 
     def list_orders(self, customer: str, account: str, max_results: int = paging.LIST_MAX_RESULTS,
-                    **filters: str) -> Iterator[dict[str, Any]]:
-        """Every order of the account Tango has processed (GET /asyncOrders), page after page."""
+                    filters: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every order of the account Tango has processed (GET /asyncOrders), page after page;
+        ``filters``: more of the reference's criteria, such as ``startDate`` (RFC 3339)."""
         size = paging.bounded(max_results, paging.LIST_MAX_RESULTS)
-        criteria = {"customerIdentifier": customer, "accountIdentifier": account, **filters}
+        criteria = {"customerIdentifier": customer, "accountIdentifier": account, **(filters or {})}
         for page in paging.pages(lambda cursor: self._get("/asyncOrders", {**criteria, **paging.query(size, cursor)}),
                                  paging.list_cursor, f"the order list of account {account}"):
             yield from (page or {}).get("orders") or []

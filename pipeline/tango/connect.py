@@ -12,15 +12,16 @@ from typing import Protocol
 
 import httpx
 
+from pipeline.config import StatusSettings
 from pipeline.tango.auth import BearerToken
 from pipeline.tango.client import OnResponse, TangoClient
 from pipeline.tango.pacing import RateLimiter, shared_limiter
 from pipeline.target import OAuthCredentials, Target
 
-__all__ = ["SIMULATOR_STATE", "HttpLog", "connect", "http_logger"]
+__all__ = ["SIMULATOR_STATE", "HttpLog", "client_for", "connect", "http_logger"]
 
 log = logging.getLogger("tango_batch.run")
-SIMULATOR_STATE = "simulator-state.json"
+SIMULATOR_STATE = "simulator-state.json"     # beside the ledger: <ledger stem>.simulator-state.json
 
 
 class HttpLog(Protocol):
@@ -45,14 +46,22 @@ def _auth(target: Target, transport: httpx.BaseTransport | None,
     return credentials.name, credentials.key
 
 
-def connect(target: Target, *, state_folder: Path, rate: float, on_response: OnResponse | None = None) -> TangoClient:
+def connect(target: Target, *, simulator_state: Path, rate: float,
+            on_response: OnResponse | None = None) -> TangoClient:
     """A client for ``target``, paced with every other client of its credentials in this process;
-    for the simulator, its state lives in ``state_folder``."""
+    for the built-in simulator, its state is kept in ``simulator_state``."""
     transport: httpx.BaseTransport | None = None
     if target.simulated:
         from pipeline.simulator import Simulator, SimulatorTransport
-        state_folder.mkdir(parents=True, exist_ok=True)
-        transport = SimulatorTransport(Simulator(state_folder / SIMULATOR_STATE))
+        simulator_state.parent.mkdir(parents=True, exist_ok=True)
+        transport = SimulatorTransport(Simulator(simulator_state))
     limiter = shared_limiter(target.base_url, target.credentials.identity, rate)
     return TangoClient(target.base_url, _auth(target, transport, limiter), transport=transport, limiter=limiter,
                        on_response=on_response)
+
+
+def client_for(settings: StatusSettings, ledger: HttpLog | None, run_id: int | None) -> TangoClient:
+    """The client a job uses: its target, its pace, the simulator's state beside its ledger, and
+    every answer logged (and kept in the ledger's HTTP log)."""
+    return connect(settings.target, simulator_state=settings.beside_ledger(SIMULATOR_STATE), rate=settings.rate,
+                   on_response=http_logger(ledger, run_id))

@@ -1,0 +1,106 @@
+"""What each command does once its arguments are read: the library's job, then a line for people."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.cli.settings import check_arguments, ledger_path
+from pipeline.cli.settings import settings as settings_of
+from pipeline.errors import Locked
+from pipeline.model import ExitCode
+
+if TYPE_CHECKING:
+    from pipeline.config import RunSettings, StatusSettings
+    from pipeline.progress import Progress
+
+__all__ = ["logged", "validate", "where"]
+
+
+def validate(args: argparse.Namespace, progress: Progress) -> int:
+    from pipeline.config import CheckSettings
+    from pipeline.jobs.validate import validate_files
+    settings = settings_of(args)
+    assert isinstance(settings, CheckSettings)
+    return validate_files(args.files, settings, progress, debug=args.debug)
+
+
+def _run(args: argparse.Namespace, settings: RunSettings, progress: Progress) -> int:
+    if args.command == "nightly":
+        from pipeline.jobs.nightly import nightly
+        result = nightly(args.inbox, settings, progress)
+    else:
+        from pipeline.jobs.run import run_files
+        result = run_files(args.files, settings, progress)
+    f = result.figures
+    progress.say(f"orders sent: {f['posts']}, accepted: {f['accepted']}, refused: {f['rejected_batches']}, "
+                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}; exit {result.code}")
+    return result.code
+
+
+def _status(args: argparse.Namespace, settings: StatusSettings, progress: Progress, settle: bool = True) -> int:
+    from pipeline.jobs.status import status
+    report = status(settings, progress, since=args.since, settle=settle)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return int(report["exit_code"])
+
+
+def _ledger_job(args: argparse.Namespace, settings: RunSettings, progress: Progress) -> int:
+    from pipeline.jobs.ledger import merge_into, rebuild
+    from pipeline.ledger import Ledger
+    from pipeline.tango.connect import client_for
+    if args.ledger_command == "merge":
+        merge_into(settings, args.others, progress)
+        return ExitCode.OK
+    ledger = Ledger(settings.ledger, settings.target.namespace)
+    client = client_for(settings, ledger, None)
+    try:
+        since = dt.date.fromisoformat(args.since) if args.since else None
+        done = rebuild(client, ledger, settings, progress, since)
+    finally:
+        client.close()
+        ledger.close()
+    progress.say(f"ledger rebuild: {done.orders} orders of tango-batch at Tango, {done.read} read back into "
+                 f"{settings.ledger} ({done.line_items} line items); the others it knew already")
+    return ExitCode.OK
+
+
+def where(args: argparse.Namespace) -> int:
+    from pipeline.config import load_campaign
+    from rules import load
+    campaign = load_campaign(args.config, load()) if args.config else None
+    print(ledger_path(args, campaign, Path("output")))
+    return ExitCode.OK
+
+
+def logged(args: argparse.Namespace) -> int:
+    """run, nightly, status: one run at a time, every line a log event (stderr and a log file)."""
+    from pipeline.config import CheckSettings, RunSettings
+    from pipeline.lock import RunLock
+    from pipeline.logs import LOGGER, setup
+    from pipeline.progress import Progress
+    settings = settings_of(args)
+    assert not isinstance(settings, CheckSettings)
+    check_arguments(args)
+    setup(settings.output, args.log_format, args.debug, settings.target.credentials.secrets())
+    progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
+    try:
+        with RunLock(settings.ledger):
+            from pipeline.jobs.ledger import adopt_old_ledger
+            adopt_old_ledger(settings, progress)
+            if args.command == "ledger":
+                assert isinstance(settings, RunSettings)
+                return _ledger_job(args, settings, progress)
+            if isinstance(settings, RunSettings):
+                return _run(args, settings, progress)
+            return _status(args, settings, progress)
+    except Locked as exc:
+        if not isinstance(settings, RunSettings):      # status, on call during a long night: read, do not act
+            return _status(args, settings, progress, settle=False)
+        progress.say(f"tango-batch: {exc}")
+        return ExitCode.LOCKED

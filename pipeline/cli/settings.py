@@ -1,0 +1,67 @@
+"""The settings of a command's job, built once from its arguments, the environment and the
+campaign file; what is wrong with them stops the command here (exit 64), before anything is read,
+written or locked."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.errors import UsageError
+
+if TYPE_CHECKING:
+    from pipeline.config import Campaign, CheckSettings, RunSettings, StatusSettings
+
+__all__ = ["check_arguments", "ledger_path", "settings"]
+
+
+def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSettings:
+    """The settings of the command's job, built once here; usage and campaign-file errors stop here,
+    before anything is read, written or locked (and so does a real target without credentials)."""
+    from pipeline.config import CheckSettings, RunSettings, StatusSettings, load_campaign, resolve_target
+    from rules import load
+    book = load()
+    output = Path(args.output)
+    config = getattr(args, "config", None)           # required by run and nightly; status has none
+    campaign = load_campaign(config, book) if config else None
+    if args.command == "validate":
+        return CheckSettings(book=book, output=output, sheet=args.sheet, campaign=campaign)
+    target = resolve_target(args.target, os.environ, campaign.target if campaign else None)
+    if args.rate <= 0:
+        raise UsageError("--rate must be more than 0")
+    ledger = ledger_path(args, campaign, output)
+    if args.command == "status" or campaign is None:
+        return StatusSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
+                              wait=args.wait)
+    return RunSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
+                       campaign=campaign, sheet=getattr(args, "sheet", None),
+                       batch_size=getattr(args, "batch_size", 100),
+                       wait=0.0 if getattr(args, "no_wait", False) else getattr(args, "wait", 300.0),
+                       dry_run=getattr(args, "dry_run", False))
+
+
+def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Path:
+    """The customer's ledger (see ``pipeline.state``); without a campaign file, the only one there is."""
+    from pipeline.state import LEDGER_ENV, OLD_LEDGER_NAME, choose_ledger, known_ledgers
+    if campaign is not None:
+        return choose_ledger(args.ledger, os.environ, campaign.customerIdentifier, campaign.ledger)
+    if args.ledger or os.environ.get(LEDGER_ENV):
+        return Path(args.ledger or os.environ[LEDGER_ENV]).expanduser()
+    found = known_ledgers(os.environ)
+    if len(found) > 1:
+        raise UsageError("there are ledgers for several customers; name one with --config FILE or --ledger FILE: "
+                         + ", ".join(str(p) for p in found))
+    return found[0] if found else output / OLD_LEDGER_NAME     # none yet: where older versions kept it
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    if args.command == "nightly" and not args.inbox.is_dir():
+        raise UsageError(f"--inbox {args.inbox}: no such folder")
+    if args.command in ("status", "ledger") and getattr(args, "since", None):
+        try:
+            dt.date.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since must be a date such as 2026-11-01; got {args.since!r}") from None

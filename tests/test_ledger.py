@@ -1,0 +1,157 @@
+"""Where the ledger lives, and how it holds against what HR and operators really do: the same
+sheet fixed and run into another output folder, a new machine with an empty state folder, a ledger
+left in an old output folder. Against the loopback simulator, through the command line."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.state import choose_ledger
+from tests.helpers import people, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = 'customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\ncampaign = "Q4"\n'
+
+
+@pytest.fixture
+def tango(tmp_path: Path) -> Iterator[str]:
+    """A loopback simulator, as `tango-batch simulate` runs it; its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(tmp_path / "tango.json"),
+         "--processing-delay", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().split("listening on ")[1].split()[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def created(url: str) -> dict[str, int]:
+    """externalRefLineItemID -> how many times Tango created it."""
+    state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()
+    return dict(state["lineItemCounts"])
+
+
+def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=180, env={**environment, **(env or {})})
+
+
+def test_the_ledger_lives_in_the_state_folder_not_under_output(tmp_path, tango, own_state_folder):
+    config = tmp_path / "c.toml"
+    config.write_text(CAMPAIGN)
+    done = cli("run", write_csv(tmp_path / "a.csv", people(2)), "--config", config, "--target", tango,
+               "--output", tmp_path / "A", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ledger = own_state_folder / "tango-batch" / "ledgers" / "acme-corp.sqlite"
+    assert ledger == choose_ledger(None, os.environ, "acme-corp", None) and ledger.is_file()
+    assert not (tmp_path / "A" / "ledger.sqlite").exists()
+    assert list((tmp_path / "A").glob("a-*/report.xlsx"))             # reports go where --output says
+    where = cli("ledger", "where", "--config", config, cwd=tmp_path)
+    assert where.stdout.strip() == str(ledger)
+
+
+def test_a_fixed_sheet_rerun_into_another_output_folder_with_another_batch_size_orders_only_the_fixed_row(
+        tmp_path, tango):
+    config = tmp_path / "c.toml"
+    config.write_text(CAMPAIGN)
+    rows = people(21)
+    rows[7]["Email"] = "p7@@example.com"                        # one row to fix
+    first = cli("run", write_csv(tmp_path / "march.csv", rows), "--config", config, "--target", tango,
+                "--output", tmp_path / "A", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    assert len(created(tango)) == 20
+    rows[7]["Email"] = "p7@example.com"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    second = cli("run", write_csv(tmp_path / "march-fixed.csv", rows), "--config", config, "--target", tango,
+                 "--output", elsewhere / "B", "--batch-size", "7", "--wait", "5", "--rate", "20", cwd=elsewhere)
+    assert second.returncode == 0, second.stderr
+    counts = created(tango)
+    assert len(counts) == 21 and set(counts.values()) == {1}       # the fixed row only, once
+
+
+def test_a_new_machine_stops_before_sending_and_after_a_rebuild_orders_only_what_tango_lacks(tmp_path, tango):
+    config = tmp_path / "c.toml"
+    config.write_text(CAMPAIGN)
+    rows = people(6)
+    first = cli("run", write_csv(tmp_path / "june.csv", rows[:4]), "--config", config, "--target", tango,
+                "--output", tmp_path / "out", "--batch-size", "2", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert len(created(tango)) == 4
+    # another machine: an empty state folder, another working folder; the same sheet with two more rows
+    other = {"XDG_STATE_HOME": str(tmp_path / "other-machine" / "state")}
+    (tmp_path / "other-machine").mkdir()
+    sheet = write_csv(tmp_path / "june-all.csv", rows)
+    stopped = cli("run", sheet, "--config", config, "--target", tango, "--output", "out", "--wait", "5",
+                  "--rate", "20", cwd=tmp_path / "other-machine", env=other)
+    assert stopped.returncode == 3
+    assert "Tango holds 2 orders placed by tango-batch that the ledger" in stopped.stderr
+    assert "ledger rebuild" in stopped.stderr
+    assert len(created(tango)) == 4                             # nothing sent
+    rebuilt = cli("ledger", "rebuild", "--config", config, "--target", tango, "--rate", "20",
+                  cwd=tmp_path / "other-machine", env=other)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "2 read back" in rebuilt.stderr
+    again = cli("run", sheet, "--config", config, "--target", tango, "--output", "out", "--wait", "5",
+                "--rate", "20", cwd=tmp_path / "other-machine", env=other)
+    assert again.returncode == 0, again.stderr
+    counts = created(tango)
+    assert len(counts) == 6 and set(counts.values()) == {1}      # the two new rows only
+
+
+def test_a_ledger_left_in_an_old_output_folder_is_merged_not_abandoned(tmp_path, tango, own_state_folder):
+    """Versions before this one kept the ledger at OUTPUT/ledger.sqlite."""
+    config = tmp_path / "c.toml"
+    config.write_text(CAMPAIGN)
+    sheet = write_csv(tmp_path / "old.csv", people(3))
+    old = cli("run", sheet, "--config", config, "--target", tango, "--output", tmp_path / "out",
+              "--ledger", tmp_path / "out" / "ledger.sqlite", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert old.returncode == 0, old.stderr
+    again = cli("run", sheet, "--config", config, "--target", tango, "--output", tmp_path / "out", "--wait", "5",
+                "--rate", "20", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "merged the ledger found at" in again.stderr
+    assert "3 DUPLICATE" in again.stderr                       # what the old ledger knew, the new one knows
+    assert list((tmp_path / "out").glob("ledger.sqlite.merged-*")) and not (tmp_path / "out" / "ledger.sqlite").exists()
+    assert set(created(tango).values()) == {1}
+    merged = sqlite3.connect(own_state_folder / "tango-batch" / "ledgers" / "acme-corp.sqlite")
+    assert merged.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
+
+
+def test_merging_keeps_the_record_that_went_furthest(tmp_path):
+    from pipeline.ledger import Ledger, LineUpdate
+    from pipeline.ledger.merge import merge
+    from pipeline.model import BatchState, Status
+
+    class Item:
+        def __init__(self, id: str) -> None:
+            self.id, self.amount, self.quantity, self.delivery_method = id, __import__("decimal").Decimal(5), 1, "EMAIL"
+
+    a, b = Ledger(tmp_path / "a.sqlite", "simulator"), Ledger(tmp_path / "b.sqlite", "simulator")
+    for ledger in (a, b):
+        run = ledger.start_run("run")
+        ledger.add_pending(run, [Item("L1"), Item("L2")])
+    run = b.start_run("run")
+    payload = {"customerIdentifier": "acme-corp", "accountIdentifier": "acme-rewards"}
+    b.begin_batch(run, "B1", "k", 0, payload, ["L1"])
+    b.end_batch("B1", BatchState.ACCEPTED, http=201, request_id=None, attempts=1, message=None,
+                lines=[LineUpdate("L1", Status.COMPLETE, "RL1")], run_id=run, final=True)
+    b.close()
+    merge(a, tmp_path / "b.sqlite")
+    lines = a.lines(["L1", "L2"])
+    assert lines["L1"].status == Status.COMPLETE and lines["L1"].reference_line_item_id == "RL1"
+    assert lines["L2"].status == Status.PENDING
+    assert a.batch("B1") is not None and [r["command"] for r in a.runs_since(None)] == ["run", "run", "run"]
+    a.close()
