@@ -57,6 +57,7 @@ class Campaign:
     target: str | None = None
     bulk_shipping: str | None = None    # the spelling of bulk shipping sent; None: the rule data's default
     ledger: Path | None = None          # the campaign file's ``ledger``, relative to the file
+    recipient_guard: str | int = "campaign"   # "campaign", a number of days, or "off" (see stages.guard)
 
 
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
@@ -156,6 +157,14 @@ def _default(path: str, key: str, value: Any, book: RuleBook) -> str:
     return _text(path, f"[defaults] {key}", value, 10_000)
 
 
+def _guard_window(path: str, value: Any) -> str | int:
+    if isinstance(value, str) and value in ("campaign", "off"):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise UsageError(f"{path}: 'recipient_guard' must be \"campaign\", \"off\" or a number of days; got {value!r}")
+
+
 def _shipping_form(path: str, data: dict[str, Any], book: RuleBook) -> str | None:
     if "bulk_shipping" not in data:
         return None
@@ -179,7 +188,7 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         raise UsageError(f"{p}: not valid TOML: {exc}") from None
 
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", "bulk_shipping",
-             "ledger", *ORDER_TEXT}
+             "ledger", "recipient_guard", *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -201,5 +210,6 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         path=p,
         target=_text(p, "target", data["target"], 500) if "target" in data else None,
         bulk_shipping=_shipping_form(p, data, book),
+        recipient_guard=_guard_window(p, data.get("recipient_guard", "campaign")),
         ledger=Path(path).parent / _text(p, "ledger", data["ledger"], 4096) if "ledger" in data else None,
     )

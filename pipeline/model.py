@@ -7,6 +7,7 @@ loading it; the polars-side pieces (``issue_schema``, ``same_reward``) import it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ __all__ = [
     "IDX",
     "MEANING",
     "ORDERED",
+    "RECIPIENT_DETAILS",
     "ROW",
     "RUN_STATUSES",
     "SENT",
@@ -35,6 +37,7 @@ __all__ = [
     "Severity",
     "Status",
     "issue_schema",
+    "recipient_of",
     "same_reward",
 ]
 
@@ -43,6 +46,7 @@ class Status(StrEnum):
     """What happened to a row (and, in the ledger, to its line item)."""
     VALID = "VALID"             # passed every check (validate only: nothing is sent)
     INVALID = "INVALID"         # fails a rule: not sent
+    HELD = "HELD"               # its recipient already has this reward in the campaign: not sent
     DUPLICATE = "DUPLICATE"     # already ordered (earlier run, another file, another row): not sent again
     PENDING = "PENDING"         # valid, not yet accepted: the next run sends it
     SENDING = "SENDING"         # ledger only: in a batch whose outcome is not known yet
@@ -54,10 +58,10 @@ class Status(StrEnum):
 
 # the statuses a report counts, in the order it shows them
 CHECK_STATUSES = (Status.VALID, Status.INVALID)
-RUN_STATUSES = (Status.INVALID, Status.DUPLICATE, Status.PENDING, Status.SUBMITTED, Status.COMPLETE,
+RUN_STATUSES = (Status.INVALID, Status.HELD, Status.DUPLICATE, Status.PENDING, Status.SUBMITTED, Status.COMPLETE,
                 Status.REJECTED, Status.FAILED)
-# rows a person must fix and upload again
-TO_FIX = frozenset({Status.INVALID, Status.REJECTED, Status.FAILED})
+# rows a person must look at, fix (or, for HELD, confirm with a Reference) and upload again
+TO_FIX = frozenset({Status.INVALID, Status.HELD, Status.REJECTED, Status.FAILED})
 # rows whose line went to Tango in an order
 SENT = frozenset({Status.SUBMITTED, Status.COMPLETE, Status.REJECTED, Status.FAILED})
 # rows whose reward Tango took and has not failed: the amount counted as accepted
@@ -68,6 +72,8 @@ AT_TANGO = frozenset({Status.SUBMITTED, Status.COMPLETE, Status.FAILED, Status.D
 MEANING = {
     Status.VALID: "Passed every check; ready to be ordered.",
     Status.INVALID: "Not ordered: fix the cells named in Errors and upload the row again.",
+    Status.HELD: "Not ordered: the recipient already has this reward in this campaign (see Errors). If the row "
+                 "corrects that one, nothing more is needed; to send a second reward, give it its own Reference.",
     Status.DUPLICATE: "Not ordered again: the same reward was already ordered (see Warnings for when).",
     Status.PENDING: "Valid but not yet sent: the run stopped early. The next run sends it.",
     Status.SUBMITTED: "Accepted by Tango, not yet delivered. The next run or 'tango-batch status' updates it.",
@@ -111,6 +117,7 @@ class RunRule(StrEnum):
     CATALOG_UTID = "catalog.utid"              # the reward is not in the catalog, or not active
     CATALOG_AMOUNT = "catalog.amount"          # the amount does not fit the catalog item
     ORDERED_BEFORE = "ledger.duplicate"        # an earlier run already ordered this reward
+    HELD = "ledger.recipient"                  # the recipient already has this reward in the campaign
     ORDERED_DESPITE = "ledger.ordered"         # ordered by an earlier run of this file; today's checks refuse it
     SAME_IN_RUN = "run.same_reward"            # another row of this run orders the same reward
     DRY_RUN = "run.dry_run"                    # planned, not sent
@@ -156,6 +163,28 @@ def issue_schema() -> dict[str, pl.DataType]:
 
 # the line-item fields of a postal address (Tango's ``address`` object)
 ADDRESS_FIELDS = ("companyName", "streetLine1", "streetLine2", "city", "stateOrProvince", "postalCode", "country")
+# who a reward is for, in the recipient guard: the e-mail, else the mobile, else (mailed) name, street, ZIP
+RECIPIENT_DETAILS = ("firstName", "lastName", "email", "mobileNumber", "streetLine1", "postalCode", "utid",
+                     "amount", "quantity", "deliveryMethod")
+
+
+def recipient_of(row: Mapping[str, str | None]) -> str | None:
+    """The recipient a row's reward goes to, written the same way whoever typed it; None for the
+    bulk methods, which have none."""
+    def norm(value: str | None) -> str:
+        return " ".join((value or "").split()).casefold()
+    if row.get("deliveryMethod") in ("BULKDIGITAL", "BULKSHIPMENT"):
+        return None
+    if row.get("email"):
+        return "email:" + norm(row["email"])
+    if row.get("mobileNumber"):
+        return "mobile:" + norm(row["mobileNumber"])
+    if row.get("deliveryMethod") == "ADDRESS" and row.get("streetLine1"):
+        name = norm(f"{row.get('firstName') or ''} {row.get('lastName') or ''}")
+        return f"address:{name}|{norm(row.get('streetLine1'))}|{norm(row.get('postalCode'))}"
+    return None
+
+
 # what makes two rows order "the same reward for the same recipient"
 IDENTITY = ("firstName", "lastName", "email", "mobileNumber", "streetLine1", "postalCode")
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from pipeline.state import choose_ledger
-from tests.helpers import people, write_csv
+from tests.helpers import base_row, people, report_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = 'customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\ncampaign = "Q4"\n'
@@ -131,13 +131,15 @@ def test_a_ledger_left_in_an_old_output_folder_is_merged_not_abandoned(tmp_path,
 
 
 def test_merging_keeps_the_record_that_went_furthest(tmp_path):
+    from decimal import Decimal
+
     from pipeline.ledger import Ledger, LineUpdate
     from pipeline.ledger.merge import merge
     from pipeline.model import BatchState, Status
+    from pipeline.stages.plan import LineItem
 
-    class Item:
-        def __init__(self, id: str) -> None:
-            self.id, self.amount, self.quantity, self.delivery_method = id, __import__("decimal").Decimal(5), 1, "EMAIL"
+    def Item(id: str) -> LineItem:
+        return LineItem(id, 0, 2, Decimal(5), 1, "EMAIL", {"utid": "U1"})
 
     a, b = Ledger(tmp_path / "a.sqlite", "simulator"), Ledger(tmp_path / "b.sqlite", "simulator")
     for ledger in (a, b):
@@ -155,3 +157,26 @@ def test_merging_keeps_the_record_that_went_furthest(tmp_path):
     assert lines["L2"].status == Status.PENDING
     assert a.batch("B1") is not None and [r["command"] for r in a.runs_since(None)] == ["run", "run", "run"]
     a.close()
+
+
+def test_a_corrected_typo_is_held_not_paid_twice(tmp_path, tango):
+    config = tmp_path / "c.toml"
+    config.write_text(CAMPAIGN)
+    row = base_row("EMAIL", First_Name="Ann", Last_Name="Smtih", Email="ann@example.com", Amount="50")
+    first = cli("run", write_csv(tmp_path / "v1.csv", [row]), "--config", config, "--target", tango,
+                "--output", tmp_path / "out", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    fixed = {**row, "Last Name": "Smith", "Amount": "5"}
+    second = cli("run", write_csv(tmp_path / "v2.csv", [fixed]), "--config", config, "--target", tango,
+                 "--output", tmp_path / "out", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert second.returncode == 1 and "1 HELD" in second.stderr
+    assert len(created(tango)) == 1                              # not paid twice
+    report = next((tmp_path / "out").glob("v2-*/report.xlsx"))
+    [held] = report_rows(report)
+    assert held["Status"] == "HELD"
+    assert "Last Name was 'Smtih', now 'Smith'" in held["Errors"] and "Amount was '50', now '5'" in held["Errors"]
+    assert "v1.csv, row 2" in held["Errors"] and "give this row its own Reference" in held["Errors"]
+    meant = cli("run", write_csv(tmp_path / "v3.csv", [{**fixed, "Reference": "second-reward"}]), "--config",
+                config, "--target", tango, "--output", tmp_path / "out", "--wait", "5", "--rate", "20", cwd=tmp_path)
+    assert meant.returncode == 0, meant.stderr
+    assert len(created(tango)) == 2                              # a second reward, on purpose

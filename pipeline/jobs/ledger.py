@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from pipeline.config import RunSettings, StatusSettings
 from pipeline.errors import Stop, TangoError, UsageError
 from pipeline.ledger import Ledger
 from pipeline.ledger.merge import merge
-from pipeline.model import Status
+from pipeline.model import Status, recipient_of
 from pipeline.progress import Progress
 from pipeline.stages.follow import Follower
 from pipeline.stages.plan import OWN_ORDER
@@ -102,16 +102,32 @@ class Rebuilt:
 
 @dataclass(frozen=True)
 class _Line:
+    """A line item as Tango's order detail shows it: who it was for is not known here."""
     id: str
     amount: Decimal
     quantity: int
     delivery_method: str
+    utid: str
+    recipient: str | None = None
+    details: dict[str, str | None] = field(default_factory=dict)
+
+
+def _line(li: dict[str, Any]) -> _Line:
+    """A line of the order's detail; who it was for, as far as the detail says (its recipient)."""
+    recipient = li.get("recipient") or {}
+    address = recipient.get("address") or {}
+    cells: dict[str, str | None] = {
+        "firstName": recipient.get("firstName"), "lastName": recipient.get("lastName"),
+        "email": recipient.get("email"), "mobileNumber": recipient.get("mobileNumber"),
+        "streetLine1": address.get("streetLine1"), "postalCode": address.get("postalCode"),
+        "utid": li.get("utid"), "amount": str(li.get("amount")), "quantity": str(li.get("quantity") or 1),
+        "deliveryMethod": li.get("deliveryMethod")}
+    return _Line(str(li["externalRefLineItemID"]), Decimal(str(li.get("amount") or 0)), int(li.get("quantity") or 1),
+                 str(li.get("deliveryMethod") or ""), str(li.get("utid") or ""), recipient_of(cells), cells)
 
 
 def _lines(detail: dict[str, Any]) -> list[_Line]:
-    return [_Line(str(li["externalRefLineItemID"]), Decimal(str(li.get("amount") or 0)), int(li.get("quantity") or 1),
-                  str(li.get("deliveryMethod") or "")) for li in detail.get("lineItems") or []
-            if li.get("externalRefLineItemID")]
+    return [_line(li) for li in detail.get("lineItems") or [] if li.get("externalRefLineItemID")]
 
 
 def rebuild(client: TangoClient, ledger: Ledger, settings: RunSettings, progress: Progress,
@@ -133,7 +149,7 @@ def rebuild(client: TangoClient, ledger: Ledger, settings: RunSettings, progress
         if detail is None:
             continue
         members = _lines(detail)
-        ledger.add_pending(run_id, members)
+        ledger.add_pending(run_id, members, detail.get("campaign") or None)
         payload = {"externalRefID": ref, "customerIdentifier": customer, "accountIdentifier": account,
                    "rebuiltFrom": "GET /asyncOrders"}
         ledger.begin_batch(run_id, ref, f"rebuilt:{ref}", 0, payload, [m.id for m in members])

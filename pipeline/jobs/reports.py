@@ -82,7 +82,7 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
         if recorded.line_item_id:
             ids[idx] = recorded.line_item_id
         # what the last run decided without Tango (a duplicate, a catalog refusal) stands as it said
-        if recorded.status in (Status.DUPLICATE, Status.INVALID) and recorded.message \
+        if recorded.status in (Status.DUPLICATE, Status.INVALID, Status.HELD) and recorded.message \
                 and valid[idx] != Status.INVALID.value:
             severity = Severity.WARNING if recorded.status == Status.DUPLICATE else Severity.ERROR
             decisions[idx] = Decision(RunRule.EARLIER_RUN, severity, recorded.message, recorded.status)

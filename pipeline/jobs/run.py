@@ -31,6 +31,7 @@ from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_file
 from pipeline.stages.dedupe import FilePlan, campaign_changed, plan_file
+from pipeline.stages.guard import guard
 from pipeline.stages.outcome import row_outcomes, row_records
 from pipeline.stages.plan import BatchPlan, order_fields
 from pipeline.stages.preflight import Catalog, catalog_check, check_account, load_catalog
@@ -185,8 +186,12 @@ def _check(run: _Run, outcome: FileOutcome, earlier: list[FileOutcome]) -> FileW
         run.progress.say(f"{name}: the same content as {Path(twin.path).name}, which this run processes: "
                          "not run twice")
         return None
-    plan = plan_file(checked.validated.frame, checked.sheet.sha256, name, run.settings.campaign, run.settings.book,
+    campaign = run.settings.campaign
+    plan = plan_file(checked.validated.frame, checked.sheet.sha256, name, campaign, run.settings.book,
                      run.ledger, run.seen)
+    plan.items, held = guard(plan.items, run.ledger, campaign.campaign, campaign.recipient_guard,
+                             checked.sheet.labels(run.settings.book))
+    plan.decisions.update(held)
     catalog = _catalog(run) if plan.items and run.stopped is None else None
     if catalog is not None:
         plan.items, refused = catalog_check(plan.items, catalog)
@@ -213,7 +218,7 @@ def _send(run: _Run, works: list[FileWork]) -> None:
         sheet = work.checked.sheet
         run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, str(sheet.path.resolve()),
                              settings.today.isoformat(), sheet.sheet, dataclasses.asdict(settings.campaign))
-        run.ledger.add_pending(run.run_id, work.plan.items)
+        run.ledger.add_pending(run.run_id, work.plan.items, settings.campaign.campaign)
         _record(run, work, _final(run, work))
     items = [i for w in works for i in w.plan.items]
     if items and run.stopped is None:

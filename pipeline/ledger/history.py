@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pipeline.ledger.records import FileRecord, RowRecord
+from pipeline.ledger.records import FileRecord, OrderedTo, RowRecord
 from pipeline.model import ExitCode, FileState, Status
 
 __all__ = ["History"]
@@ -50,6 +50,24 @@ class History:
                 (self.target, file_sha256)):
             last[(row, line_id)] = code
         return {key for key, code in last.items() if code is None or code == ExitCode.STOPPED}
+
+    def ordered_to(self, recipients: Iterable[str]) -> list[OrderedTo]:
+        """The line items Tango accepted (SUBMITTED or COMPLETE) for these recipients."""
+        found = self._where_in(
+            "SELECT li.line_item_id, li.recipient, li.status, li.utid, li.campaign, li.details, li.batch_ref,"
+            " li.accepted_run,"
+            " runs.started_at, (SELECT json_array(rows.file_name, rows.sheet, rows.row_number) FROM rows"
+            "   WHERE rows.target = li.target AND rows.line_item_id = li.line_item_id ORDER BY rows.run_id DESC"
+            "   LIMIT 1) AS origin"
+            f" FROM line_items li LEFT JOIN runs ON runs.id = li.accepted_run WHERE li.status IN"
+            f" ('{Status.SUBMITTED}', '{Status.COMPLETE}') AND li.target = ? AND li.recipient IN", set(recipients))
+        out = []
+        for r in found:
+            file, sheet, row = json.loads(r["origin"]) if r["origin"] else (None, None, None)
+            out.append(OrderedTo(r["line_item_id"], r["recipient"], Status(r["status"]), r["utid"] or "", r["campaign"],
+                                 json.loads(r["details"] or "{}"), r["batch_ref"], r["accepted_run"],
+                                 r["started_at"], file, sheet or None, row))
+        return out
 
     def file(self, sha256: str) -> FileRecord | None:
         r = self.db.execute("SELECT * FROM files WHERE target = ? AND sha256 = ?", (self.target, sha256)).fetchone()

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pipeline.model import BatchState, FileState, Status
 
-__all__ = ["BatchRecord", "FileRecord", "LineRecord", "LineUpdate", "RowRecord", "Sendable"]
+__all__ = ["BatchRecord", "FileRecord", "LineRecord", "LineUpdate", "OrderedTo", "RowRecord", "Sendable"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,26 @@ class Sendable(Protocol):
     def quantity(self) -> int: ...
     @property
     def delivery_method(self) -> str: ...
+    @property
+    def recipient(self) -> str | None: ...
+    @property
+    def utid(self) -> str: ...
+    @property
+    def details(self) -> dict[str, str | None]: ...
+
+
+@dataclass(frozen=True)
+class OrderedTo:
+    """A line item Tango accepted for a recipient, and where it came from (the recipient guard)."""
+    line_item_id: str
+    recipient: str
+    status: Status
+    utid: str
+    campaign: str | None
+    details: dict[str, str | None]
+    order: str | None                       # the batch's externalRefID
+    run: int | None                         # the run that had it accepted
+    accepted_at: str | None                 # when that run started
+    file: str | None                        # the file and row it came from, as last recorded
+    sheet: str | None
+    row: int | None

@@ -94,16 +94,17 @@ class Ledger(History):
         rows = self._where_in("SELECT * FROM line_items WHERE target = ? AND line_item_id IN", ids)
         return {r["line_item_id"]: _line(r) for r in rows}
 
-    def add_pending(self, run_id: int, items: Iterable[Sendable]) -> None:
-        """Record line items about to be sent; known ones are kept as they are."""
+    def add_pending(self, run_id: int, items: Iterable[Sendable], campaign: str | None = None) -> None:
+        """Record line items about to be sent, with who they are for; known ones are kept as they are."""
         now = _now()
         with self.tx() as db:
             db.executemany(
                 "INSERT INTO line_items (target, line_item_id, status, amount, quantity, delivery_method,"
-                " first_run, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " first_run, updated_at, recipient, utid, campaign, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (target, line_item_id) DO NOTHING",
-                [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now)
-                 for i in items])
+                [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now,
+                  i.recipient, i.utid.upper(), campaign, json.dumps(i.details)) for i in items])
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, sheet: str | None,
                     rows: Iterable[RowRecord]) -> None:

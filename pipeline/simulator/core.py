@@ -128,6 +128,7 @@ class _OrderLine(TypedDict):
     amount: float
     quantity: int
     deliveryMethod: str
+    recipient: NotRequired[dict[str, Any]]   # as the request sent it, for the views
 
 
 # Optional request fields an order record keeps when the request sets them.
@@ -430,11 +431,13 @@ class Simulator:
                                      "errors": problems})
                 lines.errors += [_catalog_error(index, line, problem) for problem in problems]
                 continue
-            lines.created.append({"referenceLineItemId": _reference_id(ref, index),
-                                  "externalRefLineItemID": line_ref, "utid": line["utid"],
-                                  "amount": line["amount"],
-                                  "quantity": int(line.get("quantity") or 1),
-                                  "deliveryMethod": line["deliveryMethod"]})
+            created: _OrderLine = {"referenceLineItemId": _reference_id(ref, index),
+                                   "externalRefLineItemID": line_ref, "utid": line["utid"],
+                                   "amount": line["amount"], "quantity": int(line.get("quantity") or 1),
+                                   "deliveryMethod": line["deliveryMethod"]}
+            if isinstance(line.get("recipient"), dict):
+                created["recipient"] = copy.deepcopy(line["recipient"])
+            lines.created.append(created)
         lines.duplicates = {line_ref: count for line_ref, count in seen.items() if count > 1}
         return lines
 
@@ -509,11 +512,15 @@ class Simulator:
             errors.append({"errorCode": "PROCESSING_FAILED",
                            "errorMessage": f"The reward for utid {line['utid']} could not be "
                                            "issued (simulated processing failure)."})
-        return {"referenceLineItemId": line["referenceLineItemId"],
+        view = {"referenceLineItemId": line["referenceLineItemId"],
                 "externalRefLineItemID": line["externalRefLineItemID"], "utid": line["utid"],
                 "amount": line["amount"], "quantity": line["quantity"], "deliveryMethod": line["deliveryMethod"],
                 "lineItemStatus": status, "deliveryStatus": self._delivery(record, line, status),
                 "lineItemErrors": errors}
+        if "recipient" in line:          # the reference's AsyncUserInfoDTO: the same fields as sent
+            view["recipient"] = {k: v for k, v in line["recipient"].items()
+                                 if k in ("firstName", "lastName", "email", "mobileNumber", "address")}
+        return view
 
     def _page(self, items: list[Any], query: dict[str, str]) -> tuple[list[Any], dict[str, Any]]:
         """One page of ``items`` by the reference's cursors (an unknown parameter is ignored, as
@@ -554,6 +561,8 @@ class Simulator:
                   "amountCharged": {"currencyCode": "USD", "value": record["amountCharged"],
                                     "total": record["amountCharged"], "shippingFee": 0},
                   "orderErrors": [], "lineItems": page, "pagination": pagination}
+        if record.get("campaign"):
+            detail["campaign"] = record["campaign"]
         if status != "PENDING":
             detail["completedAt"] = _iso(record["createdTs"] + self._processing_delay)
         return detail

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.config import Campaign
-from pipeline.model import ADDRESS_FIELDS, IDX, ROW, Status, same_reward
+from pipeline.model import ADDRESS_FIELDS, IDX, RECIPIENT_DETAILS, ROW, Status, recipient_of, same_reward
 from rules import RuleBook, ShippingForm
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
@@ -50,6 +50,13 @@ class LineItem:
     quantity: int
     delivery_method: str
     payload: dict[str, Any]
+    recipient: str | None = None  # who it is for (``model.recipient_of``); None for bulk lines
+    referenced: bool = False      # the row has its own Reference: a reward meant on purpose
+    details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
+
+    @property
+    def utid(self) -> str:
+        return str(self.payload["utid"])
 
     @property
     def value(self) -> Decimal:
@@ -153,7 +160,9 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[
         items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
-                              payload=_payload(row, row["_id"], book)))
+                              payload=_payload(row, row["_id"], book), recipient=recipient_of(row),
+                              referenced=bool(row.get("externalRefLineItemID")),
+                              details={f: row.get(f) for f in RECIPIENT_DETAILS}))
     return items
 
 

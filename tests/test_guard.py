@@ -1,0 +1,67 @@
+"""The recipient guard, rule by rule: who counts as the same recipient, which earlier rewards count."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from pipeline.ledger import OrderedTo
+from pipeline.model import Status, recipient_of
+from pipeline.stages.guard import hold_repeats
+from pipeline.stages.plan import LineItem
+
+NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+LABELS = {"lastName": "Last Name", "amount": "Amount"}
+
+
+def item(recipient: str | None = "email:ann@example.com", *, utid: str = "U1", referenced: bool = False,
+         last: str = "Smith", amount: str = "5") -> LineItem:
+    return LineItem("Lnew", 0, 2, Decimal(amount), 1, "EMAIL", {"utid": utid}, recipient, referenced,
+                    {"lastName": last, "amount": amount})
+
+
+def earlier(*, utid: str = "u1", campaign: str | None = "Q4", days_ago: int = 1, line: str = "Lold") -> OrderedTo:
+    when = (NOW - dt.timedelta(days=days_ago)).isoformat()
+    return OrderedTo(line, "email:ann@example.com", Status.COMPLETE, utid, campaign,
+                     {"lastName": "Smtih", "amount": "50"}, "B1", 3, when, "v1.csv", None, 2)
+
+
+def test_the_same_recipient_reward_and_campaign_is_held_whatever_the_amount():
+    keep, held = hold_repeats([item()], [earlier()], "Q4", "campaign", LABELS, NOW)
+    assert keep == [] and held[0].status == Status.HELD
+    assert "Last Name was 'Smtih', now 'Smith'; Amount was '50', now '5'" in held[0].text
+
+
+@pytest.mark.parametrize("case", [
+    dict(items=[item(referenced=True)]),                       # a Reference: a second reward on purpose
+    dict(items=[item(recipient=None)]),                         # a bulk line: no recipient
+    dict(items=[item(utid="U2")]),                              # another reward
+    dict(campaign="Q1"),                                        # another campaign
+    dict(campaign=None),                                        # no campaign is a campaign of its own
+    dict(window="off"),
+    dict(window=7, days_ago=30),                                # outside a window of days
+    dict(line="Lnew"),                                          # the same line item: a DUPLICATE, not HELD
+])
+def test_what_is_not_held(case):
+    items = case.get("items", [item()])
+    history = [earlier(days_ago=case.get("days_ago", 1), line=case.get("line", "Lold"))]
+    keep, held = hold_repeats(items, history, case.get("campaign", "Q4"), case.get("window", "campaign"),
+                              LABELS, NOW)
+    assert keep == items and held == {}
+
+
+def test_a_window_of_days_holds_what_falls_in_it():
+    _, held = hold_repeats([item()], [earlier(days_ago=3)], "Q4", 7, LABELS, NOW)
+    assert held
+
+
+def test_who_counts_as_the_same_recipient():
+    assert recipient_of({"email": " Ann@Example.com ", "deliveryMethod": "EMAIL"}) == "email:ann@example.com"
+    assert recipient_of({"mobileNumber": "+14155552671", "deliveryMethod": "PHONE"}) == "mobile:+14155552671"
+    mailed = {"firstName": "Ann", "lastName": "Lee", "streetLine1": "12  Beacon St", "postalCode": "02108",
+              "deliveryMethod": "ADDRESS"}
+    assert recipient_of(mailed) == "address:ann lee|12 beacon st|02108"
+    assert recipient_of({"email": "a@b.co", "deliveryMethod": "BULKSHIPMENT"}) is None
+    assert recipient_of({"firstName": "Ann", "deliveryMethod": "NONE"}) is None
