@@ -23,6 +23,7 @@ import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,15 @@ class Campaign:
     bulk_shipping: str | None = None    # the spelling of bulk shipping sent; None: the rule data's default
     ledger: Path | None = None          # the campaign file's ``ledger``, relative to the file
     recipient_guard: str | int = "campaign"   # "campaign", a number of days, or "off" (see stages.guard)
+    max_row_amount: Decimal = Decimal(5000)   # the most one row may order (amount x quantity)
+    max_run_amount: Decimal | None = None     # the most one run may send; None: no limit
 
 
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
     """The rule book a job gets is the campaign's: the bulk-shipping spelling it sends, and the
     rules that go with it."""
-    object.__setattr__(settings, "book", settings.book.sending(campaign.bulk_shipping if campaign else None))
+    book = settings.book.sending(campaign.bulk_shipping if campaign else None)
+    object.__setattr__(settings, "book", book.capped(campaign.max_row_amount) if campaign else book)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +161,14 @@ def _default(path: str, key: str, value: Any, book: RuleBook) -> str:
     return _text(path, f"[defaults] {key}", value, 10_000)
 
 
+def _money(path: str, key: str, value: Any) -> Decimal:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        amount = Decimal(str(value))
+        if amount.is_finite() and amount > 0:
+            return amount
+    raise UsageError(f"{path}: '{key}' must be a number of dollars above 0, such as 5000; got {value!r}")
+
+
 def _guard_window(path: str, value: Any) -> str | int:
     if isinstance(value, str) and value in ("campaign", "off"):
         return value
@@ -188,7 +200,7 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         raise UsageError(f"{p}: not valid TOML: {exc}") from None
 
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", "bulk_shipping",
-             "ledger", "recipient_guard", *ORDER_TEXT}
+             "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -211,5 +223,7 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         target=_text(p, "target", data["target"], 500) if "target" in data else None,
         bulk_shipping=_shipping_form(p, data, book),
         recipient_guard=_guard_window(p, data.get("recipient_guard", "campaign")),
+        max_row_amount=_money(p, "max_row_amount", data.get("max_row_amount", 5000)),
+        max_run_amount=_money(p, "max_run_amount", data["max_run_amount"]) if "max_run_amount" in data else None,
         ledger=Path(path).parent / _text(p, "ledger", data["ledger"], 4096) if "ledger" in data else None,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ class RuleBook:
     shipping_forms: dict[str, ShippingForm] = field(default_factory=dict)
     shipping_form: str = "seed"            # the spelling sent (the campaign's ``bulk_shipping``)
     default_form: str = "seed"             # the rule data's default spelling
+    max_row_amount: Decimal = Decimal(5000)  # the most one row may order (amount x quantity)
     rules: tuple[Rule, ...] = field(default=())
 
     @property
@@ -107,6 +109,10 @@ class RuleBook:
         if form not in self.shipping_forms:
             raise ValueError(f"unknown bulk_shipping {form!r}; known: {', '.join(self.shipping_forms)}")
         return replace(self, shipping_form=form)
+
+    def capped(self, max_row_amount: Decimal) -> RuleBook:
+        """This book for a campaign whose rows may each order at most ``max_row_amount``."""
+        return self if max_row_amount == self.max_row_amount else replace(self, max_row_amount=max_row_amount)
 
 
 def _read(name: str) -> dict[str, Any]:

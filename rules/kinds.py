@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import polars as pl
@@ -148,6 +149,23 @@ def _amount(f: Failure) -> str:
     if "." in text and len(text.split(".")[1]) > decimals:
         return f"{f.label} has more than {decimals} decimals; got {f.got}. Round it to whole cents."
     return f"{f.label} must be more than 0; got {f.got}."
+
+
+def _row_total_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) -> pl.Expr:
+    total = col.cast(pl.Float64, strict=False) * pl.col("quantity").cast(pl.Float64, strict=False).fill_null(1.0)
+    return total.is_finite() & (total <= float(book.max_row_amount))
+
+
+@kind("row_total", _row_total_ok)
+def _row_total(f: Failure) -> str:
+    quantity = f.row.get("quantity") or "1"
+    try:
+        total = f"${Decimal(f.row.get(f.rule.field) or '0') * Decimal(quantity):,.2f}"
+    except InvalidOperation:
+        total = "not a number"
+    shown = quote(f.value) if f.value is None or len(f.value) <= 20 else f"a number of {len(f.value)} digits"
+    return (f"{f.label} × quantity is {total} (amount {shown}, quantity {quantity}), above the most one row may "
+            f"order: ${f.book.max_row_amount:,.2f}.{f.fix}")
 
 
 @kind("whole_number", lambda c, r, b, t: c.str.contains(r"^[0-9]+$")

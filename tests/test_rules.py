@@ -21,6 +21,8 @@ CASES = [
     ("amount.number", "EMAIL", {"Amount": "$25"}, {"Amount": "0"}),
     ("amount.number", "EMAIL", {"Amount": "0.01"}, {"Amount": "twenty"}),
     ("amount.number", "EMAIL", {"Amount": "25.50"}, {"Amount": "-5"}),
+    ("amount.row_total", "EMAIL", {"Amount": "5000"}, {"Amount": "5000.01"}),
+    ("amount.row_total", "BULKDIGITAL", {"Qty": "200", "Amount": "25"}, {"Qty": "201", "Amount": "25"}),
     ("quantity.whole_number", "BULKDIGITAL", {"Qty": "3"}, {"Qty": "2.5"}),
     ("quantity.whole_number", "BULKDIGITAL", {"Qty": "1"}, {"Qty": "0"}),
     ("quantity.bulk_only", "EMAIL", {"Qty": "1"}, {"Qty": "2"}),
@@ -265,3 +267,21 @@ class TestMessages:
         assert errors(result) == set()
         result = check([base_row("ADDRESS", ZIP="02108-12")])
         assert "5-digit US ZIP code" in messages(result)[0]
+
+
+def test_an_amount_no_person_would_approve_is_invalid(check, tmp_path):
+    """1e308 from a numeric Excel cell arrives as 309 digits; 6,000 is over the default 5,000 per row."""
+    from decimal import Decimal
+
+    from pipeline.stages.check import check_file
+    from tests.helpers import BOOK, TODAY, write_xlsx
+    grid = [["First Name", "Email", "Amount", "Delivery Method", "UTID"],
+            ["Ann", "ann@example.com", 1e308, "EMAIL", "U761382"],
+            ["Bo", "bo@example.com", 4999.99, "EMAIL", "U761382"]]
+    result = check_file(write_xlsx(tmp_path / "big.xlsx", grid), BOOK, today=TODAY).validated
+    assert result.frame["status"].to_list() == ["INVALID", "VALID"]
+    assert "a number of 309 digits" in messages(result, 0)[0] and "$5,000.00" in messages(result, 0)[0]
+    bulk = check([base_row("BULKDIGITAL", Qty="250", Amount="25")])            # 250 x 25 = 6,250
+    assert errors(bulk) == {"amount.row_total"}
+    allowed = check([base_row("BULKDIGITAL", Qty="250", Amount="25")], book=BOOK.capped(Decimal(10000)))
+    assert errors(allowed) == set()

@@ -734,3 +734,15 @@ def test_a_ledger_from_a_newer_version_is_refused(tmp_path):
     db.close()
     with pytest.raises(UsageError, match="newer tango-batch"):
         Ledger(path, "simulator")
+
+
+def test_a_run_over_the_campaigns_max_run_amount_sends_nothing(tmp_path, sim, clock, capsys):
+    import dataclasses
+    from decimal import Decimal
+
+    from tests.helpers import CAMPAIGN
+    capped = dataclasses.replace(CAMPAIGN, max_run_amount=Decimal(100))
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "five.csv", people(5))], campaign=capped)  # $125
+    assert result.code == 3 and sim.post_attempts() == 0
+    assert statuses(result) == ["PENDING"] * 5
+    assert "above the campaign's max_run_amount of $100.00: nothing was sent" in capsys.readouterr().err

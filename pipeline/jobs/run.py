@@ -223,8 +223,14 @@ def _send(run: _Run, works: list[FileWork]) -> None:
     items = [i for w in works for i in w.plan.items]
     if items and run.stopped is None:
         def send() -> None:
+            total = sum((i.value for i in items), Decimal(0))
+            cap = settings.campaign.max_run_amount
+            if cap is not None and total > cap:
+                raise Stop(f"the rows to send total ${total:,.2f}, above the campaign's max_run_amount of "
+                           f"${cap:,.2f}: nothing was sent. Check the files; if the total is meant, raise "
+                           "max_run_amount in the campaign file and run again", can_follow=True)
             check_against_tango(run.client, run.ledger, settings)
-            check_account(run.client, settings.campaign.accountIdentifier, sum((i.value for i in items), Decimal(0)))
+            check_account(run.client, settings.campaign.accountIdentifier, total)
             run.submitter.submit(items, run.plan)
         run.attempt(send)
     if run.can_follow and settings.wait > 0:

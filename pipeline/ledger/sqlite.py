@@ -245,8 +245,8 @@ class Ledger(History):
                 " DO UPDATE SET path = excluded.path, state = excluded.state, run_date = excluded.run_date,"
                 " sheet = excluded.sheet, campaign = excluded.campaign, last_run = excluded.last_run,"
                 " updated_at = excluded.updated_at",
-                (self.target, sha256, name, path, FileState.PROCESSING, run_date, sheet, json.dumps(campaign),
-                 run_id, run_id, _now()))
+                (self.target, sha256, name, path, FileState.PROCESSING, run_date, sheet,
+                 json.dumps(campaign, default=str), run_id, run_id, _now()))
 
     def file_update(self, sha256: str, *, state: FileState | None = None, path: str | None = None,
                     report_folder: str | None = None, note: str | None = None) -> None:
