@@ -253,3 +253,59 @@ def test_cells_beyond_the_header_are_kept_as_unnamed_columns(tmp_path):
     assert sheet.headers == ("First Name", "Email", "Column C", "Column D")
     assert sheet.frame.row(0)[:4] == ("Ann", "a@example.com", "note A", "note B")
     assert sheet.frame.row(1)[:4] == ("Bob", "b@example.com", None, None)
+
+
+class TestNoCellSilentlyEmpty:
+    """A formula saved without its result, or a cell typed as a value but holding none, is an error on
+    that cell: never empty, never filled by the campaign default. A merely styled cell is empty."""
+
+    def check(self, path):
+        from pipeline.stages.check import check_file
+        defaults = {"amount": "25", "utid": "U761382", "deliveryMethod": "EMAIL"}
+        return check_file(path, BOOK, today=TODAY, defaults=defaults).validated
+
+    def test_a_formula_saved_without_its_result_is_an_error_not_the_default(self, tmp_path):
+        import openpyxl
+        book = openpyxl.Workbook()
+        book.active.append(["First Name", "Email", "Base", "Amount"])
+        book.active.append(["Ann", "ann@example.com", 10, "=C2*2"])     # openpyxl saves no result
+        book.save(tmp_path / "script.xlsx")
+        result = self.check(tmp_path / "script.xlsx")
+        assert result.frame["status"].to_list() == ["INVALID"]
+        [text] = result.issues.filter(result.issues["severity"] == "error")["text"].to_list()
+        assert text == ("Amount: holds the formula =C2*2 but no saved result: open the file in Excel, save it "
+                        "and upload it again")
+
+    def test_a_formula_with_its_saved_result_uses_it_with_a_warning(self, tmp_path):
+        def build(book):
+            ws = book.add_worksheet("R")
+            ws.write_row(0, 0, ["First Name", "Email", "Base", "Amount"])
+            ws.write_row(1, 0, ["Ann", "ann@example.com", 10])
+            ws.write_formula(1, 3, "=C2*2", None, 20)
+        result = self.check(TestWorkbookCorners()._book(tmp_path / "saved.xlsx", build))
+        assert result.frame["status"].to_list() == ["VALID"] and result.frame["amount"].to_list() == ["20"]
+        assert "Amount: the cell holds the formula =C2*2; its saved result '20' was used" in \
+            result.issues["text"].to_list()
+
+    def test_a_cell_typed_as_a_value_but_empty_is_an_error_and_a_styled_empty_cell_is_empty(self, tmp_path):
+        import re
+        import zipfile
+
+        def build(book):
+            ws = book.add_worksheet("R")
+            ws.write_row(0, 0, ["First Name", "Email", "Amount"])
+            ws.write_row(1, 0, ["Ann", "ann@example.com", 30])
+            ws.write_row(2, 0, ["Bo", "bo@example.com"])
+            ws.write_blank(2, 2, None, book.add_format({"bold": True}))       # styled, empty
+        made = TestWorkbookCorners()._book(tmp_path / "made.xlsx", build)
+        with zipfile.ZipFile(made) as z:
+            files = {n: z.read(n) for n in z.namelist()}
+        sheet = "xl/worksheets/sheet1.xml"
+        files[sheet] = re.sub(rb'(<c r="C2"[^>]*>)<v>30</v>', rb"\1<v></v>", files[sheet])   # typed, no value
+        with zipfile.ZipFile(tmp_path / "typed.xlsx", "w") as out:
+            for name, data in files.items():
+                out.writestr(name, data)
+        result = self.check(tmp_path / "typed.xlsx")
+        assert result.frame["status"].to_list() == ["INVALID", "VALID"]
+        assert result.frame["amount"].to_list()[1] == "25"                 # the styled cell: the default
+        assert any("marked as holding a value but holds none" in t for t in result.issues["text"].to_list())

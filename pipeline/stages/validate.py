@@ -134,17 +134,18 @@ def _excel_errors(sheet: Sheet, frame: pl.DataFrame, labels: dict[str, str]) -> 
 
 
 def _reading_notes(sheet: Sheet, frame: pl.DataFrame) -> pl.DataFrame:
-    """What ingest changed (merged cells filled down), as warnings on their rows."""
+    """What ingest found beyond the values (merged cells, formulas, cells typed but empty), on their rows."""
     if not sheet.notes:
         return pl.DataFrame(schema=issue_schema())
     header = dict(zip(sheet.columns, sheet.headers, strict=True))
     notes = pl.DataFrame({ROW: [n.row for n in sheet.notes],
                           "field": [sheet.fields.get(n.column) for n in sheet.notes],
+                          "rule": [n.rule for n in sheet.notes],
+                          "severity": [ERROR if n.error else WARNING for n in sheet.notes],
                           "text": [f"{header.get(n.column, n.column)}: {n.text}" for n in sheet.notes]},
-                         schema={ROW: pl.Int64, "field": pl.String, "text": pl.String})
-    return (frame.select(IDX, ROW).join(notes, on=ROW)
-            .select(IDX, "field", pl.lit("cell.merged").alias("rule"), pl.lit(WARNING).alias("severity"),
-                    "text"))
+                         schema={ROW: pl.Int64, "field": pl.String, "rule": pl.String, "severity": pl.String,
+                                 "text": pl.String})
+    return frame.select(IDX, ROW).join(notes, on=ROW).select(list(issue_schema()))
 
 
 def validate(sheet: Sheet, normalized: Normalized, today: dt.date, book: RuleBook) -> Validated:

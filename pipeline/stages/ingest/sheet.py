@@ -22,10 +22,13 @@ HEADER_SEARCH_ROWS = 20
 
 @dataclass(frozen=True)
 class CellNote:
-    """What reading changed in one cell (a merged value copied down), said as a warning on its row."""
+    """What reading found in one cell beyond its value, said on its row: a merged value copied down
+    or a formula's saved result used (warnings), a formula or a typed cell with no value (errors)."""
     row: int                     # the row number Excel shows
     column: str                  # the column's name in the frame it belongs to
     text: str
+    rule: str = "cell.merged"
+    error: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def to_sheet(grid: Grid, book: RuleBook) -> Sheet:
     kept = [(c, h) for c, h in zip(columns, headers, strict=True) if c not in empty]
     col_fields = {f"c{n}": f for n, i in enumerate(keep) if (f := fields.get(i))}
     position = {src[i]: f"c{n}" for n, i in enumerate(keep)}
-    notes = tuple(CellNote(n.row, position[n.column], n.text) for n in grid.notes
+    notes = tuple(CellNote(n.row, position[n.column], n.text, n.rule, n.error) for n in grid.notes
                   if n.column in position and n.row > header_row)
     return Sheet(path=grid.path, sheet=grid.sheet, header_row=header_row,
                  headers=tuple(h for _, h in kept), columns=tuple(c for c, _ in kept),

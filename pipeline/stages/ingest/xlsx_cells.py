@@ -4,6 +4,10 @@
   campaign default would then fill: they are put back as their error text, so the row fails.
 - Merged cells hold their value in the top-left cell only, though Excel shows it on every row of
   the range: a value merged down a column is copied to each row it covers, with a warning.
+- A formula comes back as its saved result, with a warning naming the formula; a formula saved
+  without a result (a file written by a script or a tool that does not recalculate), or a cell
+  whose type says it holds a value but has none (``<c t="n"><v/></c>``), would read as an empty
+  cell a default could fill: it is an error on that cell. A merely styled empty cell is empty.
 
 Only the one sheet's XML is read, and only searched when it holds such cells.
 """
@@ -28,6 +32,9 @@ NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
       "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
 CELL_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 VALUE = re.compile(rb"<v>([^<]*)</v>")
+CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
+FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>([^<]*)</f>)")
+EMPTY_VALUE = re.compile(rb"<v\s*/>|<v>\s*</v>")
 MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
 
 
@@ -119,14 +126,59 @@ def _fill_merges(xml: bytes, cols: _Columns, header_row: int) -> list[CellNote]:
     return notes
 
 
+def _unescape(text: bytes) -> str:
+    return text.decode("utf-8", "replace").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"') \
+        .replace("&apos;", "'").replace("&amp;", "&")
+
+
+def _cell_note(attrs: bytes, inner: bytes, cols: _Columns) -> CellNote | None:
+    ref = CELL_REF.search(attrs)
+    j = cols.index.get(ref.group(1).decode()) if ref else None
+    if ref is None or j is None:
+        return None
+    row, column = int(ref.group(2)), cols.grid.columns[j]
+    formula = FORMULA.search(inner)
+    empty = EMPTY_VALUE.search(inner) is not None or VALUE.search(inner) is None
+    if formula is not None:
+        shown = f"the formula ={_unescape(formula.group(1))}" if formula.group(1) else "a formula"
+        if empty:
+            return CellNote(row, column, f"holds {shown} but no saved result: open the file in Excel, save it and "
+                            "upload it again", "cell.formula_without_result", error=True)
+        value = cols.values(j)[row - 1] if 0 < row <= cols.grid.height else None
+        return CellNote(row, column, f"the cell holds {shown}; its saved result '{value}' was used",
+                        "cell.formula")
+    if EMPTY_VALUE.search(inner):
+        return CellNote(row, column, "the cell is marked as holding a value but holds none: type the value in "
+                        "Excel, save the file and upload it again", "cell.typed_empty", error=True)
+    return None
+
+
+def _formulas_and_empties(xml: bytes, cols: _Columns, header_row: int) -> list[CellNote]:
+    notes = []
+    for match in CELL.finditer(xml):
+        inner = match.group(2) or b""
+        if b"<f" in inner or EMPTY_VALUE.search(inner):
+            note = _cell_note(match.group(1), inner, cols)
+            if note is not None and note.row > header_row:
+                notes.append(note)
+    return notes
+
+
 def repair(content: bytes, name: str, grid: pl.DataFrame, letters: list[str],
            header_idx: int) -> tuple[pl.DataFrame, list[CellNote]]:
-    """The grid with error cells and merged ranges restored, and a note on each cell a merge filled."""
+    """The grid with error cells and merged ranges restored, and a note on each cell a merge filled,
+    each formula, and each cell that should hold a value and does not."""
     xml = _sheet_xml(content, name)
-    if xml is None or (b't="e"' not in xml and b"<mergeCell " not in xml):
+    if xml is None:
+        return grid, []
+    errors, merges = b't="e"' in xml, b"<mergeCell " in xml
+    formulas_or_empties = b"<f" in xml or EMPTY_VALUE.search(xml) is not None
+    if not (errors or merges or formulas_or_empties):
         return grid, []
     cols = _Columns(grid, letters)
-    if b't="e"' in xml:
+    if errors:
         _put_errors(xml, cols)
-    notes = _fill_merges(xml, cols, header_idx + 1)
+    notes = _fill_merges(xml, cols, header_idx + 1) if merges else []
+    if formulas_or_empties:
+        notes += _formulas_and_empties(xml, cols, header_idx + 1)
     return cols.frame(), notes
