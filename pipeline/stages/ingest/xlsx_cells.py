@@ -134,7 +134,7 @@ def _unescape(text: bytes) -> str:
 def _cell_note(attrs: bytes, inner: bytes, cols: _Columns) -> CellNote | None:
     ref = CELL_REF.search(attrs)
     j = cols.index.get(ref.group(1).decode()) if ref else None
-    if ref is None or j is None:
+    if ref is None or j is None or b't="e"' in attrs:       # an error cell says it all (see _put_errors)
         return None
     row, column = int(ref.group(2)), cols.grid.columns[j]
     formula = FORMULA.search(inner)
