@@ -76,7 +76,7 @@ class CheckSettings:
     book: RuleBook                              # the rule data; narrowed to the campaign's (see _narrow)
     output: Path
     today: dt.date = field(default_factory=dt.date.today)
-    sheet: str | None = None                    # None: the visible sheet with the best header
+    sheets: tuple[str, ...] = ()                # the sheets to read; none named: every sheet of recipients
     campaign: Campaign | None = None            # its defaults fill empty cells
 
     def __post_init__(self) -> None:
@@ -113,7 +113,7 @@ class RunSettings(StatusSettings):
     """What ``run`` and ``nightly`` need: all of ``status``, a campaign, and how to send."""
     campaign: Campaign
     today: dt.date = field(default_factory=dt.date.today)
-    sheet: str | None = None
+    sheets: tuple[str, ...] = ()                # as CheckSettings.sheets
     batch_size: int = 100
     wait: float = 300.0
     dry_run: bool = False

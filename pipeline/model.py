@@ -27,6 +27,7 @@ __all__ = [
     "ROW",
     "RUN_STATUSES",
     "SENT",
+    "SHEET",
     "TO_FIX",
     "BatchState",
     "Decision",
@@ -127,9 +128,11 @@ class RunRule(StrEnum):
     TANGO_DUPLICATE = "tango.duplicate"        # Tango said it already had the line
 
 
-# frame bookkeeping columns: a row's position in its sheet's frame, and the row number Excel shows
+# frame bookkeeping columns: a row's position in its upload's frame, the row number Excel shows, and
+# the sheet it is on ('' for a CSV file)
 IDX = "__idx__"
 ROW = "__row__"
+SHEET = "__sheet__"
 
 
 @dataclass(frozen=True)

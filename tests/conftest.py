@@ -1,10 +1,12 @@
 """Fixtures: a state folder of each test's own, the rule data, the check of a few rows, a fake clock
-and the in-process simulator."""
+the in-process simulator and the loopback one."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from pipeline.simulator import Simulator
 from pipeline.stages.check import check_file
 from pipeline.stages.validate import Validated
 from rules import RuleBook
-from tests.helpers import BOOK, TODAY, Clock, write_csv
+from tests.helpers import BOOK, ROOT, TODAY, Clock, write_csv
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +55,17 @@ def clock() -> Clock:
 def sim(clock: Clock) -> Simulator:
     """The in-process simulator, processing orders at once."""
     return Simulator(None, processing_delay=0.0, clock=clock, sleep=clock.sleep)
+
+
+@pytest.fixture
+def tango(tmp_path: Path) -> Iterator[str]:
+    """A loopback simulator, as `tango-batch simulate` runs it; its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(tmp_path / "tango.json"),
+         "--processing-delay", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().split("listening on ")[1].split()[0]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

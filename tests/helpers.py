@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from pipeline.stages.validate import Validated
 from pipeline.tango import TangoClient
 from pipeline.target import BasicCredentials, Target
 
+ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 6, 1)
 BOOK = rules.load()
 AUTH = ("simulator", "simulator-key")
@@ -167,3 +171,18 @@ def assert_each_once(sim: Any, expected: int) -> None:
     counts = sim.line_item_counts()
     assert len(counts) == expected
     assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+
+
+# --- the command line against the loopback simulator (the ``tango`` fixture) -------------------
+def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``tango-batch ARGS`` as a user runs it, without the caller's TANGO_* settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=180, env={**environment, **(env or {})})
+
+
+def created(url: str) -> dict[str, int]:
+    """externalRefLineItemID -> how many times the loopback simulator at ``url`` created it."""
+    state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()
+    return dict(state["lineItemCounts"])

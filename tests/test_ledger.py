@@ -6,46 +6,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
-
 from pipeline.state import choose_ledger
-from tests.helpers import base_row, people, report_rows, write_csv
+from tests.helpers import base_row, cli, created, people, report_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = 'customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\ncampaign = "Q4"\n'
-
-
-@pytest.fixture
-def tango(tmp_path: Path) -> Iterator[str]:
-    """A loopback simulator, as `tango-batch simulate` runs it; its base URL."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(tmp_path / "tango.json"),
-         "--processing-delay", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().split("listening on ")[1].split()[0]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def created(url: str) -> dict[str, int]:
-    """externalRefLineItemID -> how many times Tango created it."""
-    state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()
-    return dict(state["lineItemCounts"])
-
-
-def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    environment["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=180, env={**environment, **(env or {})})
 
 
 def test_the_ledger_lives_in_the_state_folder_not_under_output(tmp_path, tango, own_state_folder):

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.config import Campaign, CheckSettings
 from pipeline.jobs.validate import validate_file
+from pipeline.model import ROW
 from pipeline.stages.ingest import read_sheet
 from tests.helpers import BOOK, TODAY, base_row, write_csv
 
@@ -121,10 +122,13 @@ def test_failures_workbook_holds_only_rows_to_fix_and_reads_back_as_input(result
     data = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert [r[header.index("Employee")] for r in data] == ["E2", "E3"]
     assert ws.cell(row=2, column=header.index("Mobile") + 1).fill.fgColor.rgb == RED
+    # the Row column keeps the upload's row numbers: read back, the rows are named as HR knows them
+    assert [r[header.index("Row")] for r in data] == [3, 4]
     again = read_sheet(result.paths["failures"], BOOK)
-    assert "Errors" not in again.headers
-    assert again.headers == tuple(header[:-1])
+    assert "Errors" not in again.headers and "Row" not in again.headers
+    assert again.headers == tuple(h for h in header if h not in ("Row", "Errors"))
     assert again.frame.height == 2
+    assert again.frame[ROW].to_list() == [3, 4]
 
 
 def test_a_fixed_failures_workbook_validates_clean(result, tmp_path):

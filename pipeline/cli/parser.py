@@ -29,7 +29,8 @@ def _positive_int(text: str) -> int:
 def _common(p: argparse.ArgumentParser, files: bool = True) -> None:
     if files:
         p.add_argument("files", nargs="+", metavar="FILE")
-        p.add_argument("--sheet", metavar="NAME", help="sheet to read (default: the first one with a header)")
+        p.add_argument("--sheet", metavar="NAME", action="append",
+                       help="a sheet to read; give it again for more (default: every sheet of recipients)")
     p.add_argument("--output", metavar="DIR", default="output", help="where reports go (default: output/)")
     p.add_argument("--debug", action="store_true", help="show internal errors in full")
 

@@ -28,7 +28,7 @@ def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSe
     config = getattr(args, "config", None)           # required by run and nightly; status has none
     campaign = load_campaign(config, book) if config else None
     if args.command == "validate":
-        return CheckSettings(book=book, output=output, sheet=args.sheet, campaign=campaign)
+        return CheckSettings(book=book, output=output, sheets=tuple(args.sheet or ()), campaign=campaign)
     target = resolve_target(args.target, os.environ, campaign.target if campaign else None)
     if args.rate <= 0:
         raise UsageError("--rate must be more than 0")
@@ -37,7 +37,7 @@ def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSe
         return StatusSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
                               wait=args.wait)
     return RunSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
-                       campaign=campaign, sheet=getattr(args, "sheet", None),
+                       campaign=campaign, sheets=tuple(getattr(args, "sheet", None) or ()),
                        batch_size=getattr(args, "batch_size", 100),
                        wait=0.0 if getattr(args, "no_wait", False) else getattr(args, "wait", 300.0),
                        dry_run=getattr(args, "dry_run", False))

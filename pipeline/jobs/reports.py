@@ -11,7 +11,7 @@ from typing import Any
 from pipeline.config import StatusSettings
 from pipeline.errors import InputError
 from pipeline.ledger import FileRecord, Ledger
-from pipeline.model import ROW, Decision, FileState, RunRule, Severity, Status
+from pipeline.model import ROW, SHEET, Decision, FileState, RunRule, Severity, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_sheet
 from pipeline.stages.ingest import read_sheet
@@ -62,7 +62,7 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     started = dt.datetime.now().astimezone()
     book = settings.book.sending(record.campaign.get("bulk_shipping"))   # the rules the file was run with
     try:
-        sheet = read_sheet(path, book, record.sheet)
+        sheet = read_sheet(path, book, record.sheets)
     except InputError as exc:
         progress.say(f"could not update the report of {record.name}: {exc.reason}")
         return False
@@ -75,8 +75,8 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     valid = checked.validated.frame["status"].to_list()
     ids: dict[int, str] = {}
     decisions: dict[int, Decision] = {}
-    for idx, row in enumerate(checked.sheet.frame[ROW].to_list()):
-        recorded = rows.get(row)
+    for idx, (part, row) in enumerate(checked.sheet.frame.select(SHEET, ROW).iter_rows()):
+        recorded = rows.get((part or "", row))
         if recorded is None:
             continue
         if recorded.line_item_id:

@@ -26,7 +26,7 @@ from pipeline.errors import InputError, Stop
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
-from pipeline.ledger import Ledger
+from pipeline.ledger import FileRecord, Ledger
 from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_file
@@ -144,7 +144,7 @@ def run_files(paths: list[str], settings: RunSettings, progress: Progress,
 def _read(run: _Run, outcome: FileOutcome) -> Checked | None:
     settings = run.settings
     try:
-        return check_file(outcome.path, settings.book, today=settings.today, sheet=settings.sheet,
+        return check_file(outcome.path, settings.book, today=settings.today, sheet=settings.sheets,
                           defaults=settings.defaults)
     except InputError as exc:
         run.progress.say(f"error: {exc}")
@@ -174,6 +174,9 @@ def _check(run: _Run, outcome: FileOutcome, earlier: list[FileOutcome]) -> FileW
     if checked is None:
         return None
     name, outcome.sha256 = checked.path.name, checked.sheet.sha256
+    if len(checked.sheet.parts) > 1 or checked.sheet.skipped:
+        for line in checked.sheet.reading():
+            run.progress.say(line)
     changed = campaign_changed(run.ledger.file(outcome.sha256), run.settings.campaign)
     if changed:
         run.progress.say(f"error: {name}: {changed}")
@@ -208,7 +211,7 @@ def _final(run: _Run, work: FileWork) -> Validated:
 
 def _record(run: _Run, work: FileWork, final: Validated) -> None:
     sheet = work.checked.sheet
-    run.ledger.record_rows(run.run_id, sheet.sha256, sheet.name, sheet.sheet, row_records(final))
+    run.ledger.record_rows(run.run_id, sheet.sha256, sheet.name, row_records(final))
 
 
 def _send(run: _Run, works: list[FileWork]) -> None:
@@ -217,7 +220,8 @@ def _send(run: _Run, works: list[FileWork]) -> None:
     for work in works:
         sheet = work.checked.sheet
         run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, str(sheet.path.resolve()),
-                             settings.today.isoformat(), sheet.sheet, dataclasses.asdict(settings.campaign))
+                             settings.today.isoformat(), FileRecord.sheets_text(sheet.sheets),
+                             dataclasses.asdict(settings.campaign))
         run.ledger.add_pending(run.run_id, work.plan.items, settings.campaign.campaign)
         _record(run, work, _final(run, work))
     items = [i for w in works for i in w.plan.items]

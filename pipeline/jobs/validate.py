@@ -37,9 +37,9 @@ def validate_file(path: str | Path, settings: CheckSettings, progress: Progress 
     """Check one upload and write its reports. Raises InputError if the file cannot be read."""
     progress = progress or Progress(bar=False)
     started = dt.datetime.now().astimezone()
-    sheet = read_sheet(path, settings.book, settings.sheet)
-    where = f" (sheet '{sheet.sheet}')" if sheet.sheet else ""
-    progress.say(f"{sheet.name}{where}: {sheet.frame.height} rows, header on row {sheet.header_row}")
+    sheet = read_sheet(path, settings.book, settings.sheets)
+    for line in sheet.reading():
+        progress.say(line)
     checked = Checked(Path(path), sheet, check_sheet(sheet, settings.book, today=settings.today,
                                                      defaults=settings.defaults), started)
     summary = summarize(sheet, checked.validated, started=checked.started, mode="validate",

@@ -37,18 +37,19 @@ class History:
                                        chunk).fetchall())
         return out
 
-    def interrupted_rows(self, file_sha256: str) -> set[tuple[int, str]]:
-        """(row number, line-item id) of this file's rows whose latest run stopped before its end.
+    def interrupted_rows(self, file_sha256: str) -> set[tuple[str, int, str]]:
+        """(sheet, row number, line-item id) of this file's rows whose latest run stopped before its end.
 
         Such a run was killed (no exit code) or stopped early (exit 3): a run of the same file
         continues it. A row whose latest run finished was reported, and is a duplicate if sent again.
+        The sheet is '' for a CSV file.
         """
-        last: dict[tuple[int, str], int | None] = {}
-        for row, line_id, code in self.db.execute(
-                "SELECT rows.row_number, rows.line_item_id, runs.exit_code FROM rows JOIN runs ON runs.id = rows.run_id"
-                " WHERE rows.target = ? AND rows.file_sha256 = ? AND rows.line_item_id IS NOT NULL ORDER BY runs.id",
-                (self.target, file_sha256)):
-            last[(row, line_id)] = code
+        last: dict[tuple[str, int, str], int | None] = {}
+        for sheet, row, line_id, code in self.db.execute(
+                "SELECT rows.sheet, rows.row_number, rows.line_item_id, runs.exit_code FROM rows"
+                " JOIN runs ON runs.id = rows.run_id WHERE rows.target = ? AND rows.file_sha256 = ?"
+                " AND rows.line_item_id IS NOT NULL ORDER BY runs.id", (self.target, file_sha256)):
+            last[(sheet, row, line_id)] = code
         return {key for key, code in last.items() if code is None or code == ExitCode.STOPPED}
 
     def ordered_to(self, recipients: Iterable[str]) -> list[OrderedTo]:
@@ -79,10 +80,10 @@ class History:
             "SELECT DISTINCT file_sha256 FROM rows WHERE target = ? AND line_item_id IN", set(line_ids))}
         return [f for f in (self.file(s) for s in sorted(shas)) if f is not None]
 
-    def last_rows(self, sha256: str, run_id: int) -> dict[int, RowRecord]:
-        """row number -> the row as run ``run_id`` recorded it for this file."""
-        return {r[0]: RowRecord(r[0], r[1], Status(r[2]), r[3]) for r in self.db.execute(
-            "SELECT row_number, line_item_id, status, message FROM rows WHERE run_id = ? AND target = ?"
+    def last_rows(self, sha256: str, run_id: int) -> dict[tuple[str, int], RowRecord]:
+        """(sheet, row number) -> the row as run ``run_id`` recorded it for this file ('' for CSV)."""
+        return {(r[4], r[0]): RowRecord(r[0], r[1], Status(r[2]), r[3], r[4] or None) for r in self.db.execute(
+            "SELECT row_number, line_item_id, status, message, sheet FROM rows WHERE run_id = ? AND target = ?"
             " AND file_sha256 = ?", (run_id, self.target, sha256))}
 
     def runs_since(self, since: str | None) -> list[dict[str, Any]]:

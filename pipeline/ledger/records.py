@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -50,11 +51,23 @@ class FileRecord:
     path: str
     state: FileState
     run_date: str
-    sheet: str | None
+    sheet: str | None                       # the sheet read; several as a JSON list; None for CSV
     report_folder: str | None
     first_run: int
     last_run: int
     campaign: dict[str, Any]
+
+    @property
+    def sheets(self) -> list[str] | None:
+        """The sheets its last run read (None for CSV). Excel forbids '[' in a sheet's name."""
+        if self.sheet is None:
+            return None
+        return list(json.loads(self.sheet)) if self.sheet.startswith("[") else [self.sheet]
+
+    @staticmethod
+    def sheets_text(sheets: tuple[str, ...]) -> str | None:
+        """How ``sheets`` is stored: a name, a JSON list of names, or None for CSV."""
+        return None if not sheets else sheets[0] if len(sheets) == 1 else json.dumps(list(sheets))
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,7 @@ class RowRecord:
     line_item_id: str | None
     status: Status
     message: str | None
+    sheet: str | None = None                # the sheet it is on; None for CSV
 
 
 class Sendable(Protocol):

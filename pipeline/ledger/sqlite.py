@@ -106,15 +106,14 @@ class Ledger(History):
                 [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now,
                   i.recipient, i.utid.upper(), campaign, json.dumps(i.details)) for i in items])
 
-    def record_rows(self, run_id: int, file_sha256: str, file_name: str, sheet: str | None,
-                    rows: Iterable[RowRecord]) -> None:
-        """Every input row of a file in this run."""
+    def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:
+        """Every input row of a file in this run, on its sheet."""
         with self.tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
                 " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, self.target, file_sha256, file_name, sheet or "", r.row, r.line_item_id, r.status, r.message)
-                 for r in rows])
+                [(run_id, self.target, file_sha256, file_name, r.sheet or "", r.row, r.line_item_id, r.status,
+                  r.message) for r in rows])
 
     # --- batches ------------------------------------------------------------------------------
     def generation(self, member_key: str) -> int:

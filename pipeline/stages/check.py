@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ def check_sheet(sheet: Sheet, book: RuleBook, *, today: dt.date,
     return validate(sheet, normalize(sheet, book, defaults), today, book)
 
 
-def check_file(path: str | Path, book: RuleBook, *, today: dt.date, sheet: str | None = None,
+def check_file(path: str | Path, book: RuleBook, *, today: dt.date, sheet: str | Sequence[str] | None = None,
                defaults: Mapping[str, str] | None = None) -> Checked:
     """Read and check one file. Raises ``InputError`` when it cannot be read as a sheet."""
     started = dt.datetime.now().astimezone()

@@ -19,7 +19,7 @@ import polars as pl
 
 from pipeline.config import Campaign
 from pipeline.ledger import FileRecord, Ledger, LineRecord
-from pipeline.model import AT_TANGO, IDX, ROW, Decision, FileState, RunRule, Severity, Status
+from pipeline.model import AT_TANGO, IDX, ROW, SHEET, Decision, FileState, RunRule, Severity, Status
 from pipeline.stages.plan import LineItem, line_item_ids, line_items
 from rules import RuleBook
 
@@ -33,7 +33,7 @@ IDENTITY_KEYS = ("customerIdentifier", "accountIdentifier", "campaign")
 class LedgerView:
     """What the ledger knows that bears on one file's rows."""
     records: dict[str, LineRecord]              # line-item id -> its record
-    interrupted: set[tuple[int, str]]           # (row, line-item id) whose last run stopped early
+    interrupted: set[tuple[str, int, str]]      # (sheet, row, line-item id) whose last run stopped early
     run_dates: dict[int, str]                   # run id -> when it started
 
 
@@ -59,35 +59,35 @@ def _earlier(record: LineRecord, view: LedgerView) -> Decision:
 
 
 def _valid_rows(items: list[LineItem], view: LedgerView, plan: FilePlan, seen: dict[str, str],
-                file_name: str) -> None:
+                file_name: str, several: bool) -> None:
     for item in items:
         plan.ids[item.idx] = item.id
         record = view.records.get(item.id)
         if record is not None and record.status == Status.SENDING:
             continue       # in an order Tango accepted but has not listed this line of yet: in flight
         if record is not None and record.status in AT_TANGO:
-            if (item.row, item.id) not in view.interrupted:   # continuing: its real status is reported
+            if (item.sheet, item.row, item.id) not in view.interrupted:   # continuing: its real status is reported
                 plan.decisions[item.idx] = _earlier(record, view)
         elif item.id in seen:
             plan.decisions[item.idx] = Decision(RunRule.SAME_IN_RUN, Severity.WARNING,
                                                 f"Same reward as {seen[item.id]} in this run")
         else:
-            seen[item.id] = f"{file_name} row {item.row}"
+            seen[item.id] = f"{file_name}" + (f", sheet '{item.sheet}'," if several else "") + f" row {item.row}"
             plan.items.append(item)
 
 
-def _refused_today(invalid: dict[int, tuple[int, str]], view: LedgerView, plan: FilePlan) -> None:
+def _refused_today(invalid: dict[int, tuple[str, int, str]], view: LedgerView, plan: FilePlan) -> None:
     """A row Tango accepted earlier keeps that status even if today's checks refuse it.
 
     The delivery date is checked against the day of the run: a row ordered on Monday with a date
     ten days out fails the seven-day rule on Friday, but it was ordered all the same.
     """
-    for idx, (row, line_id) in invalid.items():
+    for idx, (sheet, row, line_id) in invalid.items():
         record = view.records.get(line_id)
         if record is None or record.status not in AT_TANGO:
             continue
         plan.ids[idx] = line_id
-        if (row, line_id) in view.interrupted:
+        if (sheet, row, line_id) in view.interrupted:
             plan.decisions[idx] = Decision(
                 RunRule.ORDERED_DESPITE, Severity.WARNING, "Ordered by an earlier run of this file; today's "
                 "checks would refuse it (see the warnings), but it went through.")
@@ -99,17 +99,20 @@ def plan_file(frame: pl.DataFrame, sha256: str, file_name: str, campaign: Campai
               ledger: Ledger, seen: dict[str, str]) -> FilePlan:
     """Line-item IDs for a checked file's rows, what to send, and why the others are not sent.
 
-    ``seen``: line-item id -> "file row N" for the rows this run sends; updated with this file's.
+    ``seen``: line-item id -> "file row N" (with its sheet when the file has several) for the rows
+    this run sends; updated with this file's.
     """
     items = line_items(frame, campaign, book)
-    invalid_rows = frame.filter(pl.col("status") == Status.INVALID.value).select(IDX, ROW)
-    invalid: dict[int, tuple[int, str]] = {}
+    sheets = frame[SHEET] if SHEET in frame.columns else pl.Series(SHEET, [""] * frame.height)
+    invalid_rows = frame.with_columns(sheets.alias(SHEET)).filter(
+        pl.col("status") == Status.INVALID.value).select(IDX, SHEET, ROW)
+    invalid: dict[int, tuple[str, int, str]] = {}
     if not invalid_rows.is_empty():
         ids = line_item_ids(frame, campaign)
-        invalid = {idx: (row, ids[idx]) for idx, row in invalid_rows.iter_rows()}
-    view = ledger_view(ledger, sha256, [i.id for i in items] + [lid for _, lid in invalid.values()])
+        invalid = {idx: (sheet or "", row, ids[idx]) for idx, sheet, row in invalid_rows.iter_rows()}
+    view = ledger_view(ledger, sha256, [i.id for i in items] + [lid for _, _, lid in invalid.values()])
     plan = FilePlan()
-    _valid_rows(items, view, plan, seen, file_name)
+    _valid_rows(items, view, plan, seen, file_name, sheets.n_unique() > 1)
     _refused_today(invalid, view, plan)
     return plan
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import phonenumbers
 import polars as pl
 
-from pipeline.model import IDX, ROW, Severity, issue_schema
+from pipeline.model import IDX, ROW, SHEET, Severity, issue_schema
 from pipeline.stages.ingest import Sheet
 from rules import RuleBook
 from rules.patterns import SCIENTIFIC_RE
@@ -26,7 +26,7 @@ KEEP_LINE_BREAKS = {"message"}
 
 @dataclass(frozen=True)
 class Normalized:
-    frame: pl.DataFrame      # IDX, ROW, one text column per field
+    frame: pl.DataFrame      # IDX, ROW, SHEET, one text column per field
     warnings: pl.DataFrame   # issue_schema(), severity "warning"
 
 
@@ -166,11 +166,13 @@ def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
 def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None = None) -> Normalized:
     defaults = defaults or {}
     labels = sheet.labels(book)
-    cols = {f: c for c, f in sheet.fields.items()}
+    cols = {f: sheet.columns_of(f) for f in set(sheet.fields.values())}
     frame = sheet.frame.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX),
         pl.col(ROW),
-        *[(pl.col(cols[f]) if f in cols else pl.lit(None, pl.String)).alias(f) for f in book.fields],
+        pl.col(SHEET),
+        # a field each sheet of the upload has a column for: each row's own sheet's cell
+        *[(pl.coalesce(cols[f]) if f in cols else pl.lit(None, pl.String)).alias(f) for f in book.fields],
     )
     warnings: list[pl.DataFrame] = []
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.ledger import LineRecord, RowRecord
-from pipeline.model import AT_TANGO, IDX, ROW, TO_FIX, Decision, Issue, RunRule, Severity, Status, issue_schema
+from pipeline.model import AT_TANGO, IDX, ROW, SHEET, TO_FIX, Decision, Issue, RunRule, Severity, Status, issue_schema
 from pipeline.stages.validate import Validated
 
 __all__ = ["Outcomes", "row_outcomes", "row_records"]
@@ -125,9 +125,9 @@ def row_records(final: Validated) -> list[RowRecord]:
               .agg(pl.col("text").str.join("\n")))
     run_notes = (final.issues.filter(pl.col("rule").is_in([str(r) for r in RunRule])).group_by(IDX)
                  .agg(pl.col("text").first().alias("note")))
-    joined = (final.frame.select(IDX, ROW, "line_item_id", "status")
+    joined = (final.frame.select(IDX, ROW, SHEET, "line_item_id", "status")
               .join(errors, on=IDX, how="left").join(run_notes, on=IDX, how="left")
               .with_columns(pl.when(pl.col("status") == Status.DUPLICATE.value).then(pl.col("note"))
                             .otherwise(pl.col("text")).alias("text")))
-    return [RowRecord(row, line_id, Status(state), text)
-            for row, line_id, state, text in joined.select(ROW, "line_item_id", "status", "text").iter_rows()]
+    return [RowRecord(row, line_id, Status(state), text, sheet or None) for row, sheet, line_id, state, text
+            in joined.select(ROW, SHEET, "line_item_id", "status", "text").iter_rows()]

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.config import Campaign
-from pipeline.model import ADDRESS_FIELDS, IDX, RECIPIENT_DETAILS, ROW, Status, recipient_of, same_reward
+from pipeline.model import ADDRESS_FIELDS, IDX, RECIPIENT_DETAILS, ROW, SHEET, Status, recipient_of, same_reward
 from rules import RuleBook, ShippingForm
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
@@ -53,6 +53,7 @@ class LineItem:
     recipient: str | None = None  # who it is for (``model.recipient_of``); None for bulk lines
     referenced: bool = False      # the row has its own Reference: a reward meant on purpose
     details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
+    sheet: str = ""               # the sheet it is on ('' for CSV)
 
     @property
     def utid(self) -> str:
@@ -162,7 +163,7 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[
                               delivery_method=row["deliveryMethod"],
                               payload=_payload(row, row["_id"], book), recipient=recipient_of(row),
                               referenced=bool(row.get("externalRefLineItemID")),
-                              details={f: row.get(f) for f in RECIPIENT_DETAILS}))
+                              details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row.get(SHEET) or ""))
     return items
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandera.errors
 import polars as pl
 
-from pipeline.model import ADDRESS_FIELDS, IDENTITY, IDX, ROW, Severity, Status, issue_schema, same_reward
+from pipeline.model import ADDRESS_FIELDS, IDENTITY, IDX, ROW, SHEET, Severity, Status, issue_schema, same_reward
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.ingest.xlsx_cells import EXCEL_ERRORS
 from pipeline.stages.normalize import Normalized
@@ -49,7 +49,8 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
         return pl.DataFrame(schema=issue_schema())
     labels = sheet.labels(book)
     by_id = {(r.id, r.field): r for r in book.rules}
-    raw_cols = {f: c for c, f in sheet.fields.items()}
+    # each sheet's own column for a field: the cell a row's message quotes is on its own sheet
+    raw_cols = {(p.key, f): c for p in sheet.parts for c, f in p.fields.items()}
     rows = frame.join(failures.select(IDX).unique(), on=IDX).to_dicts()
     normalized = {r[IDX]: r for r in rows}
     raw_frame = sheet.frame.with_row_index(IDX).join(failures.select(IDX).unique(), on=IDX)
@@ -58,7 +59,7 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
     for idx, field, rule_id in failures.iter_rows():
         rule = by_id[(rule_id, field)]
         row = normalized[idx]
-        col = raw_cols.get(field)
+        col = raw_cols.get((row[SHEET], field))
         cell = raw[idx].get(col) if col else None
         value = " ".join(cell.split()) if cell and cell.strip() else row.get(field)
         messages.append(explain(Failure(rule, book, labels[field], value, row, today, has_column=col is not None)))
@@ -76,10 +77,22 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     ref = pl.col("externalRefLineItemID").fill_null("")
     key = pl.concat_str([*same_reward(), ref], separator="\x1f")
     anonymous = pl.all_horizontal(pl.col(f).is_null() for f in IDENTITY)
+    # the earlier row, named as it can be found: its number (the Row column of a report), and its
+    # sheet when it is on another one
+    place = pl.concat_str([pl.lit("row "), pl.col(ROW).cast(pl.String),
+                           pl.when(pl.col(SHEET) != "").then(pl.format(" of sheet '{}'", pl.col(SHEET)))
+                           .otherwise(pl.lit(""))])
+    here = pl.col(SHEET)
     marked = frame.select(IDX, ROW, "externalRefLineItemID", anonymous.alias("anonymous"),
-                          pl.col(ROW).first().over(key).alias("first_row"),
-                          pl.col(ROW).first().over("externalRefLineItemID").alias("first_ref_row"))
-    repeat = marked.filter(pl.col("first_row") != pl.col(ROW))
+                          pl.col(IDX).first().over(key).alias("first"),
+                          pl.col(IDX).first().over("externalRefLineItemID").alias("first_ref"),
+                          pl.when(here.first().over(key) == here).then(pl.format("row {}", pl.col(ROW).first()
+                                                                                 .over(key)))
+                          .otherwise(place.first().over(key)).alias("first_row"),
+                          pl.when(here.first().over("externalRefLineItemID") == here)
+                          .then(pl.format("row {}", pl.col(ROW).first().over("externalRefLineItemID")))
+                          .otherwise(place.first().over("externalRefLineItemID")).alias("first_ref_row"))
+    repeat = marked.filter(pl.col("first") != pl.col(IDX))
     reference = pl.lit(labels["externalRefLineItemID"])
     same = repeat.select(
         IDX, pl.lit(None, pl.String).alias("field"),
@@ -87,19 +100,19 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
         .alias("rule"),
         pl.lit(ERROR).alias("severity"),
         pl.when(pl.col("anonymous")).then(pl.format(
-            "Same reward, amount and quantity as row {}, with no recipient to tell the two apart. If both "
+            "Same reward, amount and quantity as {}, with no recipient to tell the two apart. If both "
             "are meant, give each row its own {} (any text unique to it); otherwise delete this row.",
             pl.col("first_row"), reference))
         .otherwise(pl.format(
-            "Duplicate of row {}: the same reward for the same recipient. Delete this row, or give "
+            "Duplicate of {}: the same reward for the same recipient. Delete this row, or give "
             "the two rows different {} values if both rewards are meant.",
             pl.col("first_row"), reference)).alias("text"))
     reused = marked.filter(pl.col("externalRefLineItemID").is_not_null()
-                           & (pl.col("first_ref_row") != pl.col(ROW))
+                           & (pl.col("first_ref") != pl.col(IDX))
                            & ~pl.col(IDX).is_in(repeat[IDX].implode())).select(
         IDX, pl.lit("externalRefLineItemID").alias("field"),
         pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit(ERROR).alias("severity"),
-        pl.format("{} '{}' is already used on row {}; each row needs its own reference.",
+        pl.format("{} '{}' is already used on {}; each row needs its own reference.",
                   reference, pl.col("externalRefLineItemID"), pl.col("first_ref_row")).alias("text"))
     return pl.concat([same, reused]).select(list(issue_schema()))
 
@@ -138,14 +151,14 @@ def _reading_notes(sheet: Sheet, frame: pl.DataFrame) -> pl.DataFrame:
     if not sheet.notes:
         return pl.DataFrame(schema=issue_schema())
     header = dict(zip(sheet.columns, sheet.headers, strict=True))
-    notes = pl.DataFrame({ROW: [n.row for n in sheet.notes],
+    notes = pl.DataFrame({ROW: [n.row for n in sheet.notes], SHEET: [n.sheet or "" for n in sheet.notes],
                           "field": [sheet.fields.get(n.column) for n in sheet.notes],
                           "rule": [n.rule for n in sheet.notes],
                           "severity": [ERROR if n.error else WARNING for n in sheet.notes],
                           "text": [f"{header.get(n.column, n.column)}: {n.text}" for n in sheet.notes]},
-                         schema={ROW: pl.Int64, "field": pl.String, "rule": pl.String, "severity": pl.String,
-                                 "text": pl.String})
-    return frame.select(IDX, ROW).join(notes, on=ROW).select(list(issue_schema()))
+                         schema={ROW: pl.Int64, SHEET: pl.String, "field": pl.String, "rule": pl.String,
+                                 "severity": pl.String, "text": pl.String})
+    return frame.select(IDX, ROW, SHEET).join(notes, on=[SHEET, ROW]).select(list(issue_schema()))
 
 
 def validate(sheet: Sheet, normalized: Normalized, today: dt.date, book: RuleBook) -> Validated:

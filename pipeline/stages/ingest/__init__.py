@@ -8,19 +8,22 @@ first rows of the sheet by matching cells against the aliases of the rule data.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.stages.ingest.delimited import CSV_SUFFIXES, decode_text, read_delimited
-from pipeline.stages.ingest.sheet import HEADER_SEARCH_ROWS, CellNote, Sheet, column_letter
+from pipeline.stages.ingest.sheet import HEADER_SEARCH_ROWS, CellNote, Part, Sheet, Skipped, column_letter
 from pipeline.stages.ingest.workbook import EXCEL_SUFFIXES, read_workbook
 from rules import RuleBook
 
-__all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Sheet", "column_letter", "decode_text", "read_sheet"]
+__all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Part", "Sheet", "Skipped", "column_letter", "decode_text", "read_sheet"]
 
 
-def read_sheet(path: str | Path, book: RuleBook, sheet: str | None = None) -> Sheet:
-    """The sheet of recipients in the file at ``path`` (a workbook's ``sheet``, or its best one)."""
+def read_sheet(path: str | Path, book: RuleBook, sheet: str | Sequence[str] | None = None) -> Sheet:
+    """The rows of recipients in the file at ``path``: a workbook's sheets named in ``sheet``, or
+    every visible sheet whose header is recognized."""
+    sheets = [sheet] if isinstance(sheet, str) else list(sheet) if sheet else None
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
@@ -36,7 +39,7 @@ def read_sheet(path: str | Path, book: RuleBook, sheet: str | None = None) -> Sh
         raise InputError(str(path), "the file is empty")
     digest = hashlib.sha256(content).hexdigest()
     if suffix in EXCEL_SUFFIXES:
-        return read_workbook(path, content, digest, sheet, book)
-    if sheet is not None:
+        return read_workbook(path, content, digest, sheets, book)
+    if sheets:
         raise InputError(str(path), "--sheet applies to workbooks; a CSV file has no sheets")
     return read_delimited(path, content, digest, book)

@@ -11,11 +11,11 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError
-from pipeline.model import ROW
+from pipeline.model import ROW, SHEET
 from rules import RuleBook, header_key
 
-__all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Grid", "Sheet", "column_letter", "find_header", "score", "short",
-           "to_sheet"]
+__all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Grid", "Part", "Piece", "Sheet", "Skipped", "column_letter", "combine",
+           "find_header", "score", "short", "to_piece", "to_sheet"]
 
 HEADER_SEARCH_ROWS = 20
 
@@ -29,30 +29,88 @@ class CellNote:
     text: str
     rule: str = "cell.merged"
     error: bool = False
+    sheet: str | None = None     # the sheet it is in
+
+
+@dataclass(frozen=True)
+class Part:
+    """One sheet's share of an upload's rows: its name, its header and its columns in the frame."""
+    name: str | None             # None for CSV
+    header_row: int              # Excel row number of the header
+    headers: tuple[str, ...]     # the input columns' header texts, in input order
+    columns: tuple[str, ...]     # the frame's column names for them (c0, c1, ...; unique across parts)
+    fields: dict[str, str]       # frame column -> Tango field, for recognized columns
+
+    @property
+    def key(self) -> str:
+        """Its value in the frame's ``__sheet__`` column ('' for CSV)."""
+        return self.name or ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A visible sheet with data that was not read, and why."""
+    name: str
+    reason: str
 
 
 @dataclass(frozen=True)
 class Sheet:
-    """The data rows of one sheet: one text column per kept input column, plus ``__row__``."""
+    """The data rows of an upload: every sheet read, in workbook order, one after the other; one
+    text column per kept input column of each, plus ``__row__`` and ``__sheet__``."""
     path: Path
-    sheet: str | None            # None for CSV
-    header_row: int              # Excel row number of the header
-    headers: tuple[str, ...]     # the input columns' header texts, in input order
-    columns: tuple[str, ...]     # the frame's column names for them (c0, c1, ...)
-    fields: dict[str, str]       # frame column -> Tango field, for recognized columns
+    parts: tuple[Part, ...]
     frame: pl.DataFrame
     sha256: str
-    notes: tuple[CellNote, ...] = ()   # what reading changed, as warnings on rows
+    notes: tuple[CellNote, ...] = ()   # what reading found beyond the values, on rows
+    skipped: tuple[Skipped, ...] = ()  # sheets with data not read
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def sheet(self) -> str | None:
+        """The (first) sheet read; None for CSV."""
+        return self.parts[0].name
+
+    @property
+    def sheets(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parts if p.name)
+
+    @property
+    def header_row(self) -> int:
+        return self.parts[0].header_row
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(h for p in self.parts for h in p.headers)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for p in self.parts for c in p.columns)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {c: f for p in self.parts for c, f in p.fields.items()}
+
+    def columns_of(self, field: str) -> list[str]:
+        """The frame columns holding ``field`` (one per sheet that has it)."""
+        return [c for c, f in self.fields.items() if f == field]
 
     def header_of(self, field: str) -> str | None:
         for col, f in self.fields.items():
             if f == field:
                 return self.headers[self.columns.index(col)]
         return None
+
+    def reading(self) -> list[str]:
+        """What was read, for the console: each sheet's header row and rows, and each sheet not read."""
+        counts = dict(self.frame.group_by(SHEET).len().iter_rows()) if SHEET in self.frame.columns else {}
+        lines = [f"{self.name}" + (f", sheet '{p.name}'" if p.name else "")
+                 + f": {counts.get(p.key, 0)} rows, header on row {p.header_row}" for p in self.parts]
+        lines += [f"{self.name}, sheet '{s.name}': not read: {s.reason}" for s in self.skipped]
+        return lines
 
     def labels(self, book: RuleBook) -> dict[str, str]:
         """How messages name each field: the sheet's own header, else the field's label."""
@@ -105,8 +163,15 @@ def _excel_date(col: pl.Expr) -> pl.Expr:
     return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "$1")
 
 
-def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], book: RuleBook,
-                 ) -> tuple[list[int], list[str], dict[int, str]]:
+@dataclass(frozen=True)
+class _Columns:
+    keep: list[int]              # the input columns kept, by position
+    headers: list[str]
+    fields: dict[int, str]       # position -> field
+    row_column: int | None       # in one of this pipeline's reports: its Row column (original numbers)
+
+
+def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], book: RuleBook) -> _Columns:
     """Which input columns to keep, their header texts, and the field each recognized one means."""
     keys = {header_key(c or "") for c in header_cells}
     ours = any(header_key(m) in keys for m in book.report_markers)
@@ -115,10 +180,12 @@ def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], bo
     headers: list[str] = []
     fields: dict[int, str] = {}
     seen: dict[str, tuple[str, str]] = {}
+    row_column = None
     for i, cell in enumerate(header_cells):
         text = (cell or "").strip()
         key = header_key(text)
         if key in dropped:
+            row_column = i if key == "row" else row_column
             continue
         meant = book.aliases.get(key) if key else None
         if meant:
@@ -134,7 +201,7 @@ def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], bo
         keep.append(i)
         headers.append(text or f"Column {grid.letters[i]}")
     _lookalikes(grid, header_row, header_cells, set(fields.values()), book)
-    return keep, headers, fields
+    return _Columns(keep, headers, fields, row_column)
 
 
 def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], mapped: set[str],
@@ -153,30 +220,58 @@ def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], map
                     "that)", sheet=grid.sheet, row=header_row)
 
 
-def to_sheet(grid: Grid, book: RuleBook) -> Sheet:
-    """Turn a grid of text cells into a Sheet of its non-blank data rows below the header."""
+def _row_numbers(grid: Grid, mapped: _Columns, header_row: int) -> pl.Expr:
+    """Excel's row numbers; for one of this pipeline's reports uploaded again, the rows' original
+    numbers from its Row column (where a row has one)."""
+    physical = pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1)
+    if mapped.row_column is None:
+        return physical.alias(ROW)
+    given = pl.col(grid.cells.columns[mapped.row_column]).str.strip_chars().str.replace(r"\.0$", "")
+    return pl.coalesce(given.cast(pl.Int64, strict=False), physical).alias(ROW)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One sheet read: its part, its rows (frame columns numbered from ``first_column``), its notes."""
+    part: Part
+    frame: pl.DataFrame
+    notes: tuple[CellNote, ...]
+
+
+def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
+    """A grid of text cells as the non-blank data rows below its header."""
     header_cells = list(grid.cells.row(grid.header_idx))
     header_row = grid.first_row + grid.header_idx
-    keep, headers, fields = _map_columns(grid, header_row, header_cells, book)
+    mapped = _map_columns(grid, header_row, header_cells, book)
     src = grid.cells.columns
+    names = [f"c{first_column + n}" for n in range(len(mapped.keep))]
     data = grid.cells.slice(grid.header_idx + 1).select(
-        [_excel_date(pl.col(src[i])).alias(f"c{n}") for n, i in enumerate(keep)]
-    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(ROW))
-    columns = [f"c{n}" for n in range(len(keep))]
+        *[_excel_date(pl.col(src[i])).alias(name) for name, i in zip(names, mapped.keep, strict=True)],
+        _row_numbers(grid, mapped, header_row), pl.lit(grid.sheet or "").alias(SHEET))
     # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
-    if columns:
-        filled = pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars().fill_null(0) > 0
-                                    for c in columns])
+    if names:
+        filled = pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars().fill_null(0) > 0 for c in names])
         data = data.filter(filled)
     # drop trailing columns with neither a header nor any data
-    empty = [c for c, h, i in zip(columns, headers, keep, strict=True)
+    empty = [c for c, h, i in zip(names, mapped.headers, mapped.keep, strict=True)
              if h.startswith("Column ") and not header_cells[i] and data[c].null_count() == data.height]
     data = data.drop(empty)
-    kept = [(c, h) for c, h in zip(columns, headers, strict=True) if c not in empty]
-    col_fields = {f"c{n}": f for n, i in enumerate(keep) if (f := fields.get(i))}
-    position = {src[i]: f"c{n}" for n, i in enumerate(keep)}
-    notes = tuple(CellNote(n.row, position[n.column], n.text, n.rule, n.error) for n in grid.notes
+    kept = [(c, h) for c, h in zip(names, mapped.headers, strict=True) if c not in empty]
+    fields = {name: f for name, i in zip(names, mapped.keep, strict=True) if (f := mapped.fields.get(i))}
+    position = {src[i]: name for name, i in zip(names, mapped.keep, strict=True)}
+    notes = tuple(CellNote(n.row, position[n.column], n.text, n.rule, n.error, grid.sheet) for n in grid.notes
                   if n.column in position and n.row > header_row)
-    return Sheet(path=grid.path, sheet=grid.sheet, header_row=header_row,
-                 headers=tuple(h for _, h in kept), columns=tuple(c for c, _ in kept),
-                 fields=col_fields, frame=data, sha256=grid.digest, notes=notes)
+    part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields)
+    return Piece(part, data, notes)
+
+
+def combine(path: Path, digest: str, pieces: list[Piece], skipped: list[Skipped] | None = None) -> Sheet:
+    """The upload's rows: every piece's, in order; a column of one sheet is empty on another's rows."""
+    frame = pl.concat([p.frame for p in pieces], how="diagonal") if len(pieces) > 1 else pieces[0].frame
+    return Sheet(path, tuple(p.part for p in pieces), frame, digest, tuple(n for p in pieces for n in p.notes),
+                 tuple(skipped or ()))
+
+
+def to_sheet(grid: Grid, book: RuleBook) -> Sheet:
+    """One grid as a whole upload (a CSV file, a workbook of one sheet)."""
+    return combine(grid.path, grid.digest, [to_piece(grid, book)])

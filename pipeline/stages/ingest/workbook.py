@@ -1,8 +1,16 @@
-"""Workbooks (.xlsx, .xlsm): every cell as text through polars' calamine engine (fastexcel), the
-visible sheet with the best header, and what calamine leaves out put back from the sheet's XML."""
+"""Workbooks (.xlsx, .xlsm): every cell as text through polars' calamine engine (fastexcel); every
+visible sheet whose header is recognized, in workbook order (or the sheets named); and what calamine
+leaves out put back from each sheet's XML.
+
+A sheet's header is recognized when it names two or more known columns; a workbook none of whose
+sheets does that is read from the sheet whose header names one. A visible sheet with data that is
+not read is listed, with the reason, so that no row disappears unsaid.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import fastexcel
@@ -14,18 +22,31 @@ from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
     Sheet,
+    Skipped,
     column_letter,
+    combine,
     find_header,
     score,
     short,
-    to_sheet,
+    to_piece,
 )
-from rules import RuleBook
+from rules import RuleBook, header_key
 
 __all__ = ["EXCEL_SUFFIXES", "read_workbook"]
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"   # an encrypted workbook (or a legacy .xls) is an OLE container
+RECOGNIZED = 2                    # known columns a header names for its sheet to be read
+
+
+@dataclass(frozen=True)
+class _Found:
+    name: str
+    cells: pl.DataFrame
+    letters: list[str]
+    idx: int | None               # the header's position, None when no row names a known column
+    score: int
+    known: list[str]              # the header's cells that name known columns
 
 
 def _load(reader: fastexcel.ExcelReader, path: Path, name: str) -> tuple[pl.DataFrame, list[str]]:
@@ -47,25 +68,60 @@ def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
         raise InputError(str(path), f"not a readable Excel workbook ({short(exc)})") from None
 
 
-def read_workbook(path: Path, content: bytes, digest: str, sheet_name: str | None, book: RuleBook) -> Sheet:
+def _find(reader: fastexcel.ExcelReader, path: Path, name: str, book: RuleBook) -> _Found | None:
+    """The sheet's header, if it has data at all."""
+    cells, letters = _load(reader, path, name)
+    if cells.height == 0:
+        return None
+    rows = [list(r) for r in cells.head(HEADER_SEARCH_ROWS).iter_rows()]
+    idx = find_header(rows, book)
+    known = [c for c in rows[idx] if c and header_key(c) in book.aliases] if idx is not None else []
+    return _Found(name, cells, letters, idx, score(rows[idx], book) if idx is not None else 0, known)
+
+
+def _why_not(found: _Found) -> str:
+    if found.idx is None:
+        return (f"no row among its first {HEADER_SEARCH_ROWS} names a known column (such as First Name, Email, "
+                "Amount)")
+    return (f"its header (row {found.idx + 1}) names only one known column, '{found.known[0]}'; a sheet of "
+            f"recipients names at least {RECOGNIZED} (read it with --sheet '{found.name}' if it is one)")
+
+
+def _chosen(found: list[_Found], named: bool) -> list[_Found]:
+    if named:
+        return found
+    recognized = [f for f in found if f.score >= RECOGNIZED]
+    if recognized:
+        return recognized
+    best = max(found, key=lambda f: f.score, default=None)       # the first on a tie
+    return [best] if best is not None and best.score > 0 else []
+
+
+def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence[str] | None,
+                  book: RuleBook) -> Sheet:
     reader = _open(path, content)
     names = reader.sheet_names
-    if sheet_name is not None and sheet_name not in names:
-        raise InputError(str(path), f"there is no sheet named '{sheet_name}'; the sheets are: "
-                         + ", ".join(f"'{n}'" for n in names))
+    for name in sheet_names or []:
+        if name not in names:
+            raise InputError(str(path), f"there is no sheet named '{name}'; the sheets are: "
+                             + ", ".join(f"'{n}'" for n in names))
     hidden = xlsx_cells.hidden_sheets(content)
-    best: tuple[int, str, pl.DataFrame, list[str], int] | None = None
-    for name in [sheet_name] if sheet_name else [n for n in names if n not in hidden]:
-        cells, letters = _load(reader, path, name)
-        rows = [list(r) for r in cells.head(HEADER_SEARCH_ROWS).iter_rows()]
-        idx = find_header(rows, book)
-        found = score(rows[idx], book) if idx is not None else 0
-        if idx is not None and (best is None or found > best[0]):   # the best header wins, the first on a tie
-            best = (found, name, cells, letters, idx)
-    if best is not None:
-        _, name, cells, letters, idx = best
-        cells, notes = xlsx_cells.repair(content, name, cells, letters, idx)
-        return to_sheet(Grid(path, name, cells, idx, 1, letters, digest, notes), book)
-    where = f"sheet '{sheet_name}'" if sheet_name else "any visible sheet"
-    raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows of {where}; "
-                     "expected column names such as First Name, Email, Amount")
+    wanted = list(sheet_names) if sheet_names else [n for n in names if n not in hidden]
+    found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]
+    chosen = [f for f in _chosen(found, bool(sheet_names)) if f.idx is not None]
+    if not chosen or (sheet_names and len(chosen) < len(sheet_names)):
+        where = "sheet " + ", ".join(f"'{n}'" for n in sheet_names) if sheet_names else "any visible sheet"
+        raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows of {where}; "
+                         "expected column names such as First Name, Email, Amount")
+    pieces, first_column = [], 0
+    for f in chosen:
+        assert f.idx is not None
+        cells, notes = xlsx_cells.repair(content, f.name, f.cells, f.letters, f.idx)
+        pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes), book, first_column))
+        first_column += cells.width
+    skipped = [Skipped(f.name, _why_not(f)) for f in found if f not in chosen]
+    if sheet_names:      # the other visible sheets of recipients, not named: said, not silently left out
+        others = [n for n in names if n not in hidden and n not in sheet_names]
+        skipped += [Skipped(f.name, "not among the sheets named with --sheet") for f in
+                    (_find(reader, path, n, book) for n in others) if f is not None and f.score >= RECOGNIZED]
+    return combine(path, digest, pieces, skipped)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from pipeline.model import IDX, ROW, TO_FIX, Severity
-from pipeline.stages.ingest import Sheet
+from pipeline.model import IDX, ROW, SHEET, TO_FIX, Severity
+from pipeline.stages.ingest import Part, Sheet
 from pipeline.stages.report.dry_run import write_dry_run
 from pipeline.stages.report.folders import new_folder
 from pipeline.stages.report.summary import summarize, summary_sheet
@@ -43,67 +44,101 @@ def _row_texts(validated: Validated) -> pl.DataFrame:
     return validated.frame.select(IDX, ROW, "status", *ids).join(pivot, on=IDX, how="left").sort(IDX)
 
 
-def _cell_notes(sheet: Sheet, validated: Validated) -> dict[tuple[int, int], str]:
-    """(row index, input column position) -> the error messages about that cell."""
-    position = {sheet.fields[c]: i for i, c in enumerate(sheet.columns) if c in sheet.fields}
-    errors = validated.issues.filter((pl.col("severity") == Severity.ERROR.value) & pl.col("field").is_not_null())
-    notes: dict[tuple[int, int], str] = {}
-    for idx, fld, message in errors.select(IDX, "field", "text").iter_rows():
-        pos = position.get(fld)
-        if pos is None:
-            continue
-        key = (idx, pos)
-        notes[key] = f"{notes[key]}\n{message}" if key in notes else message
-    return notes
-
-
 @dataclass(frozen=True)
 class _Rows:
-    """A sheet's rows joined with their status, messages and IDs, ready for either workbook."""
+    """One sheet's rows joined with their status, messages and IDs, ready for either workbook."""
+    part: Part
     data: pl.DataFrame
     columns: list[str]                      # the input columns, in input order
     headers: list[str]
     widths: list[int]
-    notes: dict[tuple[int, int], str]       # (row index, input column position) -> error messages
+    notes: dict[tuple[int, int], str]       # (position in data, input column position) -> error messages
 
 
-def _failures_workbook(path: Path, rows: _Rows) -> None:
-    """The rows to fix, in a layout the pipeline reads again (its Errors column is ignored)."""
-    invalid = rows.data.filter(pl.col("status").is_in([s.value for s in TO_FIX]))
-    new_pos = {idx: pos for pos, idx in enumerate(invalid[IDX].to_list())}
-    notes = {(new_pos[r], c): t for (r, c), t in rows.notes.items() if r in new_pos}
-    cols = [*rows.columns, "error"]
+def _cell_errors(validated: Validated) -> dict[tuple[int, str], str]:
+    """(row index, field) -> the error messages about that cell."""
+    errors = validated.issues.filter((pl.col("severity") == Severity.ERROR.value) & pl.col("field").is_not_null())
+    found: dict[tuple[int, str], str] = {}
+    for idx, field, message in errors.select(IDX, "field", "text").iter_rows():
+        found[(idx, field)] = f"{found[(idx, field)]}\n{message}" if (idx, field) in found else message
+    return found
+
+
+def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_Rows]:
+    data = sheet.frame.with_row_index(IDX).join(_row_texts(validated), on=[IDX, ROW], how="left").sort(IDX)
+    data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
+    errors = _cell_errors(validated)
+    out = []
+    for part in sheet.parts:
+        rows = data.filter(pl.col(SHEET) == part.key) if len(sheet.parts) > 1 else data
+        at = {idx: pos for pos, idx in enumerate(rows[IDX].to_list())}
+        column = {f: part.columns.index(c) for c, f in part.fields.items()}
+        notes = {(at[idx], column[field]): text for (idx, field), text in errors.items()
+                 if idx in at and field in column}
+        out.append(_Rows(part, rows, list(part.columns), list(part.headers),
+                         widths(list(part.headers), rows, list(part.columns)), notes))
+    return out
+
+
+def _titles(parts: list[_Rows], base: str, originals: bool) -> list[str]:
+    """Worksheet names: the base for one sheet; for several, the base and each sheet's name (or, for
+    ``originals``, the sheets' own names, so that the workbook reads back as the upload did)."""
+    if originals and all(r.part.name for r in parts):
+        return [str(r.part.name) for r in parts]
+    if len(parts) == 1:
+        return [base]
+    titles: list[str] = []
+    for r in parts:
+        title = re.sub(r"[\[\]:*?/\\]", " ", f"{base} {r.part.name}")[:31]
+        while title in titles:
+            title = title[:28] + f" {len(titles)}"
+        titles.append(title)
+    return titles
+
+
+def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
+    """The rows to fix, each under its own sheet's name and with its original row number (the Row
+    column), in a layout the pipeline reads again (the Errors column is ignored). A sheet with nothing
+    to fix is left out (all but the first, when no sheet has anything to fix)."""
     book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
-    RowsSheet(book, "Rows to fix").write([*rows.headers, "Errors"], [*rows.widths, MAX_WIDTH], invalid, cols, set(),
-                                         bad_positions(notes, cols), notes, lambda k: None)
+    to_fix = pl.col("status").is_in([s.value for s in TO_FIX])
+    kept = [r for r in parts if not r.data.filter(to_fix).is_empty()] or parts[:1]
+    for rows, title in zip(kept, _titles(kept, "Rows to fix", originals=True), strict=True):
+        fix = rows.data.with_row_index("_pos").filter(to_fix)
+        new_pos = {pos: n for n, pos in enumerate(fix["_pos"].to_list())}
+        invalid = fix.drop("_pos")
+        notes = {(new_pos[r], c): t for (r, c), t in rows.notes.items() if r in new_pos}
+        cols = [*rows.columns, ROW, "error"]
+        RowsSheet(book, title).write([*rows.headers, "Row", "Errors"], [*rows.widths, 7, MAX_WIDTH], invalid, cols,
+                                     {ROW}, bad_positions(notes, cols), notes, lambda k: None)
     book.close()
 
 
-def _report_workbook(path: Path, rows: _Rows, summary: dict[str, Any], id_cols: list[str],
+def _report_workbook(path: Path, parts: list[_Rows], summary: dict[str, Any], id_cols: list[str],
                      tick: Callable[[int], None]) -> None:
     book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
     summary_sheet(book, summary)
-    cols = [*rows.columns, ROW, "status", "error", "warning", *id_cols]
-    RowsSheet(book, "Rows").write(
-        [*rows.headers, "Row", "Status", "Errors", "Warnings", *(ID_COLUMNS[c][0] for c in id_cols)],
-        [*rows.widths, 7, 11, MAX_WIDTH, MAX_WIDTH, *(ID_COLUMNS[c][1] for c in id_cols)], rows.data, cols,
-        {ROW}, bad_positions(rows.notes, cols), rows.notes, tick)
+    several = len(parts) > 1
+    for rows, title in zip(parts, _titles(parts, "Rows", originals=False), strict=True):
+        cols = [*rows.columns, *([SHEET] if several else []), ROW, "status", "error", "warning", *id_cols]
+        RowsSheet(book, title).write(
+            [*rows.headers, *(["Sheet"] if several else []), "Row", "Status", "Errors", "Warnings",
+             *(ID_COLUMNS[c][0] for c in id_cols)],
+            [*rows.widths, *([16] if several else []), 7, 11, MAX_WIDTH, MAX_WIDTH,
+             *(ID_COLUMNS[c][1] for c in id_cols)], rows.data, cols, {ROW}, bad_positions(rows.notes, cols),
+            rows.notes, tick)
     book.close()
 
 
 def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dict[str, Any],
                   tick: Callable[[int], None] = lambda n: None) -> dict[str, Path]:
     """report.xlsx, failures.xlsx and summary.json in ``folder``; returns their paths."""
-    cols = list(sheet.columns)
-    data = sheet.frame.select(cols).with_row_index(IDX).join(_row_texts(validated), on=IDX, how="left").sort(IDX)
     id_cols = list(ID_COLUMNS) if summary["mode"] == "run" else ["line_item_id"]
-    data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
-    rows = _Rows(data, cols, list(sheet.headers), widths(list(sheet.headers), sheet.frame, cols),
-                 _cell_notes(sheet, validated))
+    parts = _by_sheet(sheet, validated, id_cols)
     paths = {"report": folder / "report.xlsx", "failures": folder / "failures.xlsx",
              "summary": folder / "summary.json"}
-    _report_workbook(_tmp(paths["report"]), rows, summary, id_cols, tick)
-    _failures_workbook(_tmp(paths["failures"]), rows)
+    _report_workbook(_tmp(paths["report"]), parts, summary, id_cols, tick)
+    _failures_workbook(_tmp(paths["failures"]), parts)
     summary = {**summary, "report": str(paths["report"]), "failures": str(paths["failures"])}
     _tmp(paths["summary"]).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                       encoding="utf-8")

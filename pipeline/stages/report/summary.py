@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from pipeline.model import CHECK_STATUSES, MEANING, ORDERED, RUN_STATUSES, SENT, TO_FIX, Status
+from pipeline.model import CHECK_STATUSES, MEANING, ORDERED, RUN_STATUSES, SENT, SHEET, TO_FIX, Status
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.validate import Validated
 
@@ -48,6 +48,8 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
         "sha256": sheet.sha256,
         "sheet": sheet.sheet,
         "header_row": sheet.header_row,
+        "sheets": _per_sheet(sheet, frame, statuses),
+        "not_read": [{"sheet": s.name, "reason": s.reason} for s in sheet.skipped],
         "run_started": started.isoformat(timespec="seconds"),
         "campaign_file": campaign_path,
         "rows": frame.height,
@@ -62,6 +64,17 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
         summary["amount_sent"] = _amount(frame, SENT)
         summary["amount_accepted"] = _amount(frame, ORDERED)
     return summary
+
+
+def _per_sheet(sheet: Sheet, frame: pl.DataFrame, statuses: tuple[Status, ...]) -> list[dict[str, Any]]:
+    """Each sheet read: its header row, its rows, its rows per status."""
+    out = []
+    for part in sheet.parts:
+        rows = frame.filter(pl.col(SHEET) == part.key)
+        by_status = dict(rows.group_by("status").len().iter_rows())
+        out.append({"sheet": part.name, "header_row": part.header_row, "rows": rows.height,
+                    "status_counts": {s.value: int(by_status.get(s.value, 0)) for s in statuses}})
+    return out
 
 
 def _sent_line(summary: dict[str, Any]) -> str:
@@ -80,7 +93,8 @@ class _Styles:
 
 def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     lines = [
-        ("File", summary["file"]), ("Sheet", summary["sheet"] or "(CSV file)"),
+        ("File", summary["file"]),
+        ("Sheet", ", ".join(p["sheet"] for p in summary["sheets"]) if summary["sheet"] else "(CSV file)"),
         ("Header row", str(summary["header_row"])), ("Run time", summary["run_started"]),
         ("Campaign file", summary["campaign_file"] or "(none)"),
         ("Sent to Tango", _sent_line(summary)), ("Rows", str(summary["rows"])),
@@ -90,6 +104,25 @@ def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
         ws.write_string(r, 1, str(value))
         r += 1
     return r + 1
+
+
+def _sheets(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
+    """The sheets read, with their rows, and the sheets not read, with why; for a workbook."""
+    if summary["sheet"] is None:
+        return r
+    for c, head in enumerate(["Sheet", "Rows", "Header row", "Read?"]):
+        ws.write_string(r, c, head, st.bold)
+    for part in summary["sheets"]:
+        r += 1
+        ws.write_string(r, 0, part["sheet"])
+        ws.write_number(r, 1, part["rows"])
+        ws.write_number(r, 2, part["header_row"])
+        ws.write_string(r, 3, "read")
+    for skipped in summary["not_read"]:
+        r += 1
+        ws.write_string(r, 0, skipped["sheet"])
+        ws.write_string(r, 3, f"NOT READ: {skipped['reason']}")
+    return r + 2
 
 
 def _by_status(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
@@ -140,5 +173,5 @@ def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
     ws.set_column(1, 5, 16)
     ws.write_string(0, 0, "Tango batch import report", book.add_format({"bold": True, "font_size": 14}))
     r = 2
-    for section in (_facts, _by_status, _by_method, _totals):
+    for section in (_facts, _sheets, _by_status, _by_method, _totals):
         r = section(ws, r, summary, styles)
