@@ -78,6 +78,11 @@ class CheckSettings:
     today: dt.date = field(default_factory=dt.date.today)
     sheets: tuple[str, ...] = ()                # the sheets to read; none named: every sheet of recipients
     campaign: Campaign | None = None            # its defaults fill empty cells
+    # with a campaign: run's verdict too, from its target's catalog and its ledger (read only)
+    target: Target | None = None
+    ledger: Path | None = None
+    rate: float = 1.0
+    offline: str | None = None                  # why run's checks are not made, when they are not
 
     def __post_init__(self) -> None:
         _narrow(self, self.campaign)

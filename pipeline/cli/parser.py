@@ -46,7 +46,7 @@ def _order_options(p: argparse.ArgumentParser) -> None:
     wait.add_argument("--no-wait", action="store_true", help="do not follow orders: return at once")
 
 
-def _target_options(p: argparse.ArgumentParser) -> None:
+def _target_options(p: argparse.ArgumentParser, logs: bool = True) -> None:
     p.add_argument("--target", metavar="T", help="simulator (default), sandbox, production, or a base URL; "
                    "also TANGO_BASE_URL or 'target' in the campaign file")
     p.add_argument("--ledger", metavar="FILE", help="the customer's ledger (default: TANGO_BATCH_LEDGER, the "
@@ -54,6 +54,11 @@ def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=1.0, metavar="N",
                    help="at most N calls to Tango per second, every kind together (default 1, Tango's "
                    "documented limit)")
+    if logs:
+        _log_options(p)
+
+
+def _log_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-format", choices=("text", "json"), default="text",
                    help="log lines as text (default) or one JSON object per line")
 
@@ -66,9 +71,12 @@ def parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check sheets and write the per-row report; sends nothing",
                        description="Check each FILE (.xlsx, .xlsm, .csv) and write report.xlsx, "
-                       "failures.xlsx and summary.json in a folder per file under --output.")
+                       "failures.xlsx and summary.json in a folder per file under --output. With a "
+                       "campaign file, the report gives run's verdict: the target's catalog, and the "
+                       "ledger's DUPLICATE and HELD, read only. Nothing is sent; the ledger is not written.")
     _common(v)
     v.add_argument("--config", metavar="FILE", help="campaign file (TOML): identifiers and defaults")
+    _target_options(v, logs=False)
 
     r = sub.add_parser("run", help="check sheets, order the valid rows, follow them, report",
                        description="ingest → validate → plan → submit → follow → report.")

@@ -14,6 +14,7 @@ from pipeline.errors import UsageError
 
 if TYPE_CHECKING:
     from pipeline.config import Campaign, CheckSettings, RunSettings, StatusSettings
+    from rules import RuleBook
 
 __all__ = ["check_arguments", "ledger_path", "settings"]
 
@@ -21,14 +22,14 @@ __all__ = ["check_arguments", "ledger_path", "settings"]
 def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSettings:
     """The settings of the command's job, built once here; usage and campaign-file errors stop here,
     before anything is read, written or locked (and so does a real target without credentials)."""
-    from pipeline.config import CheckSettings, RunSettings, StatusSettings, load_campaign, resolve_target
+    from pipeline.config import RunSettings, StatusSettings, load_campaign, resolve_target
     from rules import load
     book = load()
     output = Path(args.output)
     config = getattr(args, "config", None)           # required by run and nightly; status has none
     campaign = load_campaign(config, book) if config else None
     if args.command == "validate":
-        return CheckSettings(book=book, output=output, sheets=tuple(args.sheet or ()), campaign=campaign)
+        return _check_settings(args, book, output, campaign)
     target = resolve_target(args.target, os.environ, campaign.target if campaign else None)
     if args.rate <= 0:
         raise UsageError("--rate must be more than 0")
@@ -41,6 +42,27 @@ def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSe
                        batch_size=getattr(args, "batch_size", 100),
                        wait=0.0 if getattr(args, "no_wait", False) else getattr(args, "wait", 300.0),
                        dry_run=getattr(args, "dry_run", False))
+
+
+def _check_settings(args: argparse.Namespace, book: RuleBook, output: Path, campaign: Campaign | None) -> CheckSettings:
+    """``validate``: with a campaign file, against its target and ledger as ``run`` would be; a target
+    that cannot be reached for want of credentials leaves the sheet's own checks, said plainly."""
+    from pipeline.config import CheckSettings, resolve_target
+    if args.rate <= 0:
+        raise UsageError("--rate must be more than 0")
+    common = dict(book=book, output=output, sheets=tuple(args.sheet or ()), campaign=campaign, rate=args.rate)
+    if campaign is None:
+        if args.target or args.ledger:
+            raise UsageError("validate --target and --ledger need --config FILE: the catalog and the ledger "
+                             "are the campaign's customer's")
+        return CheckSettings(**common, offline="no campaign file (--config): only the sheet's own checks")
+    try:
+        target = resolve_target(args.target, os.environ, campaign.target)
+    except UsageError as exc:
+        if args.target:
+            raise
+        return CheckSettings(**common, offline=str(exc))
+    return CheckSettings(**common, target=target, ledger=ledger_path(args, campaign, output))
 
 
 def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Path:

@@ -26,15 +26,15 @@ from pipeline.errors import InputError, Stop
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
+from pipeline.jobs.verdict import decide
 from pipeline.ledger import FileRecord, Ledger
 from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_file
-from pipeline.stages.dedupe import FilePlan, campaign_changed, plan_file
-from pipeline.stages.guard import guard
+from pipeline.stages.dedupe import FilePlan, campaign_changed
 from pipeline.stages.outcome import row_outcomes, row_records
 from pipeline.stages.plan import BatchPlan, order_fields
-from pipeline.stages.preflight import Catalog, catalog_check, check_account, load_catalog
+from pipeline.stages.preflight import Catalog, check_account, load_catalog
 from pipeline.stages.report import new_folder, write_dry_run
 from pipeline.stages.submit import Submitter
 from pipeline.stages.validate import Validated
@@ -189,16 +189,8 @@ def _check(run: _Run, outcome: FileOutcome, earlier: list[FileOutcome]) -> FileW
         run.progress.say(f"{name}: the same content as {Path(twin.path).name}, which this run processes: "
                          "not run twice")
         return None
-    campaign = run.settings.campaign
-    plan = plan_file(checked.validated.frame, checked.sheet.sha256, name, campaign, run.settings.book,
-                     run.ledger, run.seen)
-    plan.items, held = guard(plan.items, run.ledger, campaign.campaign, campaign.recipient_guard,
-                             checked.sheet.labels(run.settings.book))
-    plan.decisions.update(held)
-    catalog = _catalog(run) if plan.items and run.stopped is None else None
-    if catalog is not None:
-        plan.items, refused = catalog_check(plan.items, catalog)
-        plan.decisions.update(refused)
+    plan = decide(checked, run.ledger, run.settings.campaign, run.settings.book, run.seen,
+                  lambda: _catalog(run) if run.stopped is None else None)
     run.progress.say(f"{name}: {checked.sheet.frame.height} rows checked, {len(plan.items)} to send")
     return FileWork(checked, plan)
 

@@ -1,4 +1,9 @@
-"""The ``validate`` job: check each file and write its report; nothing is sent, no ledger is kept."""
+"""The ``validate`` job: check each file and write its report; nothing is sent, the ledger is not written.
+
+With a campaign file, the report gives ``run``'s verdict (``jobs.verdict``): the target's catalog
+(from its cache, else fetched; said plainly when it cannot be had) and the ledger's DUPLICATE and
+HELD, the ledger opened read only. The Summary says which checks were made.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import CheckSettings
-from pipeline.errors import InputError
-from pipeline.model import ExitCode, Status
+from pipeline.errors import InputError, Stop
+from pipeline.jobs.verdict import Check, decide
+from pipeline.ledger import Ledger
+from pipeline.model import TO_FIX, ExitCode, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_sheet
 from pipeline.stages.ingest import read_sheet
+from pipeline.stages.outcome import Outcomes, row_outcomes
+from pipeline.stages.preflight import Catalog, load_catalog
 from pipeline.stages.report import new_folder, summarize, write_reports
 from pipeline.stages.validate import Validated
+from pipeline.state import beside
+from pipeline.tango.connect import SIMULATOR_STATE, connect, http_logger
 
-__all__ = ["FileResult", "validate_file", "validate_files"]
+__all__ = ["FileResult", "Preview", "validate_file", "validate_files"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +43,81 @@ class FileResult:
     def invalid(self) -> int:
         return int(self.summary["status_counts"][Status.INVALID.value])
 
+    @property
+    def to_fix(self) -> int:
+        """INVALID and HELD rows: a person must look at them before run."""
+        return sum(int(n) for s, n in self.summary["status_counts"].items() if Status(s) in TO_FIX)
 
-def validate_file(path: str | Path, settings: CheckSettings, progress: Progress | None = None) -> FileResult:
-    """Check one upload and write its reports. Raises InputError if the file cannot be read."""
+
+class Preview:
+    """run's verdict without sending anything: the ledger read only, the catalog fetched (or read
+    from its cache) once, and the rows of the files already checked, for the files of one validate."""
+
+    def __init__(self, settings: CheckSettings) -> None:
+        assert settings.target is not None and settings.ledger is not None and settings.campaign is not None
+        self.settings, self.target, self.ledger_path = settings, settings.target, settings.ledger
+        self.campaign = settings.campaign
+        self.ledger = Ledger.read_only(settings.ledger, settings.target.namespace)
+        self.seen: dict[str, str] = {}
+        self._catalog: Catalog | None = None
+        self.catalog_note: str | None = None          # how the catalog was had, or why not
+
+    def catalog(self) -> Catalog | None:
+        if self._catalog is None and self.catalog_note is None:
+            client = connect(self.target, simulator_state=beside(self.ledger_path, SIMULATOR_STATE),
+                             rate=self.settings.rate, on_response=http_logger(None, None))
+            try:
+                self._catalog = load_catalog(client, beside(self.ledger_path, "catalog"), self.target.namespace)
+                when = dt.datetime.fromtimestamp(self._catalog.fetched_at or 0).astimezone()
+                self.catalog_note = (f"each reward and amount against the catalog of {self.target.describe()}, "
+                                     f"as read at {when:%Y-%m-%d %H:%M %Z}")
+            except Stop as exc:
+                self.catalog_note = f"NOT CHECKED: {exc}. Rows the catalog would refuse show as VALID here"
+            finally:
+                client.close()
+        return self._catalog
+
+    def checks(self, plan_items: int) -> list[Check]:
+        known = self.ledger.path.is_file()
+        ledger = (f"read only, from the ledger {self.ledger_path}" if known else
+                  f"no ledger at {self.ledger_path} yet: no earlier order is known")
+        guard = self.campaign.recipient_guard
+        return [
+            SHEET_CHECK,
+            Check("Catalog (reward, amount)", self._catalog is not None,
+                  self.catalog_note or ("no row left to check" if not plan_items else "not read")),
+            Check("Ordered before (DUPLICATE)", True, ledger),
+            Check("Same recipient (HELD)", guard != "off",
+                  "off in the campaign file" if guard == "off" else
+                  f"window: {'the campaign' if guard == 'campaign' else f'{guard} days'}; {ledger}"),
+        ]
+
+    def verdict(self, checked: Checked) -> tuple[Validated, list[Check]]:
+        plan = decide(checked, self.ledger, self.campaign, self.settings.book, self.seen, self.catalog)
+        records = self.ledger.lines(plan.ids.values())
+        final = row_outcomes(checked.validated, Outcomes(plan.ids, plan.decisions, records, set(), preview=True))
+        return final, self.checks(len(plan.items))
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+SHEET_CHECK = Check("Sheet rules", True, "every row against Tango's rules for its delivery method: required "
+                    "cells, formats, dates, amounts (up to the campaign's max_row_amount), duplicates in the file")
+
+
+def _offline(settings: CheckSettings) -> list[Check]:
+    why = f"NOT CHECKED: {settings.offline}"
+    return [SHEET_CHECK, Check("Catalog (reward, amount)", False, why), Check("Ordered before (DUPLICATE)", False, why),
+            Check("Same recipient (HELD)", False, why)]
+
+
+def validate_file(path: str | Path, settings: CheckSettings, progress: Progress | None = None,
+                  preview: Preview | None = None) -> FileResult:
+    """Check one upload and write its reports. Raises InputError if the file cannot be read.
+
+    With a target (a campaign file), the report gives run's verdict (``preview``: shared by the files
+    of one command; one of its own otherwise)."""
     progress = progress or Progress(bar=False)
     started = dt.datetime.now().astimezone()
     sheet = read_sheet(path, settings.book, settings.sheets)
@@ -42,20 +125,44 @@ def validate_file(path: str | Path, settings: CheckSettings, progress: Progress 
         progress.say(line)
     checked = Checked(Path(path), sheet, check_sheet(sheet, settings.book, today=settings.today,
                                                      defaults=settings.defaults), started)
-    summary = summarize(sheet, checked.validated, started=checked.started, mode="validate",
-                        campaign_path=settings.campaign.path if settings.campaign else None)
+    own = preview is None and settings.target is not None
+    preview = Preview(settings) if own else preview
+    try:
+        final, checks = preview.verdict(checked) if preview is not None else (checked.validated, _offline(settings))
+    finally:
+        if own and preview is not None:
+            preview.close()
+    summary = summarize(sheet, final, started=checked.started, mode="validate",
+                        campaign_path=settings.campaign.path if settings.campaign else None,
+                        target=settings.target.name if settings.target else None,
+                        checks=[c.as_dict() for c in checks])
     folder = new_folder(settings.output, sheet.path, checked.started)
     with progress.rows("writing report", sheet.frame.height) as tick:
-        paths = write_reports(folder, sheet, checked.validated, summary, tick)
-    return FileResult(str(path), folder, paths, summary, checked.validated)
+        paths = write_reports(folder, sheet, final, summary, tick)
+    return FileResult(str(path), folder, paths, summary, final)
 
 
 def validate_files(paths: list[str], settings: CheckSettings, progress: Progress, *, debug: bool = False) -> ExitCode:
     """The whole ``validate`` command: each file checked and reported; the others go on when one fails."""
+    preview = Preview(settings) if settings.target is not None else None
+    if preview is None:
+        progress.say(f"only the sheet's own checks: {settings.offline}")
+    else:
+        progress.say(f"checking as run would against {preview.target.describe()} and the ledger "
+                     f"{settings.ledger} (read only; nothing is sent)")
+    try:
+        return _each(paths, settings, progress, preview, debug)
+    finally:
+        if preview is not None:
+            preview.close()
+
+
+def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview: Preview | None,
+          debug: bool) -> ExitCode:
     code = ExitCode.OK
     for file in paths:
         try:
-            result = validate_file(file, settings, progress)
+            result = validate_file(file, settings, progress, preview)
         except InputError as exc:
             progress.say(f"error: {exc}")
             code = max(code, ExitCode.UNREADABLE)
@@ -70,8 +177,11 @@ def validate_files(paths: list[str], settings: CheckSettings, progress: Progress
         progress.say(f"{Path(file).name}: {result.summary['rows']} rows: "
                      + ", ".join(f"{n} {s}" for s, n in counts.items())
                      + f"; total of valid rows ${result.summary['total_amount_valid']:,.2f}")
+        for check in result.summary["checks"]:
+            if check["how"].startswith("NOT CHECKED"):
+                progress.say(f"  {check['check']}: {check['how']}")
         progress.say(f"  report: {result.paths['report']}")
-        if result.invalid:
+        if result.to_fix:
             progress.say(f"  rows to fix: {result.paths['failures']}")
             code = max(code, ExitCode.ROWS_TO_FIX)
     return code

@@ -47,6 +47,28 @@ class Ledger(History):
         self.db.execute("PRAGMA synchronous=FULL")
         self._migrate()
 
+    @classmethod
+    def read_only(cls, path: str | Path, target: str) -> Ledger:
+        """The ledger at ``path`` for reading only (``validate``): nothing is created or written, not
+        even a migration; an empty ledger in memory when there is none at ``path`` yet."""
+        ledger = cls.__new__(cls)
+        ledger.path, ledger.target = Path(path), target
+        if not ledger.path.is_file():
+            ledger.db = sqlite3.connect(":memory:", isolation_level=None)
+        else:
+            source = sqlite3.connect(f"{ledger.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                     timeout=30)
+            source.execute("PRAGMA query_only = ON")
+            ledger.db = source
+            if source.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
+                # written by an older version: read from a copy in memory, brought up to date there
+                ledger.db = sqlite3.connect(":memory:", isolation_level=None)
+                source.backup(ledger.db)
+                source.close()
+        ledger.db.row_factory = sqlite3.Row
+        ledger._migrate()
+        return ledger
+
     def _migrate(self) -> None:
         """The migrations this ledger lacks, in one transaction (another process may race us to it)."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

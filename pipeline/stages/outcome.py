@@ -32,6 +32,7 @@ class Outcomes:
     records: Mapping[str, LineRecord]           # line-item id -> the ledger's record
     accepted_batches: set[str]                  # orders Tango accepted, among those lines are SENDING in
     dry_run: bool = False
+    preview: bool = False                       # validate: a row run would send stays VALID
 
     def state_of(self, record: LineRecord | None) -> Status:
         """The row status a ledger record stands for; a line still SENDING is in flight or unsent."""
@@ -68,6 +69,8 @@ def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tup
                                            "(see the warnings), but it went through.")
     if not valid:
         return Status.INVALID, None
+    if out.preview and (record is None or out.state_of(record) not in AT_TANGO):
+        return Status.VALID, None            # run would send it (again, if Tango refused it before)
     if out.dry_run or record is None:
         note = Issue(idx, None, RunRule.DRY_RUN, Severity.WARNING, "Dry run: planned, not sent.")
         return Status.PENDING, note if out.dry_run else None

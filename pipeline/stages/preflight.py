@@ -35,7 +35,8 @@ def _money(value: Any) -> str:
 class Catalog:
     """UTID -> catalog item, and the one question asked of it: does this amount fit?"""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], fetched_at: float | None = None) -> None:
+        self.fetched_at = fetched_at            # when it was read from Tango (epoch seconds)
         self.items: dict[str, dict[str, Any]] = {}
         for brand in data.get("brands") or []:
             for item in brand.get("items") or []:
@@ -103,7 +104,7 @@ def load_catalog(client: TangoClient, base: Path, namespace: str,
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
         if clock() - float(cached["fetched_at"]) < CATALOG_TTL:
-            return Catalog(cached["catalog"])
+            return Catalog(cached["catalog"], float(cached["fetched_at"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
     try:
@@ -114,7 +115,7 @@ def load_catalog(client: TangoClient, base: Path, namespace: str,
     tmp = path.with_suffix(".part")
     tmp.write_text(json.dumps({"fetched_at": clock(), "catalog": data}), encoding="utf-8")
     os.replace(tmp, path)
-    return Catalog(data)
+    return Catalog(data, clock())
 
 
 def check_account(client: TangoClient, account: str, total: Decimal) -> dict[str, Any]:

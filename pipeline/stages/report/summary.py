@@ -25,12 +25,15 @@ def _amount(frame: pl.DataFrame, statuses: Iterable[Status]) -> float:
 
 
 def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode: str,
-              campaign_path: str | None, target: str | None = None) -> dict[str, Any]:
+              campaign_path: str | None, target: str | None = None,
+              checks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The counts of one file's report, for the Summary sheet and summary.json."""
     frame = validated.frame
-    statuses = RUN_STATUSES if mode == "run" else CHECK_STATUSES
-    valid = tuple(s for s in statuses if s not in TO_FIX)      # REJECTED/FAILED rows need fixing too
     by_status = dict(frame.group_by("status").len().iter_rows())
+    statuses: tuple[Status, ...] = RUN_STATUSES if mode == "run" else CHECK_STATUSES
+    # validate with a campaign gives run's verdict: DUPLICATE and HELD rows too (counted, not valid)
+    statuses += tuple(s for s in Status if s.value in by_status and s not in statuses)
+    valid = tuple(s for s in statuses if s not in TO_FIX) if mode == "run" else (Status.VALID,)
     methods: dict[str, dict[str, float]] = {}
     for method in sorted(frame["deliveryMethod"].fill_null("(none)").unique().to_list()):
         part = frame.filter(pl.col("deliveryMethod").fill_null("(none)") == method)
@@ -50,6 +53,7 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
         "header_row": sheet.header_row,
         "sheets": _per_sheet(sheet, frame, statuses),
         "not_read": [{"sheet": s.name, "reason": s.reason} for s in sheet.skipped],
+        "checks": checks or [],
         "run_started": started.isoformat(timespec="seconds"),
         "campaign_file": campaign_path,
         "rows": frame.height,
@@ -125,6 +129,20 @@ def _sheets(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     return r + 2
 
 
+def _checks(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
+    """Which checks the rows went through, and which could not be made (and why)."""
+    if not summary["checks"]:
+        return r
+    for c, head in enumerate(["Check", "Made?", "How"]):
+        ws.write_string(r, c, head, st.bold)
+    for check in summary["checks"]:
+        r += 1
+        ws.write_string(r, 0, check["check"])
+        ws.write_string(r, 1, "yes" if check["ran"] else "NO")
+        ws.write_string(r, 2, check["how"])
+    return r + 2
+
+
 def _by_status(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     for c, head in enumerate(["Status", "Rows", "Meaning"]):
         ws.write_string(r, c, head, st.bold)
@@ -173,5 +191,5 @@ def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
     ws.set_column(1, 5, 16)
     ws.write_string(0, 0, "Tango batch import report", book.add_format({"bold": True, "font_size": 14}))
     r = 2
-    for section in (_facts, _sheets, _by_status, _by_method, _totals):
+    for section in (_facts, _sheets, _checks, _by_status, _by_method, _totals):
         r = section(ws, r, summary, styles)
