@@ -9,6 +9,7 @@ Row-level problems are not exceptions: they are ``Issue`` records (see ``pipelin
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __all__ = [
@@ -25,7 +26,15 @@ __all__ = [
     "TangoError",
     "Unavailable",
     "UsageError",
+    "bugs",
 ]
+
+
+def bugs() -> tuple[type[BaseException], ...]:
+    """What a bug raises, for ``except bugs():``: any ``Exception``, and a panic inside polars' Rust
+    code, which is a ``BaseException`` (counted only once polars is loaded: --help never loads it)."""
+    panic = getattr(sys.modules.get("polars.exceptions"), "PanicException", None)
+    return (Exception, panic) if isinstance(panic, type) else (Exception,)
 
 
 class PipelineError(Exception):

@@ -114,3 +114,34 @@ def test_without_a_campaign_file_only_the_sheet_is_checked_and_the_summary_says_
     assert [c["ran"] for c in summary["checks"]] == [True, False, False, False]
     refused = cli("validate", tmp_path / "a.csv", "--target", "sandbox", "--output", "out", cwd=tmp_path)
     assert refused.returncode == 64 and "need --config FILE" in refused.stderr
+
+
+def test_validate_reads_an_old_ledger_under_output_as_run_would_merge_it(tmp_path):
+    """A ledger an older version kept in OUTPUT/ledger.sqlite: run merges it first, so validate
+    reads it too (merged into a copy in memory; neither file is written)."""
+    (tmp_path / "c.toml").write_text(CAMPAIGN)
+    sheet = write_csv(tmp_path / "a.csv", people(3))
+    old = tmp_path / "out" / "ledger.sqlite"
+    first = cli("run", sheet, "--config", "c.toml", "--ledger", old, "--output", "out", "--wait", "5",
+                cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = snapshot(old)
+    said = cli("validate", sheet, "--config", "c.toml", "--output", "out", cwd=tmp_path)
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "out").glob("a-*/summary.json")]
+    checks = next(s["checks"] for s in summaries if s["mode"] == "validate")
+    assert "with the older ledger at out/ledger.sqlite, which the next run merges" in checks[2]["how"]
+    assert "3 DUPLICATE" in said.stderr, said.stderr
+    assert snapshot(old) == before and old.is_file()
+    run = cli("run", sheet, "--config", "c.toml", "--output", "out", "--wait", "5", cwd=tmp_path)
+    assert "3 DUPLICATE" in run.stderr, run.stderr                 # and run agrees
+
+
+def test_validate_of_two_files_repeating_a_row_says_duplicate_as_run_does(tmp_path):
+    (tmp_path / "c.toml").write_text(CAMPAIGN)
+    a = write_csv(tmp_path / "a.csv", people(2))
+    b = write_csv(tmp_path / "b.csv", [people(2)[1], *people(3)[2:]])
+    common = ("--config", "c.toml", "--ledger", tmp_path / "l.sqlite", "--wait", "5")
+    said = cli("validate", a, b, *common[:4], "--output", "pv", cwd=tmp_path)
+    assert "b.csv: 2 rows: 1 VALID, 0 INVALID, 1 DUPLICATE" in said.stderr, said.stderr
+    run = cli("run", a, b, *common, "--output", "rn", cwd=tmp_path)
+    assert "b.csv: 2 rows: 1 DUPLICATE, 1 COMPLETE" in run.stderr, run.stderr

@@ -128,3 +128,105 @@ def test_sheet_may_be_given_several_times(tmp_path):
     assert "sheet 'Sales': not read: not among the sheets named with --sheet" in only.stderr
     summary = json.loads(sorted((tmp_path / "out").glob("q4-*/summary.json"))[-1].read_text())
     assert summary["rows"] == 3 and [s["sheet"] for s in summary["not_read"]] == ["Sales"]
+
+
+@pytest.mark.parametrize("names", [
+    ["Customer Success Americas' Q4"],              # 'Rows ' + it, cut to 31, would end in an apostrophe
+    ["Quarterly awards, team Alpha", "Quarterly awards, team Bravo"],   # the same once cut to 31
+    ["x" * 23 + " 2", "x" * 26, "x" * 27],          # cut names that a numbering could chase forever
+    ["Summary", "summary data"],
+])
+def test_any_sheet_names_make_reports_excel_opens(tmp_path, names):
+    grid = [HEADER, ["Ann", "Lee", "ann@example.com", "25", "U761382", "EMAIL"],
+            ["Bob", "Lee", "bob@@example.com", "25", "U761382", "EMAIL"]]
+    path = write_xlsx(tmp_path / "odd.xlsx", grid, sheet=names[0], more={n: grid for n in names[1:]})
+    done = cli("validate", path, "--output", "out", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr                    # rows to fix, reports written
+    folder = next((tmp_path / "out").glob("odd-*"))
+    report = openpyxl.load_workbook(folder / "report.xlsx")
+    assert len(report.sheetnames) == len(names) + 1
+    assert len({n.casefold() for n in report.sheetnames}) == len(report.sheetnames)
+    assert all(len(n) <= 31 and not n.startswith("'") and not n.endswith("'") for n in report.sheetnames)
+    again = read_sheet(folder / "failures.xlsx", BOOK)          # the failures come back, sheet by sheet:
+    # each sheet's bad address (row 3), and on each later sheet, Ann again (row 2)
+    assert again.frame.height == 2 * len(names) - 1
+    assert set(again.frame[ROW].to_list()) == ({2, 3} if len(names) > 1 else {3})
+
+
+@pytest.mark.filterwarnings("ignore:Title is more than 31 characters")
+def test_a_sheet_name_longer_than_excel_allows_is_shortened_in_the_failures(tmp_path):
+    book = openpyxl.Workbook()                                  # openpyxl (and pandas) write such names
+    ws = book.active
+    ws.title = "Recipients of the fourth quarter awards"
+    for row in [HEADER, ["Bob", "Lee", "bob@@example.com", "25", "U761382", "EMAIL"]]:
+        ws.append(row)
+    book.save(tmp_path / "long.xlsx")
+    done = cli("validate", tmp_path / "long.xlsx", "--output", "out", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    failures = openpyxl.load_workbook(next((tmp_path / "out").glob("long-*/failures.xlsx")))
+    assert failures.sheetnames == ["Recipients of the fourth quarte"]
+
+
+def test_the_same_rows_on_two_tabs_are_duplicates_not_a_crash(tmp_path):
+    rows = [[f"A{i}", "Lee", f"a{i}@example.com", "25", "U761382", "EMAIL"] for i in range(2)]
+    path = write_xlsx(tmp_path / "copied.xlsx", [HEADER, *rows], sheet="One", more={"Two": [HEADER, *rows]})
+    done = cli("validate", path, "--output", "out", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(next((tmp_path / "out").glob("copied-*/summary.json")).read_text())
+    assert [s["status_counts"] for s in summary["sheets"]] == [{"VALID": 2, "INVALID": 0}, {"VALID": 0, "INVALID": 2}]
+    report = openpyxl.load_workbook(next((tmp_path / "out").glob("copied-*/report.xlsx")))
+    errors = [r[0] for r in _cols(report["Rows Two"], "Errors")]
+    assert errors[0].startswith("Duplicate of row 2 of sheet 'One'")
+    assert errors[1].startswith("Duplicate of row 3 of sheet 'One'")
+
+
+def test_a_failures_file_says_a_cell_note_on_the_row_it_belongs_to(tmp_path):
+    """A formula saved without its result, in a failures file whose Row column renumbers the rows:
+    the error is on that row (as its original number), never a default in its place."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Sales"
+    ws.append([*HEADER, "Row", "Errors"])
+    ws.append(["Ann", "Lee", "ann@example.com", "=20+5", "U761382", "EMAIL", 6, "old"])   # no saved result
+    ws.append(["Bob", "Lee", "bob@example.com", "25", "U761382", "EMAIL", 9, "old"])
+    book.save(tmp_path / "fixed.xlsx")
+    (tmp_path / "c.toml").write_text(CAMPAIGN + '[defaults]\namount = "100"\n')
+    sheet = read_sheet(tmp_path / "fixed.xlsx", BOOK)
+    assert sheet.frame[ROW].to_list() == [6, 9]
+    assert [(n.row, n.error) for n in sheet.notes] == [(6, True)]
+    done = cli("validate", tmp_path / "fixed.xlsx", "--config", "c.toml", "--output", "out", cwd=tmp_path)
+    report = openpyxl.load_workbook(next((tmp_path / "out").glob("fixed-*/report.xlsx")))
+    rows = {r[0]: (r[1], r[2]) for r in _cols(report.worksheets[1], "Row", "Status", "Errors")}
+    assert rows[6][0] == "INVALID" and "=20+5" in rows[6][1] and rows[9] == ("VALID", None), done.stderr
+
+
+def test_row_numbers_that_repeat_in_a_failures_file_give_way_to_the_files_own(tmp_path):
+    """A row copied in failures.xlsx keeps its Row value: two rows would share a number (and one
+    another's record in the ledger); the sheet's own numbers are used instead."""
+    path = write_xlsx(tmp_path / "f.xlsx", [[*HEADER, "Row", "Errors"],
+                                            ["Ann", "Lee", "ann@example.com", "25", "U761382", "EMAIL", 6, ""],
+                                            ["Ann", "Lee", "ann2@example.com", "25", "U761382", "EMAIL", 6, ""],
+                                            ["Cy", "Lee", "cy@example.com", "25", "U761382", "EMAIL", 8, ""]])
+    assert read_sheet(path, BOOK).frame[ROW].to_list() == [2, 3, 4]
+    kept = write_xlsx(tmp_path / "g.xlsx", [[*HEADER, "Row", "Errors"],
+                                            ["Ann", "Lee", "ann@example.com", "25", "U761382", "EMAIL", 6, ""],
+                                            ["Dee", "Lee", "dee@example.com", "25", "U761382", "EMAIL", None, ""]])
+    assert read_sheet(kept, BOOK).frame[ROW].to_list() == [6, 3]     # a new row: its place in the file
+
+
+def test_a_hidden_tab_of_recipients_is_listed_and_a_sheet_named_twice_is_read_once(tmp_path):
+    import xlsxwriter
+    path = tmp_path / "hidden.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    for name, hidden in (("Sales", False), ("Old list", True)):
+        ws = book.add_worksheet(name)
+        for r, row in enumerate([HEADER, ["Ann", "Lee", "ann@example.com", "25", "U761382", "EMAIL"]]):
+            ws.write_row(r, 0, row)
+        if hidden:
+            ws.hide()
+    book.close()
+    sheet = read_sheet(path, BOOK)
+    assert sheet.sheets == ("Sales",)
+    assert [(s.name, s.reason.split(":")[0]) for s in sheet.skipped] == [("Old list", "hidden in Excel")]
+    assert read_sheet(path, BOOK, ["Sales", "Sales"]).frame.height == 1
+    assert read_sheet(path, BOOK, ["Old list"]).sheets == ("Old list",)     # named: read, hidden or not

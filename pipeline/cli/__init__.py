@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pipeline.cli.commands import logged, validate, where
 from pipeline.cli.parser import parser
-from pipeline.errors import UsageError
+from pipeline.errors import UsageError, bugs
 from pipeline.model import ExitCode
 
 __all__ = ["main"]
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress.say("interrupted: everything sent so far is recorded; run the same command again")
         return ExitCode.INTERRUPTED
-    except Exception as exc:  # a bug: say so plainly; the ledger keeps what was recorded
+    except bugs() as exc:  # a bug: say so plainly; the ledger keeps what was recorded
         from pipeline.logs import mask
         progress.say(mask(f"internal error: {type(exc).__name__}: {exc}"))
         if getattr(args, "debug", False):

@@ -90,6 +90,8 @@ def _file_away(outcome: FileOutcome, ledger: Ledger, inbox: Path, progress: Prog
         _note(moved, f"{dt.datetime.now():%Y-%m-%d %H:%M}: {path.name} could not be read: "
               f"{outcome.error}. Fix the file and drop it in the inbox again.")
         progress.say(f"{path.name}: rejected ({outcome.error}); moved to {moved}")
+    elif outcome.unreported is not None:
+        progress.say(f"{path.name}: {outcome.unreported}; it stays in the inbox")
     elif outcome.pending:
         progress.say(f"{path.name}: rows still pending; it stays in the inbox and the next run continues it")
     else:

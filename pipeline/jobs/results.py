@@ -17,6 +17,7 @@ class FileOutcome:
     summary: dict[str, Any] | None = None   # the file's summary.json, with its report paths
     error: str | None = None                # the file could not be read (or not run): why
     same_as: str | None = None              # the same content as another file of this run
+    unreported: str | None = None           # its rows were run, but its report could not be written: why
 
     @property
     def pending(self) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import RunSettings
-from pipeline.errors import InputError, Stop
+from pipeline.errors import InputError, Stop, bugs
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
@@ -122,11 +122,7 @@ def run_files(paths: list[str], settings: RunSettings, progress: Progress,
             progress.say(f"dry run: {len(batches)} batches of {len(items)} line items written to {folder}")
         else:
             _send(run, works)
-        for outcome, work in zip([o for o in outcomes if o.error is None and o.same_as is None], works,
-                                 strict=True):
-            outcome.summary = _finish(run, work, reuse_folders)
-            if any(outcome.summary["status_counts"].get(s.value) for s in TO_FIX):
-                run.worse(ExitCode.ROWS_TO_FIX)
+        _finish_all(run, [o for o in outcomes if o.error is None and o.same_as is None], works, reuse_folders)
         if not settings.dry_run:
             rewrite_after(run.ledger, run.unfinished, settings, progress, frozenset(w.sha256 for w in works))
         if run.stopped:
@@ -149,7 +145,7 @@ def _read(run: _Run, outcome: FileOutcome) -> Checked | None:
     except InputError as exc:
         run.progress.say(f"error: {exc}")
         outcome.error = exc.reason
-    except Exception as exc:
+    except bugs() as exc:
         log.error("internal error while reading %s: %s: %s", outcome.path, type(exc).__name__, exc)
         log.debug("details", exc_info=True)     # --debug: the traceback, for the engineer
         outcome.error = (f"the pipeline failed to read it ({type(exc).__name__}); the engineer on call "
@@ -235,6 +231,23 @@ def _send(run: _Run, works: list[FileWork]) -> None:
             run.progress.say(f"{left} orders not final yet: the next run or 'tango-batch status' picks them up")
     if run.can_follow and run.deliveries:
         run.unfinished |= run.submitter.follower.follow_deliveries(settings.delivery_days)
+
+
+def _finish_all(run: _Run, outcomes: list[FileOutcome], works: list[FileWork], reuse_folders: bool) -> None:
+    """Each file's report; one that cannot be written (a bug) does not keep the others from theirs."""
+    for outcome, work in zip(outcomes, works, strict=True):
+        try:
+            outcome.summary = _finish(run, work, reuse_folders)
+        except bugs() as exc:
+            log.error("internal error writing the report of %s: %s: %s", outcome.path, type(exc).__name__, exc)
+            log.debug("details", exc_info=True)
+            outcome.unreported = (f"its rows are recorded, but its report could not be written "
+                                  f"({type(exc).__name__}); the engineer on call has the details in the log")
+            run.progress.say(f"error: {Path(outcome.path).name}: {outcome.unreported}")
+            run.worse(ExitCode.INTERNAL)
+            continue
+        if any(outcome.summary["status_counts"].get(s.value) for s in TO_FIX):
+            run.worse(ExitCode.ROWS_TO_FIX)
 
 
 def _finish(run: _Run, work: FileWork, reuse_folders: bool) -> dict[str, Any]:

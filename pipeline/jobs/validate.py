@@ -8,15 +8,19 @@ HELD, the ledger opened read only. The Summary says which checks were made.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import tempfile
 import traceback
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import CheckSettings
-from pipeline.errors import InputError, Stop
+from pipeline.errors import InputError, Stop, bugs
 from pipeline.jobs.verdict import Check, decide
 from pipeline.ledger import Ledger
+from pipeline.ledger.merge import merge
 from pipeline.model import TO_FIX, ExitCode, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_sheet
@@ -25,8 +29,9 @@ from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.preflight import Catalog, load_catalog
 from pipeline.stages.report import new_folder, summarize, write_reports
 from pipeline.stages.validate import Validated
-from pipeline.state import beside
+from pipeline.state import OLD_LEDGER_NAME, beside
 from pipeline.tango.connect import SIMULATOR_STATE, connect, http_logger
+from pipeline.target import Target
 
 __all__ = ["FileResult", "Preview", "validate_file", "validate_files"]
 
@@ -57,7 +62,7 @@ class Preview:
         assert settings.target is not None and settings.ledger is not None and settings.campaign is not None
         self.settings, self.target, self.ledger_path = settings, settings.target, settings.ledger
         self.campaign = settings.campaign
-        self.ledger = Ledger.read_only(settings.ledger, settings.target.namespace)
+        self.ledger, self.old_ledger = _ledger_as_run_sees_it(settings.ledger, settings.output, settings.target)
         self.seen: dict[str, str] = {}
         self._catalog: Catalog | None = None
         self.catalog_note: str | None = None          # how the catalog was had, or why not
@@ -79,8 +84,11 @@ class Preview:
 
     def checks(self, plan_items: int) -> list[Check]:
         known = self.ledger.path.is_file()
-        ledger = (f"read only, from the ledger {self.ledger_path}" if known else
-                  f"no ledger at {self.ledger_path} yet: no earlier order is known")
+        ledger = f"read only, from the ledger {self.ledger_path}" if known else f"no ledger at {self.ledger_path} yet"
+        if self.old_ledger is not None:
+            ledger += f"; with the older ledger at {self.old_ledger}, which the next run merges into it"
+        elif not known:
+            ledger += ": no earlier order is known"
         guard = self.campaign.recipient_guard
         return [
             SHEET_CHECK,
@@ -100,6 +108,23 @@ class Preview:
 
     def close(self) -> None:
         self.ledger.close()
+
+
+def _ledger_as_run_sees_it(path: Path, output: Path, target: Target) -> tuple[Ledger, Path | None]:
+    """The ledger, read only; with the ledger an older version kept under ``--output``, which run
+    merges into it before anything else (see ``jobs.ledger.adopt_old_ledger``), merged into a copy in
+    memory: neither file is written."""
+    old = output / OLD_LEDGER_NAME
+    if not old.is_file() or (path.is_file() and old.resolve() == path.resolve()):
+        return Ledger.read_only(path, target.namespace), None
+    ledger = Ledger.read_only(path, target.namespace, copy=True)
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / old.name
+        source = sqlite3.connect(f"{old.resolve().as_uri()}?mode=ro", uri=True)
+        with closing(source), closing(sqlite3.connect(copy)) as target_db:
+            source.backup(target_db)
+        merge(ledger, copy)
+    return ledger, old
 
 
 SHEET_CHECK = Check("Sheet rules", True, "every row against Tango's rules for its delivery method: required "
@@ -167,7 +192,7 @@ def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview
             progress.say(f"error: {exc}")
             code = max(code, ExitCode.UNREADABLE)
             continue
-        except Exception as exc:
+        except bugs() as exc:
             progress.say(f"internal error while processing {file}: {type(exc).__name__}: {exc}")
             if debug:
                 traceback.print_exc(file=progress.stream)

@@ -48,9 +48,10 @@ class Ledger(History):
         self._migrate()
 
     @classmethod
-    def read_only(cls, path: str | Path, target: str) -> Ledger:
+    def read_only(cls, path: str | Path, target: str, *, copy: bool = False) -> Ledger:
         """The ledger at ``path`` for reading only (``validate``): nothing is created or written, not
-        even a migration; an empty ledger in memory when there is none at ``path`` yet."""
+        even a migration; an empty ledger in memory when there is none at ``path`` yet. ``copy``: a
+        copy in memory, which may be written (to merge another into it, say) and is then forgotten."""
         ledger = cls.__new__(cls)
         ledger.path, ledger.target = Path(path), target
         if not ledger.path.is_file():
@@ -60,8 +61,8 @@ class Ledger(History):
                                      timeout=30)
             source.execute("PRAGMA query_only = ON")
             ledger.db = source
-            if source.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
-                # written by an older version: read from a copy in memory, brought up to date there
+            if copy or source.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
+                # written by an older version (or to be added to): a copy in memory, brought up to date there
                 ledger.db = sqlite3.connect(":memory:", isolation_level=None)
                 source.backup(ledger.db)
                 source.close()

@@ -59,7 +59,9 @@ def _ordered(record: LineRecord | None, out: Outcomes) -> bool:
 def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tuple[Status, Issue | None]:
     decision = out.decisions.get(idx)
     if decision is not None and decision.rule == RunRule.SAME_IN_RUN:
-        return _same_in_run(idx, decision, out.state_of(record))
+        first = out.state_of(record)
+        # validate: the row it repeats is one run would send, and so order once
+        return _same_in_run(idx, decision, Status.SUBMITTED if out.preview and first not in AT_TANGO else first)
     if decision is not None:
         state = decision.status or out.state_of(record)
         return state, Issue(idx, decision.field, decision.rule, decision.severity, decision.text)

@@ -78,20 +78,21 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     key = pl.concat_str([*same_reward(), ref], separator="\x1f")
     anonymous = pl.all_horizontal(pl.col(f).is_null() for f in IDENTITY)
     # the earlier row, named as it can be found: its number (the Row column of a report), and its
-    # sheet when it is on another one
-    place = pl.concat_str([pl.lit("row "), pl.col(ROW).cast(pl.String),
-                           pl.when(pl.col(SHEET) != "").then(pl.format(" of sheet '{}'", pl.col(SHEET)))
-                           .otherwise(pl.lit(""))])
-    here = pl.col(SHEET)
-    marked = frame.select(IDX, ROW, "externalRefLineItemID", anonymous.alias("anonymous"),
+    # sheet when it is on another one (worked out in two steps: polars panics on the nested form)
+    firsts = frame.select(IDX, ROW, SHEET, "externalRefLineItemID", anonymous.alias("anonymous"),
                           pl.col(IDX).first().over(key).alias("first"),
                           pl.col(IDX).first().over("externalRefLineItemID").alias("first_ref"),
-                          pl.when(here.first().over(key) == here).then(pl.format("row {}", pl.col(ROW).first()
-                                                                                 .over(key)))
-                          .otherwise(place.first().over(key)).alias("first_row"),
-                          pl.when(here.first().over("externalRefLineItemID") == here)
-                          .then(pl.format("row {}", pl.col(ROW).first().over("externalRefLineItemID")))
-                          .otherwise(place.first().over("externalRefLineItemID")).alias("first_ref_row"))
+                          pl.col(ROW).first().over(key).alias("row_a"),
+                          pl.col(SHEET).first().over(key).alias("sheet_a"),
+                          pl.col(ROW).first().over("externalRefLineItemID").alias("row_b"),
+                          pl.col(SHEET).first().over("externalRefLineItemID").alias("sheet_b"))
+
+    def place(row: str, sheet: str) -> pl.Expr:
+        elsewhere = pl.format(" of sheet '{}'", pl.col(sheet))
+        return pl.concat_str([pl.lit("row "), pl.col(row).cast(pl.String),
+                              pl.when(pl.col(sheet) != pl.col(SHEET)).then(elsewhere).otherwise(pl.lit(""))])
+    marked = firsts.with_columns(place("row_a", "sheet_a").alias("first_row"),
+                                 place("row_b", "sheet_b").alias("first_ref_row"))
     repeat = marked.filter(pl.col("first") != pl.col(IDX))
     reference = pl.lit(labels["externalRefLineItemID"])
     same = repeat.select(

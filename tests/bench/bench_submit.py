@@ -41,7 +41,7 @@ def burn() -> None:
 
 
 def measure(tmp_path: Path, upload: Path, config: Path, label: str) -> dict[str, float]:
-    state, out = tmp_path / f"sim-{label}.json", tmp_path / f"out-{label}"
+    state, out, ledger = tmp_path / f"sim-{label}.json", tmp_path / f"out-{label}", tmp_path / f"ledger-{label}.sqlite"
     server = subprocess.Popen(
         [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(state),
          "--tps", str(RATE), "--processing-delay", "1", "--balance", "10000000"],
@@ -53,7 +53,8 @@ def measure(tmp_path: Path, upload: Path, config: Path, label: str) -> dict[str,
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "pipeline", "run", str(upload), "--config", str(config), "--target", url,
-             "--batch-size", str(BATCH), "--rate", str(RATE), "--no-wait", "--output", str(out)],
+             "--batch-size", str(BATCH), "--rate", str(RATE), "--no-wait", "--output", str(out),
+             "--ledger", str(ledger)],
             cwd=ROOT, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -62,7 +63,7 @@ def measure(tmp_path: Path, upload: Path, config: Path, label: str) -> dict[str,
         server.wait(timeout=10)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
-    db = sqlite3.connect(out / "ledger.sqlite")
+    db = sqlite3.connect(ledger)
     posts = [dt.datetime.fromisoformat(r[0]) for r in db.execute(
         "SELECT at FROM http_log WHERE method = 'POST' AND status BETWEEN 200 AND 299 ORDER BY id")]
     limited = db.execute("SELECT COUNT(*) FROM http_log WHERE status = 429").fetchone()[0]

@@ -23,7 +23,7 @@ __all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Part", "Sheet", "Skipped", "column
 def read_sheet(path: str | Path, book: RuleBook, sheet: str | Sequence[str] | None = None) -> Sheet:
     """The rows of recipients in the file at ``path``: a workbook's sheets named in ``sheet``, or
     every visible sheet whose header is recognized."""
-    sheets = [sheet] if isinstance(sheet, str) else list(sheet) if sheet else None
+    sheets = [sheet] if isinstance(sheet, str) else list(dict.fromkeys(sheet)) if sheet else None
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:

@@ -220,14 +220,21 @@ def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], map
                     "that)", sheet=grid.sheet, row=header_row)
 
 
-def _row_numbers(grid: Grid, mapped: _Columns, header_row: int) -> pl.Expr:
-    """Excel's row numbers; for one of this pipeline's reports uploaded again, the rows' original
-    numbers from its Row column (where a row has one)."""
-    physical = pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1)
+PHYSICAL = "__physical__"         # the row number Excel shows for the row, while a piece is made
+
+
+def _row_numbers(data: pl.DataFrame, grid: Grid, mapped: _Columns) -> pl.DataFrame:
+    """The rows numbered (``__row__``) as Excel numbers them; for one of this pipeline's reports
+    uploaded again, by their original numbers from its Row column, where every row's number is
+    then still unique (a row added or copied in the report keeps the numbering unambiguous: when
+    two rows would share a number, the sheet's own numbers are used)."""
     if mapped.row_column is None:
-        return physical.alias(ROW)
+        return data.with_columns(pl.col(PHYSICAL).alias(ROW))
     given = pl.col(grid.cells.columns[mapped.row_column]).str.strip_chars().str.replace(r"\.0$", "")
-    return pl.coalesce(given.cast(pl.Int64, strict=False), physical).alias(ROW)
+    numbered = data.with_columns(pl.coalesce(given.cast(pl.Int64, strict=False), pl.col(PHYSICAL)).alias(ROW))
+    if numbered[ROW].n_unique() < numbered.height:
+        return data.with_columns(pl.col(PHYSICAL).alias(ROW))
+    return numbered
 
 
 @dataclass(frozen=True)
@@ -245,13 +252,17 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
     mapped = _map_columns(grid, header_row, header_cells, book)
     src = grid.cells.columns
     names = [f"c{first_column + n}" for n in range(len(mapped.keep))]
-    data = grid.cells.slice(grid.header_idx + 1).select(
-        *[_excel_date(pl.col(src[i])).alias(name) for name, i in zip(names, mapped.keep, strict=True)],
-        _row_numbers(grid, mapped, header_row), pl.lit(grid.sheet or "").alias(SHEET))
+    body = grid.cells.slice(grid.header_idx + 1).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(PHYSICAL))
     # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
     if names:
-        filled = pl.any_horizontal([pl.col(c).str.strip_chars().str.len_chars().fill_null(0) > 0 for c in names])
-        data = data.filter(filled)
+        filled = pl.any_horizontal([pl.col(src[i]).str.strip_chars().str.len_chars().fill_null(0) > 0
+                                    for i in mapped.keep])
+        body = body.filter(filled)
+    body = _row_numbers(body, grid, mapped)
+    row_of = dict(body.select(PHYSICAL, ROW).iter_rows())       # a cell note is said on its row's number
+    data = body.select(*[_excel_date(pl.col(src[i])).alias(name) for name, i in zip(names, mapped.keep, strict=True)],
+                       ROW, pl.lit(grid.sheet or "").alias(SHEET))
     # drop trailing columns with neither a header nor any data
     empty = [c for c, h, i in zip(names, mapped.headers, mapped.keep, strict=True)
              if h.startswith("Column ") and not header_cells[i] and data[c].null_count() == data.height]
@@ -259,8 +270,8 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
     kept = [(c, h) for c, h in zip(names, mapped.headers, strict=True) if c not in empty]
     fields = {name: f for name, i in zip(names, mapped.keep, strict=True) if (f := mapped.fields.get(i))}
     position = {src[i]: name for name, i in zip(names, mapped.keep, strict=True)}
-    notes = tuple(CellNote(n.row, position[n.column], n.text, n.rule, n.error, grid.sheet) for n in grid.notes
-                  if n.column in position and n.row > header_row)
+    notes = tuple(CellNote(row_of[n.row], position[n.column], n.text, n.rule, n.error, grid.sheet)
+                  for n in grid.notes if n.column in position and n.row in row_of)
     part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields)
     return Piece(part, data, notes)
 

@@ -4,7 +4,8 @@ leaves out put back from each sheet's XML.
 
 A sheet's header is recognized when it names two or more known columns; a workbook none of whose
 sheets does that is read from the sheet whose header names one. A visible sheet with data that is
-not read is listed, with the reason, so that no row disappears unsaid.
+not read is listed, with the reason, and so is a hidden sheet whose header names known columns, so
+that no row disappears unsaid.
 """
 
 from __future__ import annotations
@@ -120,8 +121,11 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
         pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes), book, first_column))
         first_column += cells.width
     skipped = [Skipped(f.name, _why_not(f)) for f in found if f not in chosen]
-    if sheet_names:      # the other visible sheets of recipients, not named: said, not silently left out
-        others = [n for n in names if n not in hidden and n not in sheet_names]
-        skipped += [Skipped(f.name, "not among the sheets named with --sheet") for f in
-                    (_find(reader, path, n, book) for n in others) if f is not None and f.score >= RECOGNIZED]
+    # the other sheets of recipients (a header naming known columns): said, not silently left out
+    others = [n for n in names if n not in wanted]
+    for other in (_find(reader, path, n, book) for n in others):
+        if other is not None and other.score >= RECOGNIZED:
+            skipped.append(Skipped(other.name, "not among the sheets named with --sheet" if sheet_names and
+                                   other.name not in hidden else "hidden in Excel: unhide it to have it read, or "
+                                   f"name it with --sheet '{other.name}'"))
     return combine(path, digest, pieces, skipped)

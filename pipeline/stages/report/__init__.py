@@ -24,7 +24,7 @@ from pipeline.stages.report.summary import summarize, summary_sheet
 from pipeline.stages.report.workbook import MAX_WIDTH, WORKBOOK_OPTIONS, RowsSheet, bad_positions, widths
 from pipeline.stages.validate import Validated
 
-__all__ = ["new_folder", "summarize", "write_dry_run", "write_reports"]
+__all__ = ["new_folder", "summarize", "worksheet_names", "write_dry_run", "write_reports"]
 
 # What a run adds to a row: Tango's references and its delivery event (frame column: header, width)
 ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
@@ -80,20 +80,32 @@ def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_R
     return out
 
 
+def worksheet_names(wanted: list[str], taken: tuple[str, ...] = ()) -> list[str]:
+    """Names Excel takes for ``wanted``, in order: at most 31 characters, none of ``[]:*?/\\``, no
+    apostrophe at either end, unique whatever the case (and apart from ``taken``); a name that
+    must change gets a number, ``(2)``, ``(3)``... that no other name has."""
+    used = {t.casefold() for t in taken}
+    names: list[str] = []
+    for name in wanted:
+        base = re.sub(r"[\[\]:*?/\\]", " ", name).strip(" '")[:31].strip(" '") or "Sheet"
+        title, n = base, 1
+        while title.casefold() in used:
+            n += 1
+            suffix = f" ({n})"
+            title = base[:31 - len(suffix)].rstrip(" '") + suffix
+        used.add(title.casefold())
+        names.append(title)
+    return names
+
+
 def _titles(parts: list[_Rows], base: str, originals: bool) -> list[str]:
     """Worksheet names: the base for one sheet; for several, the base and each sheet's name (or, for
     ``originals``, the sheets' own names, so that the workbook reads back as the upload did)."""
     if originals and all(r.part.name for r in parts):
-        return [str(r.part.name) for r in parts]
+        return worksheet_names([str(r.part.name) for r in parts])
     if len(parts) == 1:
         return [base]
-    titles: list[str] = []
-    for r in parts:
-        title = re.sub(r"[\[\]:*?/\\]", " ", f"{base} {r.part.name}")[:31]
-        while title in titles:
-            title = title[:28] + f" {len(titles)}"
-        titles.append(title)
-    return titles
+    return worksheet_names([f"{base} {r.part.name}" for r in parts], taken=("Summary",))
 
 
 def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
