@@ -240,12 +240,12 @@ def test_the_catalog_is_cached_for_twelve_hours(tmp_path, sim, clock):
 
     client = TangoClient(TARGET.base_url, AUTH, transport=Counting(), rate=0)
     t = [1000.0]
-    load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
+    load_catalog(client, tmp_path / "l.sqlite", "simulator", clock=lambda: t[0])
     t[0] += 11 * 3600
-    load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
+    load_catalog(client, tmp_path / "l.sqlite", "simulator", clock=lambda: t[0])
     assert len(calls) == 1
     t[0] += 2 * 3600
-    load_catalog(client, tmp_path, "simulator", clock=lambda: t[0])
+    load_catalog(client, tmp_path / "l.sqlite", "simulator", clock=lambda: t[0])
     assert len(calls) == 2
 
 

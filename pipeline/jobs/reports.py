@@ -76,7 +76,7 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     ids: dict[int, str] = {}
     decisions: dict[int, Decision] = {}
     for idx, (part, row) in enumerate(checked.sheet.frame.select(SHEET, ROW).iter_rows()):
-        recorded = rows.get((part or "", row))
+        recorded = rows.get((part, row))
         if recorded is None:
             continue
         if recorded.line_item_id:

@@ -146,20 +146,25 @@ def _read(run: _Run, outcome: FileOutcome) -> Checked | None:
         run.progress.say(f"error: {exc}")
         outcome.error = exc.reason
     except bugs() as exc:
-        log.error("internal error while reading %s: %s: %s", outcome.path, type(exc).__name__, exc)
-        log.debug("details", exc_info=True)     # --debug: the traceback, for the engineer
-        outcome.error = (f"the pipeline failed to read it ({type(exc).__name__}); the engineer on call "
-                         "has the details in the log")
+        outcome.error = _bug(outcome.path, "reading", exc, "the pipeline failed to read it")
         run.progress.say(f"error: {Path(outcome.path).name}: {outcome.error}")
     run.worse(ExitCode.UNREADABLE)
     return None
+
+
+def _bug(path: str, doing: str, exc: BaseException, said: str) -> str:
+    """A bug met while ``doing`` a file: logged for the engineer (the traceback with --debug), and
+    what the console, the report or the inbox note says of it."""
+    log.error("internal error while %s %s: %s: %s", doing, path, type(exc).__name__, exc)
+    log.debug("details", exc_info=True)
+    return f"{said} ({type(exc).__name__}); the engineer on call has the details in the log"
 
 
 def _catalog(run: _Run) -> Catalog | None:
     """The catalog, fetched (or read from its cache) once per run; None when the run has stopped."""
     if run.catalog is None and run.stopped is None:
         def fetch() -> None:
-            run.catalog = load_catalog(run.client, run.settings.beside_ledger("catalog"), run.settings.target.namespace)
+            run.catalog = load_catalog(run.client, run.settings.ledger, run.settings.target.namespace)
         run.attempt(fetch)
     return run.catalog
 
@@ -239,10 +244,8 @@ def _finish_all(run: _Run, outcomes: list[FileOutcome], works: list[FileWork], r
         try:
             outcome.summary = _finish(run, work, reuse_folders)
         except bugs() as exc:
-            log.error("internal error writing the report of %s: %s: %s", outcome.path, type(exc).__name__, exc)
-            log.debug("details", exc_info=True)
-            outcome.unreported = (f"its rows are recorded, but its report could not be written "
-                                  f"({type(exc).__name__}); the engineer on call has the details in the log")
+            outcome.unreported = _bug(outcome.path, "writing the report of", exc,
+                                      "its rows are recorded, but its report could not be written")
             run.progress.say(f"error: {Path(outcome.path).name}: {outcome.unreported}")
             run.worse(ExitCode.INTERNAL)
             continue

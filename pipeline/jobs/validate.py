@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.config import CheckSettings
 from pipeline.errors import InputError, Stop, bugs
-from pipeline.jobs.verdict import Check, decide
+from pipeline.jobs.verdict import decide
 from pipeline.ledger import Ledger
 from pipeline.ledger.merge import merge
 from pipeline.model import TO_FIX, ExitCode, Status
@@ -45,10 +45,6 @@ class FileResult:
     validated: Validated
 
     @property
-    def invalid(self) -> int:
-        return int(self.summary["status_counts"][Status.INVALID.value])
-
-    @property
     def to_fix(self) -> int:
         """INVALID and HELD rows: a person must look at them before run."""
         return sum(int(n) for s, n in self.summary["status_counts"].items() if Status(s) in TO_FIX)
@@ -72,7 +68,7 @@ class Preview:
             client = connect(self.target, simulator_state=beside(self.ledger_path, SIMULATOR_STATE),
                              rate=self.settings.rate, on_response=http_logger(None, None))
             try:
-                self._catalog = load_catalog(client, beside(self.ledger_path, "catalog"), self.target.namespace)
+                self._catalog = load_catalog(client, self.ledger_path, self.target.namespace)
                 when = dt.datetime.fromtimestamp(self._catalog.fetched_at or 0).astimezone()
                 self.catalog_note = (f"each reward and amount against the catalog of {self.target.describe()}, "
                                      f"as read at {when:%Y-%m-%d %H:%M %Z}")
@@ -92,10 +88,10 @@ class Preview:
         guard = self.campaign.recipient_guard
         return [
             SHEET_CHECK,
-            Check("Catalog (reward, amount)", self._catalog is not None,
+            Check(CATALOG, self._catalog is not None,
                   self.catalog_note or ("no row left to check" if not plan_items else "not read")),
-            Check("Ordered before (DUPLICATE)", True, ledger),
-            Check("Same recipient (HELD)", guard != "off",
+            Check(ORDERED, True, ledger),
+            Check(RECIPIENT, guard != "off",
                   "off in the campaign file" if guard == "off" else
                   f"window: {'the campaign' if guard == 'campaign' else f'{guard} days'}; {ledger}"),
         ]
@@ -127,14 +123,25 @@ def _ledger_as_run_sees_it(path: Path, output: Path, target: Target) -> tuple[Le
     return ledger, old
 
 
+@dataclass(frozen=True)
+class Check:
+    """One of the checks a report's rows went through, for the Summary: whether it ran, and how."""
+    name: str
+    ran: bool
+    how: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"check": self.name, "ran": self.ran, "how": self.how}
+
+
+CATALOG, ORDERED, RECIPIENT = "Catalog (reward, amount)", "Ordered before (DUPLICATE)", "Same recipient (HELD)"
 SHEET_CHECK = Check("Sheet rules", True, "every row against Tango's rules for its delivery method: required "
                     "cells, formats, dates, amounts (up to the campaign's max_row_amount), duplicates in the file")
 
 
 def _offline(settings: CheckSettings) -> list[Check]:
     why = f"NOT CHECKED: {settings.offline}"
-    return [SHEET_CHECK, Check("Catalog (reward, amount)", False, why), Check("Ordered before (DUPLICATE)", False, why),
-            Check("Same recipient (HELD)", False, why)]
+    return [SHEET_CHECK, *(Check(name, False, why) for name in (CATALOG, ORDERED, RECIPIENT))]
 
 
 def validate_file(path: str | Path, settings: CheckSettings, progress: Progress | None = None,

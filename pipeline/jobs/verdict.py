@@ -10,7 +10,6 @@ nothing sent, so that its report says what ``run`` would do, row by row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pipeline.config import Campaign
 from pipeline.ledger import Ledger
@@ -20,18 +19,7 @@ from pipeline.stages.guard import guard
 from pipeline.stages.preflight import Catalog, catalog_check
 from rules import RuleBook
 
-__all__ = ["Check", "decide"]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One of the checks a report's rows went through, for the Summary: whether it ran, and how."""
-    name: str
-    ran: bool
-    how: str
-
-    def as_dict(self) -> dict[str, object]:
-        return {"check": self.name, "ran": self.ran, "how": self.how}
+__all__ = ["decide"]
 
 
 def decide(checked: Checked, ledger: Ledger, campaign: Campaign, book: RuleBook, seen: dict[str, str],

@@ -103,16 +103,14 @@ def plan_file(frame: pl.DataFrame, sha256: str, file_name: str, campaign: Campai
     this run sends; updated with this file's.
     """
     items = line_items(frame, campaign, book)
-    sheets = frame[SHEET] if SHEET in frame.columns else pl.Series(SHEET, [""] * frame.height)
-    invalid_rows = frame.with_columns(sheets.alias(SHEET)).filter(
-        pl.col("status") == Status.INVALID.value).select(IDX, SHEET, ROW)
+    invalid_rows = frame.filter(pl.col("status") == Status.INVALID.value).select(IDX, SHEET, ROW)
     invalid: dict[int, tuple[str, int, str]] = {}
     if not invalid_rows.is_empty():
         ids = line_item_ids(frame, campaign)
-        invalid = {idx: (sheet or "", row, ids[idx]) for idx, sheet, row in invalid_rows.iter_rows()}
+        invalid = {idx: (sheet, row, ids[idx]) for idx, sheet, row in invalid_rows.iter_rows()}
     view = ledger_view(ledger, sha256, [i.id for i in items] + [lid for _, _, lid in invalid.values()])
     plan = FilePlan()
-    _valid_rows(items, view, plan, seen, file_name, sheets.n_unique() > 1)
+    _valid_rows(items, view, plan, seen, file_name, frame[SHEET].n_unique() > 1)
     _refused_today(invalid, view, plan)
     return plan
 

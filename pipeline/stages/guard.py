@@ -64,11 +64,14 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
     """The items to send, and a HELD decision for those whose recipient already has the reward."""
     if window == "off":
         return items, {}
+    by_recipient: dict[str, list[OrderedTo]] = {}
+    for e in earlier:
+        by_recipient.setdefault(e.recipient, []).append(e)
     keep: list[LineItem] = []
     held: dict[int, Decision] = {}
     for item in items:
         repeats = [] if item.referenced or item.recipient is None else [
-            e for e in earlier if e.recipient == item.recipient and e.line_item_id != item.id
+            e for e in by_recipient.get(item.recipient, ()) if e.line_item_id != item.id
             and e.utid.upper() == item.utid.upper() and e.campaign == campaign and _within(e, window, now)]
         if not repeats:
             keep.append(item)

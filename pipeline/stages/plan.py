@@ -163,7 +163,7 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[
                               delivery_method=row["deliveryMethod"],
                               payload=_payload(row, row["_id"], book), recipient=recipient_of(row),
                               referenced=bool(row.get("externalRefLineItemID")),
-                              details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row.get(SHEET) or ""))
+                              details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))
     return items
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from pipeline.errors import Rejected, Stop, TangoError
 from pipeline.model import Decision, RunRule, Severity, Status
 from pipeline.stages.plan import LineItem
+from pipeline.state import beside
 from pipeline.tango import TangoClient
 
 __all__ = ["CATALOG_TTL", "Catalog", "cache_path", "catalog_check", "check_account", "load_catalog"]
@@ -97,10 +98,10 @@ def cache_path(base: Path, namespace: str) -> Path:
     return base.with_name(f"{base.name}-{re.sub(r'[^A-Za-z0-9]+', '-', namespace).strip('-')}.json")
 
 
-def load_catalog(client: TangoClient, base: Path, namespace: str,
+def load_catalog(client: TangoClient, ledger: Path, namespace: str,
                  clock: Callable[[], float] = time.time) -> Catalog:
-    """The catalog, from a cache younger than 12 hours or from Tango (then cached at ``base``)."""
-    path = cache_path(base, namespace)
+    """The catalog, from a cache younger than 12 hours or from Tango (then cached beside ``ledger``)."""
+    path = cache_path(beside(ledger, "catalog"), namespace)
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
         if clock() - float(cached["fetched_at"]) < CATALOG_TTL:
