@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.files import NotRegular, TooLarge, regular_bytes
+from pipeline.masking import shown
 from pipeline.state import beside
 from pipeline.target import Target, resolve_target
 from rules import RuleBook
@@ -41,6 +43,7 @@ IDENTIFIER_RE = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
 # order-level text keys and their maximum length (seed 004)
 ORDER_TEXT = {"campaign": 1024, "purchaseOrderNumber": 100, "notes": 150}
 SENDER_KEYS = {"firstName": 100, "lastName": 100, "email": 254}
+CAMPAIGN_FILE_LIMIT = 1 << 20     # bytes: a campaign file is a few lines of TOML
 NUMERIC_DEFAULTS = {"amount", "quantity"}
 NO_DEFAULT = {"externalRefLineItemID": "each row needs its own reference"}
 
@@ -192,17 +195,26 @@ def _shipping_form(path: str, data: dict[str, Any], book: RuleBook) -> str | Non
     return str(value)
 
 
-def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
-    p = str(path)
+def _toml(p: str, path: str | Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(regular_bytes(Path(path), CAMPAIGN_FILE_LIMIT).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{p}: campaign file not found") from None
+    except (NotRegular, TooLarge) as exc:
+        raise UsageError(f"{p}: {exc}: give the campaign file (a small TOML text file)") from None
     except OSError as exc:
         raise UsageError(f"{p}: cannot read the campaign file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{p}: the campaign file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                         f"position {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{p}: not valid TOML: {exc}") from None
+    return data
+
+
+def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
+    p = shown(str(path))
+    data = _toml(p, path)
 
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", "bulk_shipping",
              "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}

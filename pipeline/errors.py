@@ -12,11 +12,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from pipeline.masking import mask, shown
+
 __all__ = [
     "AuthFailed",
     "BadAnswer",
     "InputError",
     "InsufficientFunds",
+    "LedgerUnusable",
     "Locked",
     "NeedsFix",
     "PipelineError",
@@ -25,6 +28,7 @@ __all__ = [
     "Stop",
     "TangoError",
     "Unavailable",
+    "Unwritable",
     "UsageError",
     "bugs",
 ]
@@ -61,6 +65,9 @@ class InputError(NeedsFix):
 
     def __init__(self, file: str, reason: str, *, sheet: str | None = None,
                  row: int | None = None, column: str | None = None) -> None:
+        # the message may quote a cell or a name from outside: masked and printable
+        file, reason = shown(file), mask(shown(reason))
+        sheet = shown(sheet) if sheet else sheet
         self.file, self.reason, self.sheet, self.row, self.column = file, reason, sheet, row, column
         where = [file]
         if sheet:
@@ -84,7 +91,17 @@ class Stop(Rerunnable):
 
 
 class Locked(Rerunnable):
-    """Another run holds the lock: try again later, exit 75."""
+    """Another run (or another program) holds the lock or the ledger: try again later, exit 75."""
+
+
+class Unwritable(Rerunnable):
+    """The output folder cannot be written (read-only, full, not a folder): exit 3; what was recorded
+    stays, and the same command continues once there is room."""
+
+
+class LedgerUnusable(Rerunnable):
+    """The ledger file cannot be used (read-only, a folder, not a database, damaged, emptied): exit 3.
+    Nothing was sent without being recorded; the message names the file and the way to recover."""
 
 
 class TangoError(PipelineError):

@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from pipeline.errors import Locked
+from pipeline.environment import why
+from pipeline.errors import LedgerUnusable, Locked
+from pipeline.masking import shown
 
 __all__ = ["RunLock"]
 
@@ -24,8 +26,15 @@ class RunLock:
         self.fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            ledger = shown(str(self.path.with_suffix("")))
+            raise LedgerUnusable(f"the ledger {ledger} cannot be used: its lock file {shown(str(self.path))} cannot "
+                                 f"be written ({why(exc)}). The run stopped; nothing already recorded was lost. Make "
+                                 "the ledger's folder writable (is its disk mounted read-only, or full?) and run "
+                                 "the same command again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

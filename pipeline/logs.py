@@ -10,30 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import sys
 from pathlib import Path
+
+from pipeline.masking import mask, shown, shown_lines
 
 __all__ = ["LOGGER", "mask", "setup"]
 
 LOGGER = "tango_batch"
-EMAIL = re.compile(r"(?<![\w.+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-# E.164, or the North-American shapes people write; not digits inside paths, dates, times or IDs
-PHONE = re.compile(r"(?<![\w+/.:-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,5}|\+\d{8,15}"
-                   r"|\+?1?[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4})(?![\w/:-])")
-
-
-def mask(text: str) -> str:
-    """'jane.doe@example.com' -> 'j***@example.com'; '+14155552671' -> '+*********71'."""
-    text = EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    return PHONE.sub(_mask_phone, text)
-
-
-def _mask_phone(match: re.Match[str]) -> str:
-    number = match.group()
-    if sum(ch.isdigit() for ch in number) < 8:      # too short to be a phone number: an amount
-        return number
-    return re.sub(r"\d", "*", number[:-2]) + number[-2:]
 
 
 class _Mask(logging.Filter):
@@ -45,7 +29,10 @@ class _Mask(logging.Filter):
         text = record.getMessage()
         for secret in self.secrets:         # before masking, which could alter a secret shaped like a phone
             text = text.replace(secret, "[secret]")
-        record.msg, record.args = mask(text), None
+        record.msg, record.args = shown_lines(mask(text)), None
+        for key in ("file", "batch", "status", "request_id"):
+            if isinstance(getattr(record, key, None), str):
+                setattr(record, key, shown(mask(getattr(record, key))))
         return True
 
 

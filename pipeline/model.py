@@ -24,6 +24,7 @@ __all__ = [
     "MEANING",
     "ORDERED",
     "RECIPIENT_DETAILS",
+    "REPORT_MARKER",
     "ROW",
     "RUN_STATUSES",
     "SENT",
@@ -95,6 +96,11 @@ class BatchState(StrEnum):
 class FileState(StrEnum):
     PROCESSING = "processing"   # being worked on: rows may still be pending
     DONE = "done"               # every row settled or reported
+
+
+# The custom document property every report workbook carries: a workbook with it is one of this
+# pipeline's reports come back as input, whose own columns (Status, Errors...) are dropped on reading.
+REPORT_MARKER = "tango-batch report"
 
 
 class ExitCode(IntEnum):

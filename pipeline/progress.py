@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from pipeline.masking import mask, shown_lines
+
 __all__ = ["Progress"]
 
 BAR_THRESHOLD = 20_000   # rows; shorter files finish before a bar would help
@@ -23,10 +25,11 @@ class Progress:
         self.log = log
 
     def say(self, text: str) -> None:
+        """A line for people: e-mails and phones masked, every character printable (see ``pipeline.masking``)."""
         if self.log is not None:
-            self.log.info(text.strip())
+            self.log.info(text.strip())         # the log's filter masks it
         else:
-            print(text, file=self.stream, flush=True)
+            print(shown_lines(mask(text)), file=self.stream, flush=True)
 
     @contextmanager
     def rows(self, label: str, total: int) -> Iterator[Callable[[int], None]]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipeline.errors import UsageError
+from pipeline.masking import without_userinfo
 
 __all__ = ["BasicCredentials", "OAuthCredentials", "Target", "resolve_target"]
 
@@ -87,6 +88,9 @@ def _oauth(env: Mapping[str, str]) -> OAuthCredentials | None:
         missing.append("TANGO_PASSWORD" if env.get("TANGO_USERNAME") else "TANGO_USERNAME")
     if missing:
         raise UsageError(f"OAuth (TANGO_CLIENT_ID is set) also needs {' and '.join(missing)} in the environment")
+    if without_userinfo(env["TANGO_AUTH_URL"]) != env["TANGO_AUTH_URL"]:
+        raise UsageError("TANGO_AUTH_URL carries a user name or password: give the URL without them (the client's "
+                         "credentials go in TANGO_CLIENT_ID and TANGO_CLIENT_SECRET)")
     return OAuthCredentials(env["TANGO_AUTH_URL"], env["TANGO_CLIENT_ID"], env["TANGO_CLIENT_SECRET"],
                             env.get("TANGO_USERNAME") or None, env.get("TANGO_PASSWORD") or None,
                             env.get("TANGO_AUTH_AUDIENCE") or DEFAULT_AUDIENCE)
@@ -97,6 +101,10 @@ def _where(value: str) -> tuple[str, str]:
         return value, SANDBOX_URL if value == "sandbox" else PRODUCTION_URL
     if value.startswith(("http://", "https://")):
         url = value.rstrip("/")
+        if without_userinfo(url) != url:        # never stored (the ledger keys its records by the URL) nor logged
+            raise UsageError(f"the target URL {without_userinfo(url)} carries a user name or password: never put "
+                             "credentials in a URL; put them in TANGO_PLATFORM_NAME / TANGO_PLATFORM_KEY (or the "
+                             "TANGO_CLIENT_* variables for OAuth) and give the URL without them")
         return {SANDBOX_URL: "sandbox", PRODUCTION_URL: "production"}.get(url, "url"), url
     raise UsageError(f"--target must be simulator, sandbox, production or a URL; got {value!r}")
 

@@ -52,7 +52,6 @@ class RuleBook:
     labels: dict[str, str]                 # field -> label used when the sheet has no column
     aliases: dict[str, str]                # header_key(alias) -> field
     report_columns: tuple[str, ...]        # columns written by the pipeline, dropped on input
-    report_markers: tuple[str, ...]        # their presence says the sheet is one of our reports
     lookalikes: dict[str, str]             # header word -> field it probably means
     methods: dict[str, dict[str, Any]]     # the delivery-method matrix
     method_aliases: dict[str, str]
@@ -135,7 +134,6 @@ def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]
         labels={name: spec["label"] for name, spec in fields["fields"].items()},
         aliases=_aliases(fields),
         report_columns=tuple(fields["report"]["columns"]),
-        report_markers=tuple(fields["report"]["markers"]),
         lookalikes={word: name for name, spec in fields["fields"].items() for word in spec.get("lookalikes", [])},
         methods=tango["methods"],
         method_aliases=tango["method_aliases"],

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from rules import Rule, RuleBook
-from rules.patterns import DATE_RE, DATETIME_RE, E164_RE, SCIENTIFIC_RE, US_MOBILE_RE
+from rules.patterns import DATE_RE, DATETIME_RE, E164_RE, FORMULA_START_RE, SCIENTIFIC_RE, US_MOBILE_RE
 from rules.wording import ascii_suggestion, chars_not_in, phone_reason, quote
 
 __all__ = ["KINDS", "Failure", "Kind", "explain"]
@@ -243,6 +243,15 @@ def _postal(f: Failure) -> str:
     if f.row.get("country") == "US":
         return f"{f.label} must be a 5-digit US ZIP code such as 02134; got {f.got}."
     return f"{f.label} must be 5 to 10 letters and digits; got {f.got}."
+
+
+@kind("no_formula_start", lambda c, r, b, t: ~c.str.contains(FORMULA_START_RE))
+def _no_formula_start(f: Failure) -> str:
+    first = (f.value or "")[:1]
+    if first.isprintable():
+        return (f"{f.label} must not start with {first}: a spreadsheet opening it would take it for a formula; "
+                f"got {f.got}.{f.fix}")
+    return f"{f.label} must not start with an invisible control character (U+{ord(first):04X}).{f.fix}"
 
 
 @kind("not_scientific", lambda c, r, b, t: ~c.str.contains(SCIENTIFIC_RE))

@@ -77,10 +77,14 @@ def write_csv(path: Path, rows: list[dict[str, Any]], *, encoding: str = "utf-8"
 
 
 def write_xlsx(path: Path, grid: list[list[Any]], *, sheet: str = "Sheet1",
-               more: dict[str, list[list[Any]]] | None = None) -> Path:
-    """A workbook whose first sheet holds ``grid`` from A1 (None = empty cell; numbers stay numbers)."""
+               more: dict[str, list[list[Any]]] | None = None, report: bool = False) -> Path:
+    """A workbook whose first sheet holds ``grid`` from A1 (None = empty cell; numbers stay numbers);
+    ``report``: it carries the marker of the pipeline's own reports."""
+    from pipeline.model import REPORT_MARKER
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                            "strings_to_urls": False})
+    if report:
+        book.set_custom_property(REPORT_MARKER, "1")
     date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})
     for name, cells in {sheet: grid, **(more or {})}.items():
         ws = book.add_worksheet(name)

@@ -85,9 +85,20 @@ def test_two_columns_for_one_field_is_an_error_naming_both(tmp_path):
 
 
 def test_report_columns_are_dropped_when_a_report_comes_back(tmp_path):
-    path = write_xlsx(tmp_path / "f.xlsx", [["First Name", "Errors", "Status"], ["Ann", "old error", "INVALID"]])
-    sheet = read_sheet(path)
-    assert sheet.headers == ("First Name",)
+    grid = [["First Name", "Errors", "Status"], ["Ann", "old error", "INVALID"]]
+    sheet = read_sheet(write_xlsx(tmp_path / "f.xlsx", grid, report=True))
+    assert sheet.headers == ("First Name",) and sheet.notices == ()
+
+
+def test_a_sheets_own_column_named_like_a_report_column_is_kept_renamed_and_said(tmp_path):
+    """Without the reports' marker, columns named Status or Row are the user's own: never dropped."""
+    grid = [["First Name", "Status", "Row", "Order ID"], ["Ann", "new hire", "7", "PO-1"]]
+    sheet = read_sheet(write_xlsx(tmp_path / "f.xlsx", grid))
+    assert sheet.headers == ("First Name", "Status (from sheet)", "Row (from sheet)", "Order ID (from sheet)")
+    assert sheet.frame.row(0)[:4] == ("Ann", "new hire", "7", "PO-1") and sheet.frame["__row__"][0] == 2
+    assert len(sheet.notices) == 3 and "'Status' (B)" in sheet.notices[0] and "kept as 'Status (from sheet)'" \
+        in sheet.notices[0]
+    assert any("Row (from sheet)" in line for line in sheet.reading())
 
 
 def test_first_sheet_with_a_header_is_used(tmp_path):
@@ -228,7 +239,7 @@ class TestHeaders:
     def test_a_user_column_named_status_is_kept_in_an_ordinary_sheet(self, tmp_path):
         path = tmp_path / "st.csv"
         path.write_text("First Name,Status\nAnn,On leave\n")
-        assert read_sheet(path).headers == ("First Name", "Status")
+        assert read_sheet(path).headers == ("First Name", "Status (from sheet)")
 
 
 class TestMoreCsv:

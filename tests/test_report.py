@@ -38,8 +38,8 @@ def result(tmp_path):
         base_row("EMAIL", Employee="E1"),
         base_row("PHONE", Employee="E2", Mobile="12345"),
         base_row("ADDRESS", Employee="E3", First_Name="José", State=""),
-        base_row("EMAIL", Employee="=1+2", First_Name="@SUM(A1)", Email="b@example.com",
-                 Message="-2+3", Note="+cmd|' /C calc'!A0"),
+        base_row("EMAIL", Employee="=1+2", Team="@SUM(A1)", Email="b@example.com",
+                 Dept="-2+3", Note="+cmd|' /C calc'!A0"),
         base_row("BULKDIGITAL", Employee="E5"),
     ]
     return run(tmp_path, rows)

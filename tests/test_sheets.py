@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.model import ROW, SHEET
+from pipeline.model import REPORT_MARKER, ROW, SHEET
 from pipeline.stages.ingest import read_sheet
 from tests.helpers import BOOK, cli, created, write_xlsx
 
@@ -188,6 +188,8 @@ def test_a_failures_file_says_a_cell_note_on_the_row_it_belongs_to(tmp_path):
     ws.title = "Sales"
     ws.append([*HEADER, "Row", "Errors"])
     ws.append(["Ann", "Lee", "ann@example.com", "=20+5", "U761382", "EMAIL", 6, "old"])   # no saved result
+    from openpyxl.packaging.custom import StringProperty
+    book.custom_doc_props.append(StringProperty(name=REPORT_MARKER, value="1"))     # as the reports carry
     ws.append(["Bob", "Lee", "bob@example.com", "25", "U761382", "EMAIL", 9, "old"])
     book.save(tmp_path / "fixed.xlsx")
     (tmp_path / "c.toml").write_text(CAMPAIGN + '[defaults]\namount = "100"\n')
@@ -206,11 +208,13 @@ def test_row_numbers_that_repeat_in_a_failures_file_give_way_to_the_files_own(tm
     path = write_xlsx(tmp_path / "f.xlsx", [[*HEADER, "Row", "Errors"],
                                             ["Ann", "Lee", "ann@example.com", "25", "U761382", "EMAIL", 6, ""],
                                             ["Ann", "Lee", "ann2@example.com", "25", "U761382", "EMAIL", 6, ""],
-                                            ["Cy", "Lee", "cy@example.com", "25", "U761382", "EMAIL", 8, ""]])
+                                            ["Cy", "Lee", "cy@example.com", "25", "U761382", "EMAIL", 8, ""]],
+                      report=True)
     assert read_sheet(path, BOOK).frame[ROW].to_list() == [2, 3, 4]
     kept = write_xlsx(tmp_path / "g.xlsx", [[*HEADER, "Row", "Errors"],
                                             ["Ann", "Lee", "ann@example.com", "25", "U761382", "EMAIL", 6, ""],
-                                            ["Dee", "Lee", "dee@example.com", "25", "U761382", "EMAIL", None, ""]])
+                                            ["Dee", "Lee", "dee@example.com", "25", "U761382", "EMAIL", None, ""]],
+                      report=True)
     assert read_sheet(kept, BOOK).frame[ROW].to_list() == [6, 3]     # a new row: its place in the file
 
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.cli.commands import logged, validate, where
 from pipeline.cli.parser import parser
-from pipeline.errors import UsageError, bugs
+from pipeline.environment import os_error_in, unwritable
+from pipeline.errors import LedgerUnusable, Locked, Unwritable, UsageError, bugs
 from pipeline.model import ExitCode
+
+if TYPE_CHECKING:
+    from pipeline.progress import Progress
 
 __all__ = ["main"]
 
@@ -30,24 +35,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from pipeline.progress import Progress
     progress = Progress()
+    sys.unraisablehook = _quietly
     try:
         if args.command == "validate":
             return validate(args, progress)
         if args.command == "ledger" and args.ledger_command == "where":
             return where(args)
         return logged(args)
-    except UsageError as exc:
-        progress.say(f"tango-batch: error: {exc}")
-        return ExitCode.USAGE
     except KeyboardInterrupt:
         progress.say("interrupted: everything sent so far is recorded; run the same command again")
         return ExitCode.INTERRUPTED
-    except bugs() as exc:  # a bug: say so plainly; the ledger keeps what was recorded
-        from pipeline.logs import mask
-        progress.say(mask(f"internal error: {type(exc).__name__}: {exc}"))
-        if getattr(args, "debug", False):
-            traceback.print_exc()
-        return ExitCode.INTERNAL
+    except bugs() as exc:
+        return _failed(exc, progress, debug=getattr(args, "debug", False))
+
+
+def _quietly(unraisable: sys.UnraisableHookArgs) -> None:
+    """What Python could not raise while cleaning up (a half-written workbook's file on a full disk,
+    closed at exit): the failure itself has been said; the details go to the debug log only."""
+    import logging
+    logging.getLogger("tango_batch.cleanup").debug("ignored while cleaning up: %r", unraisable.exc_value)
+
+
+def _failed(exc: BaseException, progress: Progress, debug: bool) -> int:
+    """The exit code and the message of a command that ended on ``exc``."""
+    if isinstance(exc, UsageError):
+        progress.say(f"tango-batch: error: {exc}")
+        return ExitCode.USAGE
+    if isinstance(exc, Locked):
+        progress.say(f"tango-batch: {exc}")
+        return ExitCode.LOCKED
+    if isinstance(exc, (LedgerUnusable, Unwritable)):
+        progress.say(f"tango-batch: error: {exc}")
+        return ExitCode.STOPPED
+    if (cause := os_error_in(exc)) is not None:     # the machine, not the program (a log file, a folder)
+        progress.say(f"tango-batch: error: {unwritable(cause)}")
+        return ExitCode.STOPPED
+    # a bug: say so plainly; the ledger keeps what was recorded
+    progress.say(f"internal error: {type(exc).__name__}: {exc}")
+    if debug:
+        traceback.print_exc()
+    return ExitCode.INTERNAL
 
 
 if __name__ == "__main__":

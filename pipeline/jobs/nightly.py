@@ -20,6 +20,7 @@ from pipeline.config import RunSettings
 from pipeline.jobs.results import FileOutcome, RunResult
 from pipeline.jobs.run import run_files
 from pipeline.ledger import Ledger
+from pipeline.masking import mask, shown, shown_lines
 from pipeline.model import FileState
 from pipeline.progress import Progress
 from pipeline.tango import TangoClient
@@ -32,6 +33,12 @@ def inbox_files(inbox: Path) -> list[Path]:
     files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))
              and not p.name.endswith((".part", ".tmp", ".crdownload"))]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _not_files(inbox: Path) -> list[Path]:
+    """What the inbox holds that is neither a file nor one of its own folders."""
+    return sorted(p for p in inbox.iterdir() if not p.is_file() and not p.name.startswith(".")
+                  and not (p.is_dir() and p.name in ("processed", "rejected")))
 
 
 def _sha256(path: Path) -> str:
@@ -53,7 +60,8 @@ def _move(path: Path, folder: Path) -> Path:
 
 
 def _note(path: Path, text: str) -> None:
-    path.with_name(path.name + ".why.txt").write_text(text + "\n", encoding="utf-8")
+    """The note beside a file moved out of the inbox: why (masked, printable: see ``pipeline.masking``)."""
+    path.with_name(path.name + ".why.txt").write_text(mask(shown_lines(text)) + "\n", encoding="utf-8")
 
 
 def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progress) -> list[Path]:
@@ -61,9 +69,9 @@ def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progr
     fresh = []
     for path in waiting:
         known = ledger.file(_sha256(path))
-        if known is not None and known.state == FileState.DONE and known.path == str(path.resolve()):
+        if known is not None and known.state == FileState.DONE and known.path == shown(str(path.resolve())):
             # processed here, killed before the move: finish the move
-            ledger.file_update(known.sha256, path=str(_move(path, processed).resolve()))
+            ledger.file_update(known.sha256, path=shown(str(_move(path, processed).resolve())))
             progress.say(f"{path.name}: processed by an earlier run; moved to {processed}")
         elif known is not None and known.state == FileState.DONE:
             moved = _move(path, processed)
@@ -97,7 +105,7 @@ def _file_away(outcome: FileOutcome, ledger: Ledger, inbox: Path, progress: Prog
     else:
         moved = _move(path, inbox / "processed")
         if outcome.sha256:
-            ledger.file_update(outcome.sha256, path=str(moved.resolve()))
+            ledger.file_update(outcome.sha256, path=shown(str(moved.resolve())))
         progress.say(f"{path.name}: done; moved to {moved}")
 
 
@@ -108,6 +116,9 @@ def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: Tang
         fresh = _known(inbox_files(inbox), ledger, inbox / "processed", progress)
     finally:
         ledger.close()
+    for odd in _not_files(inbox):
+        progress.say(f"{odd.name}: not a file (a folder, a link to nothing, a pipe or a device): left alone; "
+                     "put the spreadsheet itself in the inbox")
     progress.say(f"inbox {inbox}: {len(fresh)} files to process")
     result = run_files([str(p) for p in fresh], settings, progress, client, reuse_folders=True, deliveries=True)
     ledger = Ledger(settings.ledger, settings.target.namespace)

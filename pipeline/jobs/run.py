@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import RunSettings
-from pipeline.errors import InputError, Stop, bugs
+from pipeline.environment import os_error_in, unwritable
+from pipeline.errors import InputError, LedgerUnusable, Locked, Stop, bugs
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
 from pipeline.jobs.verdict import decide
 from pipeline.ledger import FileRecord, Ledger
+from pipeline.masking import shown
 from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_file
@@ -174,8 +176,8 @@ def _check(run: _Run, outcome: FileOutcome, earlier: list[FileOutcome]) -> FileW
     checked = _read(run, outcome)
     if checked is None:
         return None
-    name, outcome.sha256 = checked.path.name, checked.sheet.sha256
-    if len(checked.sheet.parts) > 1 or checked.sheet.skipped:
+    name, outcome.sha256 = checked.sheet.name, checked.sheet.sha256
+    if len(checked.sheet.parts) > 1 or checked.sheet.skipped or checked.sheet.notices:
         for line in checked.sheet.reading():
             run.progress.say(line)
     changed = campaign_changed(run.ledger.file(outcome.sha256), run.settings.campaign)
@@ -212,7 +214,7 @@ def _send(run: _Run, works: list[FileWork]) -> None:
     settings = run.settings
     for work in works:
         sheet = work.checked.sheet
-        run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, str(sheet.path.resolve()),
+        run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, shown(str(sheet.path.resolve())),
                              settings.today.isoformat(), FileRecord.sheets_text(sheet.sheets),
                              dataclasses.asdict(settings.campaign))
         run.ledger.add_pending(run.run_id, work.plan.items, settings.campaign.campaign)
@@ -243,7 +245,15 @@ def _finish_all(run: _Run, outcomes: list[FileOutcome], works: list[FileWork], r
     for outcome, work in zip(outcomes, works, strict=True):
         try:
             outcome.summary = _finish(run, work, reuse_folders)
+        except (Locked, LedgerUnusable):
+            raise
         except bugs() as exc:
+            if (cause := os_error_in(exc)) is not None:     # the output folder is full or read-only
+                stopped = unwritable(cause, run.settings.output)
+                outcome.unreported = f"its rows are recorded, but its report could not be written: {stopped}"
+                run.progress.say(f"error: {shown(Path(outcome.path).name)}: {outcome.unreported}")
+                run.worse(ExitCode.STOPPED)
+                continue
             outcome.unreported = _bug(outcome.path, "writing the report of", exc,
                                       "its rows are recorded, but its report could not be written")
             run.progress.say(f"error: {Path(outcome.path).name}: {outcome.unreported}")

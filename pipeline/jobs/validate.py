@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import CheckSettings
-from pipeline.errors import InputError, Stop, bugs
+from pipeline.environment import os_error_in, unwritable
+from pipeline.errors import InputError, LedgerUnusable, Locked, Stop, bugs
 from pipeline.jobs.verdict import decide
 from pipeline.ledger import Ledger
 from pipeline.ledger.merge import merge
@@ -199,7 +200,12 @@ def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview
             progress.say(f"error: {exc}")
             code = max(code, ExitCode.UNREADABLE)
             continue
+        except (Locked, LedgerUnusable):
+            raise
         except bugs() as exc:
+            if (cause := os_error_in(exc)) is not None:     # the output folder, not the program
+                progress.say(f"error: {unwritable(cause, settings.output)}")
+                return max(code, ExitCode.STOPPED)
             progress.say(f"internal error while processing {file}: {type(exc).__name__}: {exc}")
             if debug:
                 traceback.print_exc(file=progress.stream)

@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.ledger.history import History
+from pipeline.ledger.opening import connect, create, failures_of, not_empty, whole
 from pipeline.ledger.records import BatchRecord, LineRecord, LineUpdate, RowRecord, Sendable
 from pipeline.ledger.schema import MIGRATIONS
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
@@ -40,12 +41,16 @@ class Ledger(History):
     def __init__(self, path: str | Path, target: str) -> None:
         self.path = Path(path)
         self.target = target
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self._migrate()
+        with failures_of(self.path):
+            if not self.path.exists():
+                create(self.path)
+            not_empty(self.path)
+            self.db = connect(self.path)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            whole(self.db, self.path)
+            self._migrate()
 
     @classmethod
     def read_only(cls, path: str | Path, target: str, *, copy: bool = False) -> Ledger:
@@ -54,12 +59,14 @@ class Ledger(History):
         copy in memory, which may be written (to merge another into it, say) and is then forgotten."""
         ledger = cls.__new__(cls)
         ledger.path, ledger.target = Path(path), target
-        if not ledger.path.is_file():
+        if not ledger.path.exists():
             ledger.db = sqlite3.connect(":memory:", isolation_level=None)
         else:
-            source = sqlite3.connect(f"{ledger.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                     timeout=30)
-            source.execute("PRAGMA query_only = ON")
+            with failures_of(ledger.path):
+                not_empty(ledger.path)
+                source = connect(ledger.path, read_only=True)
+                source.execute("PRAGMA query_only = ON")
+                whole(source, ledger.path)
             ledger.db = source
             if copy or source.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
                 # written by an older version (or to be added to): a copy in memory, brought up to date there
@@ -90,14 +97,17 @@ class Ledger(History):
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One state change: all of it is written, or none of it."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        """One state change: all of it is written, or none of it. A ledger that fails under it
+        (locked by another program, a full disk, damage) is said by name (see ``failures_of``)."""
+        with failures_of(self.path):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     # --- runs ---------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:

@@ -17,11 +17,14 @@ import polars as pl
 from pipeline.model import IDX, ROW, SHEET, Severity, issue_schema
 from pipeline.stages.ingest import Sheet
 from rules import RuleBook
-from rules.patterns import SCIENTIFIC_RE
+from rules.patterns import INVISIBLE_RE, SCIENTIFIC_RE
 
 __all__ = ["Normalized", "normalize"]
 
 KEEP_LINE_BREAKS = {"message"}
+# text that reaches Tango as a name, an e-mail or an address: invisible characters taken out (INVISIBLE_RE)
+VISIBLE_ONLY = {"firstName", "lastName", "email", "mobileNumber", "companyName", "streetLine1", "streetLine2", "city",
+                "stateOrProvince", "postalCode", "country"}
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,12 @@ def _changed(label: str, what: str) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
     return message
 
 
+def _invisible(label: str) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+    def message(old: pl.Expr, new: pl.Expr) -> pl.Expr:      # the old value is not quoted: it shows reversed
+        return pl.format(f"{label}: invisible or text-direction characters removed; it is now '{{}}'.", new)
+    return message
+
+
 def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
     lab = labels.__getitem__
     return [
@@ -175,6 +184,13 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
         *[(pl.coalesce(cols[f]) if f in cols else pl.lit(None, pl.String)).alias(f) for f in book.fields],
     )
     warnings: list[pl.DataFrame] = []
+
+    # 0. invisible and text-direction characters (a right-to-left override, a zero-width space)
+    visible = [f for f in cols if f in VISIBLE_ONLY]
+    cleaned = frame.with_columns(pl.col(f).str.replace_all(INVISIBLE_RE, "") for f in visible)
+    for f in visible:
+        warnings.append(_warn(frame, cleaned, f, "text.invisible", _invisible(labels[f])))
+    frame = cleaned
 
     # 1. whitespace, on the cells as written
     spaced = frame.with_columns(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.stages.ingest.delimited import CSV_SUFFIXES, decode_text, read_delimited
+from pipeline.stages.ingest.limits import read_regular
 from pipeline.stages.ingest.sheet import HEADER_SEARCH_ROWS, CellNote, Part, Sheet, Skipped, column_letter
 from pipeline.stages.ingest.workbook import EXCEL_SUFFIXES, read_workbook
 from rules import RuleBook
@@ -29,13 +30,8 @@ def read_sheet(path: str | Path, book: RuleBook, sheet: str | Sequence[str] | No
     if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
         raise InputError(str(path), f"unsupported file type '{suffix or '(none)'}'; "
                          "upload an .xlsx, .xlsm or .csv file")
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "file not found") from None
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the file ({exc.strerror})") from None
-    if not content:
+    content = read_regular(path)
+    if not content.strip(b"\xef\xbb\xbf \t\r\n"):
         raise InputError(str(path), "the file is empty")
     digest = hashlib.sha256(content).hexdigest()
     if suffix in EXCEL_SUFFIXES:

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError
+from pipeline.stages.ingest.limits import MAX_ROWS, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -17,7 +18,6 @@ from pipeline.stages.ingest.sheet import (
     column_letter,
     find_header,
     score,
-    short,
     to_sheet,
 )
 from rules import RuleBook
@@ -54,8 +54,9 @@ def decode_text(path: Path, content: bytes) -> tuple[str, bytes | None]:
 
 
 def _line_ends(text: str) -> str:
-    if "\r" in text and "\r\n" not in text:      # old Mac line ends; \r\n is read as it is
-        return text.replace("\r", "\n")
+    """Old Mac line ends (a lone \\r), alone or mixed with others, become \\n; \\r\\n alone is read as it is."""
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
 
@@ -99,24 +100,48 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
                          "expected column names such as First Name, Email, Amount")
     data = raw if raw is not None else text.encode("utf-8")
-    width = len(records[idx])
+    header = records[idx]
+    width = next((i + 1 for i in range(len(header) - 1, -1, -1) if (header[i] or "").strip()), 1)
     try:
         try:
             grid = _csv_grid(data, sep, lines_before[idx], width)
         except pl.exceptions.ComputeError:
             # a row with more cells than the header: read them all, as columns without a name
-            grid = _csv_grid(data, sep, lines_before[idx], _widest(text, sep))
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(str(path), f"not a readable CSV file ({short(exc)})") from None
-    letters = [column_letter(i) for i in range(grid.width)]
-    return to_sheet(Grid(path, None, grid, 0, idx + 1, letters, digest), book)
+            grid = _csv_grid(data, sep, lines_before[idx], max(width, _widest(text, sep)), ragged=True)
+    except pl.exceptions.PolarsError:
+        raise InputError(str(path), f"not a readable CSV file: {_parse_problem(text, sep)}") from None
+    if grid.height + lines_before[idx] > MAX_ROWS:
+        raise InputError(str(path), f"the file has more than {MAX_ROWS:,} rows, more than Excel allows; split it "
+                         "into smaller files")
+    cells, letters = content_columns(grid, [column_letter(i) for i in range(grid.width)], path, None)
+    return to_sheet(Grid(path, None, cells, 0, idx + 1, letters, digest), book)
 
 
-def _csv_grid(data: bytes, sep: str, skip: int, width: int) -> pl.DataFrame:
+def _parse_problem(text: str, sep: str) -> str:
+    """Where and why the file cannot be read as CSV, in words that quote none of its cells (they
+    hold personal data)."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
+    consumed = 0
+    try:
+        for _ in reader:
+            consumed = reader.line_num
+    except csv.Error as exc:
+        return (f"the record that starts on line {consumed + 1} cannot be read ({exc}); is a quote (\") left "
+                "open, or one put inside a cell without doubling it?")
+    return "the CSV reader failed on it; open it in Excel and save it again as CSV"
+
+
+def _csv_grid(data: bytes, sep: str, skip: int, width: int, ragged: bool = False) -> pl.DataFrame:
     return pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
                        schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
-                       raise_if_empty=False)
+                       raise_if_empty=False, truncate_ragged_lines=ragged)
 
 
 def _widest(text: str, sep: str) -> int:
-    return max((len(record) for record in csv.reader(io.StringIO(text), delimiter=sep)), default=0)
+    """How many cells the widest record fills, up to its last non-empty one (empty cells after that
+    cost nothing: they are cut off)."""
+    widest = 0
+    for record in csv.reader(io.StringIO(text), delimiter=sep):
+        if len(record) > widest:
+            widest = max(widest, next((i + 1 for i in range(len(record) - 1, -1, -1) if record[i].strip()), 0))
+    return widest

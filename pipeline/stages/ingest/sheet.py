@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError
+from pipeline.masking import shown
 from pipeline.model import ROW, SHEET
 from rules import RuleBook, header_key
 
@@ -64,10 +65,12 @@ class Sheet:
     sha256: str
     notes: tuple[CellNote, ...] = ()   # what reading found beyond the values, on rows
     skipped: tuple[Skipped, ...] = ()  # sheets with data not read
+    notices: tuple[str, ...] = ()      # what reading did that the user should know (a column renamed)
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The file's name as it can be shown and stored (see ``pipeline.masking.shown``)."""
+        return shown(self.path.name)
 
     @property
     def sheet(self) -> str | None:
@@ -110,7 +113,7 @@ class Sheet:
         lines = [f"{self.name}" + (f", sheet '{p.name}'" if p.name else "")
                  + f": {counts.get(p.key, 0)} rows, header on row {p.header_row}" for p in self.parts]
         lines += [f"{self.name}, sheet '{s.name}': not read: {s.reason}" for s in self.skipped]
-        return lines
+        return lines + [f"{self.name}: {n}" for n in self.notices]
 
     def labels(self, book: RuleBook) -> dict[str, str]:
         """How messages name each field: the sheet's own header, else the field's label."""
@@ -128,6 +131,7 @@ class Grid:
     letters: list[str]           # each column's letter as Excel shows it
     digest: str                  # the file's SHA-256
     notes: list[CellNote] = field(default_factory=list)   # keyed by the grid's column names
+    ours: bool = False           # one of this pipeline's reports (its marker, see ``REPORT_MARKER``)
 
 
 def column_letter(index: int) -> str:
@@ -169,13 +173,14 @@ class _Columns:
     headers: list[str]
     fields: dict[int, str]       # position -> field
     row_column: int | None       # in one of this pipeline's reports: its Row column (original numbers)
+    notices: list[str]           # what was done to the columns that the user should know
 
 
 def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], book: RuleBook) -> _Columns:
     """Which input columns to keep, their header texts, and the field each recognized one means."""
-    keys = {header_key(c or "") for c in header_cells}
-    ours = any(header_key(m) in keys for m in book.report_markers)
-    dropped = {header_key(c) for c in book.report_columns} if ours else set()
+    reports = {header_key(c) for c in book.report_columns}
+    dropped = reports if grid.ours else set()
+    notices: list[str] = []
     keep: list[int] = []
     headers: list[str] = []
     fields: dict[int, str] = {}
@@ -187,6 +192,10 @@ def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], bo
         if key in dropped:
             row_column = i if key == "row" else row_column
             continue
+        if key in reports and not grid.ours:       # the sheet's own column, not one of our reports'
+            notices.append(f"column '{text}' ({grid.letters[i]}) has the name of a column this pipeline writes in "
+                           f"its reports; it is kept as '{text} (from sheet)'")
+            text = f"{text} (from sheet)"
         meant = book.aliases.get(key) if key else None
         if meant:
             if meant in seen:
@@ -201,7 +210,7 @@ def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], bo
         keep.append(i)
         headers.append(text or f"Column {grid.letters[i]}")
     _lookalikes(grid, header_row, header_cells, set(fields.values()), book)
-    return _Columns(keep, headers, fields, row_column)
+    return _Columns(keep, headers, fields, row_column, notices)
 
 
 def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], mapped: set[str],
@@ -243,6 +252,7 @@ class Piece:
     part: Part
     frame: pl.DataFrame
     notes: tuple[CellNote, ...]
+    notices: tuple[str, ...] = ()
 
 
 def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
@@ -273,14 +283,15 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
     notes = tuple(CellNote(row_of[n.row], position[n.column], n.text, n.rule, n.error, grid.sheet)
                   for n in grid.notes if n.column in position and n.row in row_of)
     part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields)
-    return Piece(part, data, notes)
+    return Piece(part, data, notes, tuple((f"sheet '{grid.sheet}': " if grid.sheet else "") + n
+                                         for n in mapped.notices))
 
 
 def combine(path: Path, digest: str, pieces: list[Piece], skipped: list[Skipped] | None = None) -> Sheet:
     """The upload's rows: every piece's, in order; a column of one sheet is empty on another's rows."""
     frame = pl.concat([p.frame for p in pieces], how="diagonal") if len(pieces) > 1 else pieces[0].frame
     return Sheet(path, tuple(p.part for p in pieces), frame, digest, tuple(n for p in pieces for n in p.notes),
-                 tuple(skipped or ()))
+                 tuple(skipped or ()), tuple(n for p in pieces for n in p.notices))
 
 
 def to_sheet(grid: Grid, book: RuleBook) -> Sheet:

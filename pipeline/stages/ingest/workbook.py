@@ -10,6 +10,8 @@ that no row disappears unsaid.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,9 @@ import fastexcel
 import polars as pl
 
 from pipeline.errors import InputError
+from pipeline.model import REPORT_MARKER
 from pipeline.stages.ingest import xlsx_cells
+from pipeline.stages.ingest.limits import check_zip, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -54,9 +58,10 @@ def _load(reader: fastexcel.ExcelReader, path: Path, name: str) -> tuple[pl.Data
     try:
         loaded = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
         letters = [column_letter(c.absolute_index) for c in loaded.available_columns()]
-        return pl.DataFrame(loaded), letters
+        cells = pl.DataFrame(loaded)
     except Exception as exc:
         raise InputError(str(path), f"cannot read the sheet ({short(exc)})", sheet=name) from None
+    return content_columns(cells, letters, path, name)
 
 
 def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
@@ -64,9 +69,28 @@ def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
         raise InputError(str(path), "the workbook is password-protected (or an old .xls file): open it in "
                          "Excel, remove the password, and save it as .xlsx")
     try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, ValueError):
+        looks = "it looks like text (a CSV file?) saved with a workbook's name" if _text(content) else \
+            "it is not a zip archive, as every .xlsx file is"
+        raise InputError(str(path), f"not a readable Excel workbook ({looks}); open it in Excel and save it "
+                         "as .xlsx, or give a CSV file a .csv name") from None
+    with archive:
+        check_zip(path, archive)
+    try:
         return fastexcel.read_excel(content)
     except Exception as exc:
         raise InputError(str(path), f"not a readable Excel workbook ({short(exc)})") from None
+
+
+def _text(content: bytes) -> bool:
+    head = content[:4096]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:       # not a character cut at the end of the head
+            return False
+    return b"\x00" not in head
 
 
 def _find(reader: fastexcel.ExcelReader, path: Path, name: str, book: RuleBook) -> _Found | None:
@@ -107,6 +131,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
             raise InputError(str(path), f"there is no sheet named '{name}'; the sheets are: "
                              + ", ".join(f"'{n}'" for n in names))
     hidden = xlsx_cells.hidden_sheets(content)
+    ours = xlsx_cells.has_property(content, REPORT_MARKER)
     wanted = list(sheet_names) if sheet_names else [n for n in names if n not in hidden]
     found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]
     chosen = [f for f in _chosen(found, bool(sheet_names)) if f.idx is not None]
@@ -118,7 +143,8 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
     for f in chosen:
         assert f.idx is not None
         cells, notes = xlsx_cells.repair(content, f.name, f.cells, f.letters, f.idx)
-        pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes), book, first_column))
+        pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes, ours), book,
+                               first_column))
         first_column += cells.width
     skipped = [Skipped(f.name, _why_not(f)) for f in found if f not in chosen]
     # the other sheets of recipients (a header naming known columns): said, not silently left out

@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline.stages.ingest.sheet import CellNote
 
-__all__ = ["EXCEL_ERRORS", "hidden_sheets", "repair"]
+__all__ = ["EXCEL_ERRORS", "has_property", "hidden_sheets", "repair"]
 
 EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                 "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!")
@@ -36,6 +36,16 @@ CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
 FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>([^<]*)</f>)")
 EMPTY_VALUE = re.compile(rb"<v\s*/>|<v>\s*</v>")
 MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+
+
+def has_property(content: bytes, name: str) -> bool:
+    """Whether the workbook carries the custom document property ``name`` (docProps/custom.xml)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            custom = ElementTree.fromstring(z.read("docProps/custom.xml"))
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+        return False
+    return any(p.get("name") == name for p in custom.iter() if p.tag.endswith("}property"))
 
 
 def hidden_sheets(content: bytes) -> set[str]:

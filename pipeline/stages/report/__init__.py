@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from pipeline.model import IDX, ROW, SHEET, TO_FIX, Severity
+from pipeline.model import IDX, REPORT_MARKER, ROW, SHEET, TO_FIX, Severity
 from pipeline.stages.ingest import Part, Sheet
 from pipeline.stages.report.dry_run import write_dry_run
 from pipeline.stages.report.folders import new_folder
@@ -108,11 +108,19 @@ def _titles(parts: list[_Rows], base: str, originals: bool) -> list[str]:
     return worksheet_names([f"{base} {r.part.name}" for r in parts], taken=("Summary",))
 
 
+def _workbook(path: Path) -> Any:
+    """A workbook that carries the marker by which the pipeline knows its own reports when they
+    come back as input (``REPORT_MARKER``)."""
+    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    book.set_custom_property(REPORT_MARKER, "1")
+    return book
+
+
 def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
     """The rows to fix, each under its own sheet's name and with its original row number (the Row
     column), in a layout the pipeline reads again (the Errors column is ignored). A sheet with nothing
     to fix is left out (all but the first, when no sheet has anything to fix)."""
-    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    book = _workbook(path)
     to_fix = pl.col("status").is_in([s.value for s in TO_FIX])
     kept = [r for r in parts if not r.data.filter(to_fix).is_empty()] or parts[:1]
     for rows, title in zip(kept, _titles(kept, "Rows to fix", originals=True), strict=True):
@@ -128,7 +136,7 @@ def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
 
 def _report_workbook(path: Path, parts: list[_Rows], summary: dict[str, Any], id_cols: list[str],
                      tick: Callable[[int], None]) -> None:
-    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    book = _workbook(path)
     summary_sheet(book, summary)
     several = len(parts) > 1
     for rows, title in zip(parts, _titles(parts, "Rows", originals=False), strict=True):

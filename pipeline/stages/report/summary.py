@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
+from pipeline.masking import mask, shown
 from pipeline.model import CHECK_STATUSES, MEANING, ORDERED, RUN_STATUSES, SENT, SHEET, TO_FIX, Status
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.validate import Validated
@@ -47,12 +48,13 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
     summary = {
         "mode": mode,
         "target": target,
-        "file": str(sheet.path),
+        "file": mask(shown(str(sheet.path))),
         "sha256": sheet.sha256,
         "sheet": sheet.sheet,
         "header_row": sheet.header_row,
         "sheets": _per_sheet(sheet, frame, statuses),
-        "not_read": [{"sheet": s.name, "reason": s.reason} for s in sheet.skipped],
+        "not_read": [{"sheet": shown(s.name), "reason": mask(s.reason)} for s in sheet.skipped],
+        "notices": [mask(n) for n in sheet.notices],
         "checks": checks or [],
         "run_started": started.isoformat(timespec="seconds"),
         "campaign_file": campaign_path,
@@ -111,9 +113,13 @@ def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
 
 
 def _sheets(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
-    """The sheets read, with their rows, and the sheets not read, with why; for a workbook."""
+    """The sheets read, with their rows, and the sheets not read, with why (for a workbook); what
+    reading did that the user should know (a column renamed)."""
+    for notice in summary.get("notices", []):
+        ws.write_string(r, 0, f"Note: {notice}")
+        r += 1
     if summary["sheet"] is None:
-        return r
+        return r + 1 if summary.get("notices") else r
     for c, head in enumerate(["Sheet", "Rows", "Header row", "Read?"]):
         ws.write_string(r, c, head, st.bold)
     for part in summary["sheets"]:

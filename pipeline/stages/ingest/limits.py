@@ -1,0 +1,119 @@
+"""What one upload may cost, and the checks that hold it there before a reader spends it.
+
+A file is refused, with a message saying which limit and what to do, when:
+- it is not a regular file (a folder, a named pipe, a device): reading one could block for ever;
+- it is larger than ``MAX_FILE_BYTES`` on disk;
+- (a workbook) one of its parts inflates beyond ``MAX_PART_BYTES``, or all of them together beyond
+  ``MAX_INFLATED_BYTES`` (a "zip bomb"), or it declares an XML DOCTYPE (no Excel file does);
+- a sheet has more rows than Excel allows (``MAX_ROWS``), or more than ``MAX_COLUMNS`` columns
+  holding a value (empty columns, wherever they are, cost nothing and are dropped at once).
+
+The limits are far above what an upload of recipients needs (100,000 rows of 20 columns is about
+50 MB of sheet XML) and low enough that a file at a limit is read within a minute and 1 GB.
+The README's "Limits" section says the same; keep the two together.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import zipfile
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.errors import InputError
+from pipeline.files import NotRegular, TooLarge, regular_bytes
+
+__all__ = ["MAX_COLUMNS", "MAX_FILE_BYTES", "MAX_INFLATED_BYTES", "MAX_PART_BYTES", "MAX_ROWS", "check_zip",
+           "content_columns", "read_regular"]
+
+MAX_FILE_BYTES = 256 * 2**20      # the file on disk
+MAX_PART_BYTES = 128 * 2**20      # one part of a workbook, inflated (a sheet's XML, the shared strings)
+MAX_INFLATED_BYTES = 256 * 2**20  # every part of a workbook together, inflated
+MAX_ROWS = 1_048_576              # Excel's own limit
+MAX_COLUMNS = 512                 # columns holding a value, per sheet
+_CHUNK = 1 << 22
+_ROW = re.compile(rb"<row\b")
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of the file at ``path``, which must be a regular file of at most MAX_FILE_BYTES."""
+    try:
+        return regular_bytes(path, MAX_FILE_BYTES)
+    except NotRegular as exc:
+        raise InputError(str(path), f"this is {exc.kind}, not a file: upload the spreadsheet itself") from None
+    except TooLarge as exc:
+        raise InputError(str(path), f"the file is {exc.size / 2**20:,.0f} MB, more than the "
+                         f"{MAX_FILE_BYTES // 2**20} MB this pipeline reads; split it into smaller files") from None
+    except FileNotFoundError:
+        raise InputError(str(path), "file not found" if not path.is_symlink() else
+                         "file not found (it is a link to a file that does not exist)") from None
+    except OSError as exc:
+        raise InputError(str(path), _cannot_open(exc)) from None
+
+
+def _cannot_open(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "the file is a link that leads round in a circle"
+    if exc.errno == errno.EACCES:
+        return "permission denied: the pipeline may not read this file"
+    return f"cannot read the file ({exc.strerror or exc})"
+
+
+def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook whose parts inflate beyond the limits, before a reader inflates them: each
+    part is inflated here, in chunks, and counted (the size a part declares may lie)."""
+    total = 0
+    for info in archive.infolist():
+        if info.file_size > MAX_PART_BYTES:
+            raise _too_big(path, info.filename, info.file_size)
+        size, rows = 0, 0
+        sheet = info.filename.startswith("xl/worksheets/")
+        try:
+            with archive.open(info) as part:
+                head = part.read(1024)
+                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                    raise InputError(str(path), f"the workbook's part {info.filename} declares an XML DOCTYPE, "
+                                     "which no spreadsheet program writes; open the file in Excel and save it again")
+                chunk = head
+                while chunk:
+                    size += len(chunk)
+                    rows += len(_ROW.findall(chunk)) if sheet else 0
+                    if size > MAX_PART_BYTES:
+                        raise _too_big(path, info.filename, size)
+                    if rows > MAX_ROWS:
+                        raise InputError(str(path), f"a sheet of the workbook has more than {MAX_ROWS:,} rows, "
+                                         "more than Excel allows; split it into smaller files")
+                    chunk = part.read(_CHUNK)
+        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+            raise InputError(str(path), f"the workbook is damaged (its part {info.filename}: "
+                             f"{str(exc) or type(exc).__name__}); open it in Excel and save it again") from None
+        total += size
+        if total > MAX_INFLATED_BYTES:
+            raise InputError(str(path), f"the workbook's content inflates to more than "
+                             f"{MAX_INFLATED_BYTES // 2**20} MB, more than this pipeline reads; split it into "
+                             "smaller files")
+
+
+def _too_big(path: Path, part: str, size: int) -> InputError:
+    return InputError(str(path), f"the workbook's part {part} inflates to more than {MAX_PART_BYTES // 2**20} MB "
+                      f"({size / 2**20:,.0f} MB or more), more than this pipeline reads; split the file into "
+                      "smaller ones")
+
+
+def content_columns(cells: pl.DataFrame, letters: list[str], path: Path,
+                    sheet: str | None) -> tuple[pl.DataFrame, list[str]]:
+    """The grid without its empty columns (wherever they are), refused when more than MAX_COLUMNS
+    columns hold a value, or more rows than Excel allows."""
+    if cells.height > MAX_ROWS:
+        raise InputError(str(path), f"the sheet has more than {MAX_ROWS:,} rows, more than Excel allows; split it "
+                         "into smaller files", sheet=sheet)
+    counts = cells.null_count().row(0) if cells.width else ()
+    keep = [i for i, nulls in enumerate(counts) if nulls < cells.height]
+    if len(keep) > MAX_COLUMNS:
+        raise InputError(str(path), f"{len(keep):,} columns hold values, more than the {MAX_COLUMNS} a sheet of "
+                         "recipients may have; delete the columns that are not needed", sheet=sheet)
+    if len(keep) == cells.width:
+        return cells, letters
+    return cells.select(cells.columns[i] for i in keep), [letters[i] for i in keep]
