@@ -91,6 +91,9 @@ def _best_separator(head: str, book: RuleBook) -> tuple[str, list[list[str | Non
 
 
 def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> Sheet:
+    if content.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise InputError(str(path), "this is a workbook saved with a text file's name: give it the name it was "
+                         "saved with (.xlsx), or save it from Excel as CSV")
     text, raw = decode_text(path, content)
     if "\x00" in text[:4096]:
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")

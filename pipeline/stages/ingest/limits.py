@@ -6,7 +6,9 @@ A file is refused, with a message saying which limit and what to do, when:
 - (a workbook) one of its parts inflates beyond ``MAX_PART_BYTES``, or all of them together beyond
   ``MAX_INFLATED_BYTES`` (a "zip bomb"), or it declares an XML DOCTYPE (no Excel file does);
 - a sheet has more rows than Excel allows (``MAX_ROWS``), or more than ``MAX_COLUMNS`` columns
-  holding a value (empty columns, wherever they are, cost nothing and are dropped at once).
+  holding a value (empty columns, wherever they are, cost nothing and are dropped at once);
+- a workbook has more than ``MAX_SHEETS`` worksheets, or more than ``MAX_SHEETS_READ`` sheets of
+  recipients to read.
 
 The limits are far above what an upload of recipients needs (100,000 rows of 20 columns is about
 50 MB of sheet XML) and low enough that a file at a limit is read within a minute and 1 GB.
@@ -25,14 +27,16 @@ import polars as pl
 from pipeline.errors import InputError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
 
-__all__ = ["MAX_COLUMNS", "MAX_FILE_BYTES", "MAX_INFLATED_BYTES", "MAX_PART_BYTES", "MAX_ROWS", "check_zip",
-           "content_columns", "read_regular"]
+__all__ = ["MAX_COLUMNS", "MAX_FILE_BYTES", "MAX_INFLATED_BYTES", "MAX_PART_BYTES", "MAX_ROWS", "MAX_SHEETS",
+           "MAX_SHEETS_READ", "check_sheets", "check_zip", "content_columns", "read_regular"]
 
 MAX_FILE_BYTES = 256 * 2**20      # the file on disk
 MAX_PART_BYTES = 128 * 2**20      # one part of a workbook, inflated (a sheet's XML, the shared strings)
 MAX_INFLATED_BYTES = 256 * 2**20  # every part of a workbook together, inflated
 MAX_ROWS = 1_048_576              # Excel's own limit
 MAX_COLUMNS = 512                 # columns holding a value, per sheet
+MAX_SHEETS = 256                  # worksheets in a workbook
+MAX_SHEETS_READ = 50              # sheets of recipients read from one workbook
 _CHUNK = 1 << 22
 _ROW = re.compile(rb"<row\b")
 
@@ -117,3 +121,14 @@ def content_columns(cells: pl.DataFrame, letters: list[str], path: Path,
     if len(keep) == cells.width:
         return cells, letters
     return cells.select(cells.columns[i] for i in keep), [letters[i] for i in keep]
+
+
+def check_sheets(path: Path, count: int, reading: int | None = None) -> None:
+    """Refuse a workbook of more than MAX_SHEETS worksheets, or more than MAX_SHEETS_READ to read."""
+    if count > MAX_SHEETS:
+        raise InputError(str(path), f"the workbook has {count:,} sheets, more than the {MAX_SHEETS} this pipeline "
+                         "reads; keep the sheets of recipients in a workbook of their own")
+    if reading is not None and reading > MAX_SHEETS_READ:
+        raise InputError(str(path), f"the workbook has {reading:,} sheets of recipients, more than the "
+                         f"{MAX_SHEETS_READ} one upload may hold; split it into several files (or name the sheets "
+                         "to read with --sheet)")

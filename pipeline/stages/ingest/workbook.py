@@ -22,7 +22,7 @@ import polars as pl
 from pipeline.errors import InputError
 from pipeline.model import REPORT_MARKER
 from pipeline.stages.ingest import xlsx_cells
-from pipeline.stages.ingest.limits import check_zip, content_columns
+from pipeline.stages.ingest.limits import check_sheets, check_zip, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -126,6 +126,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
                   book: RuleBook) -> Sheet:
     reader = _open(path, content)
     names = reader.sheet_names
+    check_sheets(path, len(names))
     for name in sheet_names or []:
         if name not in names:
             raise InputError(str(path), f"there is no sheet named '{name}'; the sheets are: "
@@ -135,6 +136,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
     wanted = list(sheet_names) if sheet_names else [n for n in names if n not in hidden]
     found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]
     chosen = [f for f in _chosen(found, bool(sheet_names)) if f.idx is not None]
+    check_sheets(path, len(names), len(chosen))
     if not chosen or (sheet_names and len(chosen) < len(sheet_names)):
         where = "sheet " + ", ".join(f"'{n}'" for n in sheet_names) if sheet_names else "any visible sheet"
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows of {where}; "
