@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import xlsxwriter
+from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
 __all__ = ["CASES", "HEADER", "ROWS", "Case"]
 
@@ -125,13 +127,8 @@ Part = bytes | Bomb
 
 
 def col(index: int) -> str:
-    """Column letters of a 0-based column index (0 -> A, 16383 -> XFD)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
+    """Column letters of a 0-based column index (0 -> A, 16383 -> XFD), as openpyxl writes them."""
+    return str(get_column_letter(index + 1))
 
 
 def row_xml(r: int, values: Sequence[str | None], *, start: int = 0) -> bytes:
@@ -707,3 +704,113 @@ def xlsx_reserved_columns(folder: Path) -> Path:
 def csv_ansi_cells(folder: Path) -> Path:
     rows = [["\x1b[2J\x1b[31mAnn", "Lee\x07", "ann.lee@example.com", "EMAIL", "U761382", "\x1b[1m25x"], *ROWS[1:]]
     return _write(folder / "ansi-cells.csv", _csv(rows))
+
+
+# === at the limits: not hostile, only as large as a file may be (the bench's, not the tests') ============
+LARGE: list[Case] = []
+
+
+def _at_limit_sheet(path: Path, part_bytes: int) -> Path:
+    """A workbook of one sheet of distinct recipients whose XML is just under ``part_bytes``."""
+    header = HEADER + [f"Extra {i}" for i in range(1, 13)]                 # 18 columns, as the other benches
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, part in [("[Content_Types].xml", package_types()), ("_rels/.rels", ROOT_RELS),
+                           ("xl/workbook.xml", workbook_xml(["Recipients"])),
+                           ("xl/_rels/workbook.xml.rels", SHEET_RELS), ("xl/styles.xml", STYLES)]:
+            z.writestr(name, part)
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            head = sheet_head(row_xml(1, header))
+            fh.write(head)
+            size, r = len(head) + len(SHEET_END), 2
+            while True:
+                row = row_xml(r, [f"P{r}", "Lee", f"p{r}@example.com", "EMAIL", "U761382", str(5 + r % 50),
+                                  *(f"x{r}-{i}" for i in range(12))])
+                if size + len(row) > part_bytes:
+                    break
+                fh.write(row)
+                size, r = size + len(row), r + 1
+            fh.write(SHEET_END)
+    return path
+
+
+def package_types(shared: bool = False) -> bytes:
+    strings = (b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+               b'officedocument.spreadsheetml.sharedStrings+xml"/>') if shared else b""
+    return (DECL + b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            b'<Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+            b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            b'<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+            b'spreadsheetml.styles+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="'
+            + CT_SHEET.encode() + b'"/>' + strings + b"</Types>")
+
+
+ROOT_RELS = (DECL + f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/officeDocument" '
+             'Target="xl/workbook.xml"/></Relationships>'.encode())
+SHEET_RELS = (DECL + f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" Type="{REL}/worksheet" '
+              f'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="{REL}/styles" Target="styles.xml"/>'
+              '</Relationships>'.encode())
+
+
+def at_limit_sheet(folder: Path) -> Path:
+    from pipeline.stages.ingest.limits import MAX_PART_BYTES
+    return _at_limit_sheet(folder / "at-limit.xlsx", MAX_PART_BYTES - (1 << 20))
+
+
+LARGE.append(Case("at_limit_sheet", at_limit_sheet, "the largest sheet a workbook may hold: its XML 1 MB under "
+                  "the limit on a part (about 130,000 rows of 18 columns of inline text)", heavy=True))
+
+
+def at_limit_shared(folder: Path) -> Path:
+    """Shared strings pack more cells into the same bytes: the sheet's XML and the shared strings
+    both just under the limit on a part (the workbook then just under the limit on the whole)."""
+    from pipeline.stages.ingest.limits import MAX_PART_BYTES
+    path, budget = folder / "at-limit-shared.xlsx", MAX_PART_BYTES - (1 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, part in [("[Content_Types].xml", package_types(shared=True)), ("_rels/.rels", ROOT_RELS),
+                           ("xl/workbook.xml", workbook_xml(["Recipients"])),
+                           ("xl/_rels/workbook.xml.rels", SHEET_RELS.replace(b"</Relationships>", (
+                               f'<Relationship Id="rId3" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/>'
+                               "</Relationships>").encode())), ("xl/styles.xml", STYLES)]:
+            z.writestr(name, part)
+        strings: list[bytes] = [f"<si><t>{h}</t></si>".encode() for h in HEADER]
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            head = sheet_head(b'<row r="1">' + b"".join(f'<c r="{col(i)}1" t="s"><v>{i}</v></c>'.encode()
+                                                         for i in range(len(HEADER))) + b"</row>")
+            fh.write(head)
+            size, r, text = len(head) + len(SHEET_END), 2, len(b"".join(strings))
+            while True:
+                values = [f"P{r}", "Lee", f"p{r}@example.com", "EMAIL", "U761382", str(5 + r % 50)]
+                cells = []
+                for i, v in enumerate(values):
+                    strings.append(f"<si><t>{v}</t></si>".encode())
+                    cells.append(f'<c r="{col(i)}{r}" t="s"><v>{len(strings) - 1}</v></c>')
+                row = f'<row r="{r}">{"".join(cells)}</row>'.encode()
+                text += sum(len(s) for s in strings[-len(values):])
+                if size + len(row) > budget or text > budget - 200:
+                    del strings[-len(values):]
+                    break
+                fh.write(row)
+                size, r = size + len(row), r + 1
+            fh.write(SHEET_END)
+        z.writestr("xl/sharedStrings.xml", DECL + f'<sst xmlns="{MAIN}" count="{len(strings)}" '
+                   f'uniqueCount="{len(strings)}">'.encode() + b"".join(strings) + b"</sst>")
+    return path
+
+
+LARGE.append(Case("at_limit_shared", at_limit_shared, "a sheet and its shared strings each just under the limit "
+                  "on a part (about 3 million distinct cells)", heavy=True))
+
+
+def at_limit_csv(folder: Path) -> Path:
+    """A CSV of as many rows as Excel allows: the header and 1,048,575 distinct recipients."""
+    path = folder / "at-limit.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(HEADER) + "\n")
+        for start in range(2, 1_048_577, 100_000):
+            fh.write("".join(f"P{r},Lee,p{r}@example.com,EMAIL,U761382,{5 + r % 50}\n"
+                             for r in range(start, min(start + 100_000, 1_048_577))))
+    return path
+
+
+LARGE.append(Case("at_limit_csv", at_limit_csv, "a CSV of 1,048,576 rows, Excel's limit", heavy=True))

@@ -139,3 +139,31 @@ def _report_rows(out: Path) -> list[dict[str, str | None]]:
     book = openpyxl.load_workbook(next(out.glob("*/report.xlsx")), read_only=True)
     cells = list(book.worksheets[1].iter_rows(values_only=True))
     return [dict(zip(cells[0], row, strict=True)) for row in cells[1:]]
+
+
+def test_one_night_over_the_whole_corpus_processes_every_good_file_and_rejects_the_rest(tmp_path, tango):
+    """One upload cannot end the nightly job for everybody: every hostile file of the corpus in one
+    inbox; the good ones are ordered, the bad ones rejected with a note, the odd ones left alone."""
+    from tests.helpers import cli, created
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for case in CASES:
+        if case.name not in ("fifo_csv", "dev_zero_csv", "symlink_loop", "dangling_symlink", "dir_xlsx"):
+            case.make(inbox)
+    odd = [case.make(inbox) for case in CASES
+           if case.name in ("fifo_csv", "dev_zero_csv", "symlink_loop", "dangling_symlink")]
+    (tmp_path / "c.toml").write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n')
+    done = cli("nightly", "--inbox", inbox, "--config", "c.toml", "--target", tango, "--output", "out",
+               "--ledger", tmp_path / "ledger.sqlite", "--no-wait", cwd=tmp_path)
+    console = done.stdout + done.stderr
+    assert done.returncode == 2, console
+    assert "Traceback" not in console and "internal error" not in console
+    assert not any(ch in console for ch in "\x1b\x07\x00")
+    rejected = {p.name for p in (inbox / "rejected").iterdir() if not p.name.endswith(".why.txt")}
+    processed = {p.name for p in (inbox / "processed").iterdir() if not p.name.endswith(".why.txt")}
+    expected_rejected = sum(1 for c in CASES if EXPECTED[c.name][0] == 2) - len(odd) - 1    # (and the folder)
+    assert len(rejected) == expected_rejected, sorted(rejected)
+    assert {"wide.xlsx", "bomb-cells.xlsx", "2m.csv", "5000.xlsx", "pii.csv", "laughs.xlsx"} <= rejected
+    assert {"cr.csv", "mixed.csv", "utf16.csv", "reserved.xlsx", "bidi.csv"} <= processed
+    assert all(p.is_symlink() or p.exists() for p in odd) and all(f"{p.name}: not a file" in console for p in odd)
+    assert sum(created(tango).values()) > 0

@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.hostile_files import CASES, Case  # noqa: E402
+from tests.hostile_files import CASES, LARGE, Case  # noqa: E402
 
 TRACEBACK = b"Traceback (most recent call last)"
 # Each file is written by a process of its own: the bench stays small, and a child's peak RSS (which
@@ -42,8 +42,8 @@ MAKE = r"""
 import os, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-from tests.hostile_files import CASES
-case = next(c for c in CASES if c.name == sys.argv[2])
+from tests.hostile_files import CASES, LARGE
+case = next(c for c in CASES + LARGE if c.name == sys.argv[2])
 sys.stdout.write(os.fsencode(case.make(Path(sys.argv[3]))).hex())
 """
 WIDTH = 100
@@ -104,7 +104,8 @@ def _wait(pid: int, timeout: float, cap_mb: float) -> tuple[int, float, str | No
 
 def _mentions(stderr: str, path: Path) -> str:
     """The first line of stderr that names the file (its name, or its case folder), else the first line."""
-    needles = [path.name, shown(path.name, 10**6), path.parent.name]
+    raw = os.fsencode(path.name).decode("utf-8", "backslashreplace")     # how a name not in UTF-8 is printed
+    needles = [path.name, shown(path.name, 10**6), raw, path.parent.name]
     needles += [part for part in path.name.replace("\x1b", "\n").split("\n") if len(part) > 4]
     lines = [line.replace(f"{path.parent}/", "") for line in stderr.splitlines() if line.strip()]
     for line in lines:
@@ -183,8 +184,8 @@ def report(results: list[Result]) -> None:
 
 
 def selected(names: list[str] | None) -> list[Case]:
-    cases = [c for c in CASES if not names or any(fnmatch.fnmatchcase(c.name, n) for n in names)]
-    unknown = [n for n in names or [] if not any(fnmatch.fnmatchcase(c.name, n) for c in CASES)]
+    cases = [c for c in CASES + LARGE if not names or any(fnmatch.fnmatchcase(c.name, n) for n in names)]
+    unknown = [n for n in names or [] if not any(fnmatch.fnmatchcase(c.name, n) for c in CASES + LARGE)]
     if unknown:
         raise SystemExit(f"no case named {', '.join(unknown)}; see --list")
     return sorted(cases, key=lambda c: c.heavy)                # stable: the heavy ones last
