@@ -97,7 +97,9 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
     text, raw = decode_text(path, content)
     if "\x00" in text[:4096]:
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
-    head = "\n".join(text[:200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
+    lead = len(text) - len(text.lstrip("\r\n"))
+    blank = text.count("\n", 0, lead)          # blank lines above everything: skipped, as blank rows are
+    head = "\n".join(text[lead:lead + 200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
     sep, records, lines_before, idx = _best_separator(head, book)
     if idx is None:
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
@@ -107,17 +109,17 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
     width = next((i + 1 for i in range(len(header) - 1, -1, -1) if (header[i] or "").strip()), 1)
     try:
         try:
-            grid = _csv_grid(data, sep, lines_before[idx], width)
+            grid = _csv_grid(data, sep, blank + lines_before[idx], width)
         except pl.exceptions.ComputeError:
             # a row with more cells than the header: read them all, as columns without a name
-            grid = _csv_grid(data, sep, lines_before[idx], max(width, _widest(text, sep)), ragged=True)
+            grid = _csv_grid(data, sep, blank + lines_before[idx], max(width, _widest(text, sep)), ragged=True)
     except pl.exceptions.PolarsError:
         raise InputError(str(path), f"not a readable CSV file: {_parse_problem(text, sep)}") from None
-    if grid.height + lines_before[idx] > MAX_ROWS:
+    if grid.height + blank + lines_before[idx] > MAX_ROWS:
         raise InputError(str(path), f"the file has more than {MAX_ROWS:,} rows, more than Excel allows; split it "
                          "into smaller files")
     cells, letters = content_columns(grid, [column_letter(i) for i in range(grid.width)], path, None)
-    return to_sheet(Grid(path, None, cells, 0, idx + 1, letters, digest), book)
+    return to_sheet(Grid(path, None, cells, 0, blank + idx + 1, letters, digest), book)
 
 
 def _parse_problem(text: str, sep: str) -> str:

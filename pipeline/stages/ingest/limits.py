@@ -39,6 +39,7 @@ MAX_SHEETS = 256                  # worksheets in a workbook
 MAX_SHEETS_READ = 50              # sheets of recipients read from one workbook
 _CHUNK = 1 << 22
 _ROW = re.compile(rb"<row\b")
+_ROW_NUMBER = re.compile(rb"<row\b[^>]*?\br=\"([0-9]+)\"")
 
 
 def read_regular(path: Path) -> bytes:
@@ -80,10 +81,12 @@ def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
                 if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                     raise InputError(str(path), f"the workbook's part {info.filename} declares an XML DOCTYPE, "
                                      "which no spreadsheet program writes; open the file in Excel and save it again")
-                chunk = head
+                chunk, last = head, 0
                 while chunk:
                     size += len(chunk)
-                    rows += len(_ROW.findall(chunk)) if sheet else 0
+                    if sheet:
+                        rows += len(_ROW.findall(chunk))
+                        last = _in_order(path, info.filename, chunk, last)
                     if size > MAX_PART_BYTES:
                         raise _too_big(path, info.filename, size)
                     if rows > MAX_ROWS:
@@ -98,6 +101,19 @@ def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
             raise InputError(str(path), f"the workbook's content inflates to more than "
                              f"{MAX_INFLATED_BYTES // 2**20} MB, more than this pipeline reads; split it into "
                              "smaller files")
+
+
+def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
+    """The sheet's rows must come in order, each once (as Excel writes them): a reader keeps only one
+    of two rows with the same number, so a row would be lost unsaid. Returns the last row number."""
+    for match in _ROW_NUMBER.finditer(chunk):
+        number = int(match.group(1))
+        if number <= last:
+            raise InputError(str(path), f"the workbook's part {part} has its row {number} after row {last}: rows "
+                             "repeated or out of order, which no spreadsheet program writes and which would lose a "
+                             "row; open the file in Excel and save it again")
+        last = number
+    return last
 
 
 def _too_big(path: Path, part: str, size: int) -> InputError:
