@@ -7,6 +7,7 @@ masked in every line, whoever wrote it; credentials are never logged, and any se
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -47,6 +48,19 @@ class _Json(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _LogFile(logging.FileHandler):
+    """The log file; should its disk fill up or fail, it says so once on stderr and stops, rather
+    than print a traceback per line (the run goes on: the console still has every line)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        with contextlib.suppress(OSError):      # the buffered lines go with the disk
+            self.close()
+        logging.getLogger(LOGGER).removeHandler(self)
+        print(f"tango-batch: the log file {shown(str(self.baseFilename))} cannot be written "
+              f"({error}); the log goes on on the console only", file=sys.stderr, flush=True)
+
+
 def setup(output: Path, fmt: str = "text", debug: bool = False, secrets: list[str] | None = None) -> Path:
     """Send the pipeline's log lines to stderr and to OUTPUT/logs/tango-batch-DATE.log."""
     folder = output / "logs"
@@ -58,7 +72,7 @@ def setup(output: Path, fmt: str = "text", debug: bool = False, secrets: list[st
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
     masking = _Mask(secrets or [])
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path, encoding="utf-8")):
+    for handler in (logging.StreamHandler(sys.stderr), _LogFile(path, encoding="utf-8")):
         handler.setFormatter(formatter)
         handler.addFilter(masking)
         logger.addHandler(handler)

@@ -92,6 +92,21 @@ def test_a_full_output_disk_stops_the_reports_with_exit_3_and_a_rerun_finishes_t
     assert sum(created(tango).values()) == 3 and list((folder / "out2").glob("upload-*/report.xlsx"))
 
 
+def test_a_log_file_that_cannot_be_written_is_said_once_and_the_run_goes_on(folder, tango):
+    """The disk fills up from the start: the log says once that it goes on the console only; the
+    orders are sent and recorded; the reports cannot be written (exit 3)."""
+    out = folder / "out"
+    prepare = [*tiny(out, 64), f"mkdir '{out}/logs'", f"head -c $(stat -f -c '%a*%S' '{out}' | bc) /dev/zero "
+               f"> '{out}/filler' || true"]
+    done = cli_mounted("run", "upload.csv", "--config", "c.toml", "--target", tango, "--output", "out",
+                       "--ledger", folder / "ledger.sqlite", "--no-wait", cwd=folder, mounts=prepare)
+    text = calm(done)
+    assert done.returncode == 3, text
+    assert text.count("cannot be written (") >= 1 and "the log goes on on the console only" in text
+    assert text.count("the log goes on on the console only") == 1
+    assert sum(created(tango).values()) == 3
+
+
 def test_output_under_a_file_is_exit_3_naming_it(folder):
     (folder / "plain").write_text("a file, not a folder")
     done = cli("validate", "upload.csv", "--output", folder / "plain" / "out", cwd=folder)

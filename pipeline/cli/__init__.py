@@ -69,6 +69,8 @@ def _failed(exc: BaseException, progress: Progress, debug: bool) -> int:
         return ExitCode.STOPPED
     if (cause := os_error_in(exc)) is not None:     # the machine, not the program (a log file, a folder)
         progress.say(f"tango-batch: error: {unwritable(cause)}")
+        if debug:
+            traceback.print_exc()
         return ExitCode.STOPPED
     # a bug: say so plainly; the ledger keeps what was recorded
     progress.say(f"internal error: {type(exc).__name__}: {exc}")

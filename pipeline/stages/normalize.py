@@ -187,6 +187,8 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
 
     # 0. invisible and text-direction characters (a right-to-left override, a zero-width space)
     visible = [f for f in cols if f in VISIBLE_ONLY]
+    found = frame.select(pl.col(f).str.contains(INVISIBLE_RE).any() for f in visible).row(0) if visible else ()
+    visible = [f for f, hit in zip(visible, found, strict=True) if hit]        # most files: none at all
     cleaned = frame.with_columns(pl.col(f).str.replace_all(INVISIBLE_RE, "") for f in visible)
     for f in visible:
         warnings.append(_warn(frame, cleaned, f, "text.invisible", _invisible(labels[f])))
