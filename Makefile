@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench bench-submit clean
+.PHONY: demo test bench bench-submit bench-hostile clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(BIN)/tango-batch
 
 bench-submit: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_submit.py
+
+bench-hostile: $(BIN)/tango-batch
+	$(BIN)/python tests/bench/bench_hostile.py
 
 clean:
 	rm -rf $(VENV) output/*/ output/ledger.* output/*.json

@@ -96,7 +96,7 @@ def test_a_log_file_that_cannot_be_written_is_said_once_and_the_run_goes_on(fold
     """The disk fills up from the start: the log says once that it goes on the console only; the
     orders are sent and recorded; the reports cannot be written (exit 3)."""
     out = folder / "out"
-    prepare = [*tiny(out, 64), f"mkdir '{out}/logs'", f"head -c $(stat -f -c '%a*%S' '{out}' | bc) /dev/zero "
+    prepare = [*tiny(out, 64), f"mkdir '{out}/logs'", f"head -c $(( $(stat -f -c '%a*%S' '{out}') )) /dev/zero "
                f"> '{out}/filler' || true"]
     done = cli_mounted("run", "upload.csv", "--config", "c.toml", "--target", tango, "--output", "out",
                        "--ledger", folder / "ledger.sqlite", "--no-wait", cwd=folder, mounts=prepare)
