@@ -706,6 +706,16 @@ def csv_ansi_cells(folder: Path) -> Path:
     return _write(folder / "ansi-cells.csv", _csv(rows))
 
 
+@case("a good workbook that also holds an SVG image whose XML declares a DOCTYPE (as Illustrator writes "
+      "them): not a reason to refuse it")
+def xlsx_svg_with_doctype(folder: Path) -> Path:
+    path = _xlsx(folder / "with-logo.xlsx", [HEADER, *ROWS])
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("xl/media/image1.svg", '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" '
+                   '"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n<svg xmlns="http://www.w3.org/2000/svg"/>')
+    return path
+
+
 # === at the limits: not hostile, only as large as a file may be (the bench's, not the tests') ============
 LARGE: list[Case] = []
 

@@ -218,3 +218,50 @@ def test_a_target_url_with_credentials_is_refused_and_never_stored(folder, tango
         assert done.returncode == 64, text
         assert "TANGO_PLATFORM_NAME / TANGO_PLATFORM_KEY" in text and "user:pass" not in text
     assert not ledger.exists() and created(tango) == {}
+
+
+def test_an_unreadable_file_in_the_inbox_is_rejected_and_the_others_go_on(folder, tango):
+    """As root every file is readable: the nightly run here has its file-permission override
+    dropped (setpriv), as a service account has."""
+    inbox = folder / "inbox"
+    inbox.mkdir()
+    write_csv(inbox / "a.csv", people(2))
+    write_csv(inbox / "b.csv", [base_row("EMAIL", Email="bo@example.com")]).chmod(0)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
+    done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable, "-m",
+                           "pipeline", "nightly", "--inbox", str(inbox), "--config", "c.toml", "--target", tango,
+                           "--output", "out", "--ledger", str(folder / "ledger.sqlite"), "--no-wait"],
+                          cwd=folder, capture_output=True, text=True, timeout=180,
+                          env={**environment, "PYTHONPATH": str(ROOT)})
+    text = calm(done)
+    assert done.returncode == 2, text
+    assert (inbox / "processed" / "a.csv").exists() and sum(created(tango).values()) == 2
+    note = (inbox / "rejected" / "b.csv.why.txt").read_text()
+    assert "permission denied: the pipeline may not read this file" in note
+
+
+def test_validate_reads_a_ledger_on_read_only_media(folder, tango):
+    """validate only reads the ledger: on a read-only disk it gives its verdict (the rows ordered
+    before are DUPLICATE), it does not stop."""
+    ledger = a_ledger(folder, tango)
+    done = cli_mounted("validate", "upload.csv", "--config", "c.toml", "--target", tango, "--output", "out",
+                       "--ledger", ledger, cwd=folder, mounts=read_only(ledger.parent))
+    text = calm(done)
+    assert done.returncode == 0 and "3 DUPLICATE" in text, text
+
+
+def test_a_ledger_that_is_a_named_pipe_is_refused_at_once(folder):
+    os.mkfifo(folder / "pipe.sqlite")
+    for command in ("validate", "status"):
+        args = ["upload.csv", "--output", "out"] if command == "validate" else ["--output", "out"]
+        done = cli(command, *args, "--config", "c.toml", "--ledger", folder / "pipe.sqlite", cwd=folder)
+        assert done.returncode == 3 and "is a named pipe, not a file" in calm(done), done.stderr
+
+
+def test_a_bug_met_in_the_ledger_is_not_called_damage():
+    """An IntegrityError is the program's fault, not the file's: it stays a bug (exit 70)."""
+    import sqlite3 as sql
+
+    from pipeline.ledger.opening import failures_of
+    with pytest.raises(sql.IntegrityError), failures_of(Path("ledger.sqlite")):
+        raise sql.IntegrityError("UNIQUE constraint failed")

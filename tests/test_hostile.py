@@ -85,6 +85,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
                                 "it is kept as 'Status (from sheet)'"),
     "xlsx_reserved_columns": (0, "kept as 'Order ID (from sheet)'"),
     "csv_ansi_cells": (1, "ansi-cells.csv: 3 rows"),
+    "xlsx_svg_with_doctype": (0, "with-logo.xlsx, sheet 'Recipients': 3 rows"),
 }
 
 

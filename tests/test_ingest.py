@@ -320,3 +320,12 @@ class TestNoCellSilentlyEmpty:
         assert result.frame["status"].to_list() == ["INVALID", "VALID"]
         assert result.frame["amount"].to_list()[1] == "25"                 # the styled cell: the default
         assert any("marked as holding a value but holds none" in t for t in result.issues["text"].to_list())
+
+
+def test_a_header_ending_in_empty_cells_is_read(tmp_path):
+    """Excel writes 'Amount,' (or ';;') when something sat to the right of the table."""
+    (tmp_path / "a.csv").write_bytes(b"First Name,Email,Amount,\r\nAnn,ann@example.com,25,\r\n")
+    (tmp_path / "b.csv").write_bytes(b"First Name;Email;Amount;;\nAnn;ann@example.com;25;;x\n")
+    a, b = read_sheet(tmp_path / "a.csv"), read_sheet(tmp_path / "b.csv")
+    assert a.headers == ("First Name", "Email", "Amount") and a.frame.row(0)[:3] == ("Ann", "ann@example.com", "25")
+    assert b.headers == ("First Name", "Email", "Amount", "Column E") and b.frame.row(0)[3] == "x"

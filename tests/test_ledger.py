@@ -147,3 +147,33 @@ def test_a_corrected_typo_is_held_not_paid_twice(tmp_path, tango):
                 config, "--target", tango, "--output", tmp_path / "out", "--wait", "5", "--rate", "20", cwd=tmp_path)
     assert meant.returncode == 0, meant.stderr
     assert len(created(tango)) == 2                              # a second reward, on purpose
+
+
+def test_a_row_of_the_same_file_ordered_under_an_older_id_is_never_ordered_again(tmp_path, tango):
+    """A newer version reads a row a little differently (an invisible character now taken out of a
+    name), so the row's line-item ID changes; the same file run again must not order it a second
+    time, whoever the recipient (a NONE row has none for the recipient guard to find)."""
+    config = tmp_path / "c.toml"
+    config.write_text(CAMPAIGN)
+    upload = write_csv(tmp_path / "up.csv", [base_row("NONE", First_Name="Ann"), base_row("NONE", First_Name="Cid",
+                                                                                          Amount="35")])
+    ledger = tmp_path / "ledger.sqlite"
+    args = ("--config", config, "--target", tango, "--output", tmp_path / "out", "--ledger", ledger, "--no-wait",
+            "--rate", "20")
+    assert cli("run", upload, *args, cwd=tmp_path).returncode == 0
+    # as if the version that ordered them had given Ann's row another ID than this version does
+    db = sqlite3.connect(ledger)
+    [(new_id,)] = db.execute("SELECT line_item_id FROM rows WHERE row_number = 2").fetchall()
+    with db:
+        db.execute("UPDATE line_items SET line_item_id = 'Lolder-version' WHERE line_item_id = ?", (new_id,))
+        db.execute("UPDATE rows SET line_item_id = 'Lolder-version' WHERE line_item_id = ?", (new_id,))
+        db.execute("UPDATE batch_members SET line_item_id = 'Lolder-version' WHERE line_item_id = ?", (new_id,))
+    db.close()
+    before = created(tango)
+    again = cli("run", upload, *args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert created(tango) == before and sum(before.values()) == 2          # nothing ordered again
+    last = sorted((tmp_path / "out").glob("up-*/report.xlsx"), key=lambda p: p.stat().st_mtime)[-1]
+    rows = report_rows(last)
+    assert [r["Status"] for r in rows] == ["DUPLICATE", "DUPLICATE"], rows
+    assert rows[0]["Line item ID"] == "Lolder-version" and "Already ordered by run 1" in rows[0]["Warnings"]

@@ -68,7 +68,11 @@ def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progr
     """Files already processed are moved (with a note when they came again); the fresh ones are returned."""
     fresh = []
     for path in waiting:
-        known = ledger.file(_sha256(path))
+        try:
+            known = ledger.file(_sha256(path))
+        except OSError:             # unreadable: the run says why, and files it away as rejected
+            fresh.append(path)
+            continue
         if known is not None and known.state == FileState.DONE and known.path == shown(str(path.resolve())):
             # processed here, killed before the move: finish the move
             ledger.file_update(known.sha256, path=shown(str(_move(path, processed).resolve())))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pipeline.ledger.records import FileRecord, OrderedTo, RowRecord
-from pipeline.model import ExitCode, FileState, Status
+from pipeline.model import AT_TANGO, ExitCode, FileState, Status
 
 __all__ = ["History"]
 
@@ -51,6 +51,18 @@ class History:
                 " AND rows.line_item_id IS NOT NULL ORDER BY runs.id", (self.target, file_sha256)):
             last[(sheet, row, line_id)] = code
         return {key for key, code in last.items() if code is None or code == ExitCode.STOPPED}
+
+    def rows_ordered(self, file_sha256: str) -> dict[tuple[str, int], str]:
+        """(sheet, row number) -> line-item id, for this file's rows whose line item Tango has or
+        may have (accepted, or in flight): what each row of this very file was ordered under."""
+        found: dict[tuple[str, int], str] = {}
+        for sheet, row, line_id in self.db.execute(
+                "SELECT rows.sheet, rows.row_number, rows.line_item_id FROM rows JOIN line_items li"
+                " ON li.target = rows.target AND li.line_item_id = rows.line_item_id"
+                " WHERE rows.target = ? AND rows.file_sha256 = ? AND li.status IN (?, ?, ?, ?, ?)"
+                " ORDER BY rows.run_id", (self.target, file_sha256, *sorted(AT_TANGO | {Status.SENDING}))):
+            found[(sheet, row)] = line_id
+        return found
 
     def ordered_to(self, recipients: Iterable[str]) -> list[OrderedTo]:
         """The line items Tango accepted (SUBMITTED or COMPLETE) for these recipients."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.environment import why
 from pipeline.errors import LedgerUnusable, Locked
+from pipeline.files import kind
 from pipeline.ledger.schema import MIGRATIONS
 from pipeline.masking import shown
 
@@ -24,10 +25,19 @@ RECOVER = ("Keep a copy of it (and of any file beside it ending in -wal), then r
 
 
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    if read_only:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                               timeout=LOCK_WAIT)
-    return sqlite3.connect(path, isolation_level=None, timeout=LOCK_WAIT)
+    """The ledger's connection; ``read_only``: nothing written, not even the shared-memory file of
+    the write-ahead log: on read-only media the ledger is then read as a file nobody changes."""
+    if not read_only:
+        return sqlite3.connect(path, isolation_level=None, timeout=LOCK_WAIT)
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=LOCK_WAIT)
+        db.execute("PRAGMA user_version").fetchone()
+        return db
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc) and "readonly" not in str(exc):
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, timeout=LOCK_WAIT)
 
 
 def create(path: Path) -> None:
@@ -35,25 +45,33 @@ def create(path: Path) -> None:
     empty one is a damaged one (see ``whole``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = path.with_name(f".{path.name}.new-{os.getpid()}")
-    db = sqlite3.connect(fresh, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        for statements in MIGRATIONS:
-            for statement in statements:
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        db = sqlite3.connect(fresh, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            for statements in MIGRATIONS:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        finally:
+            db.close()
+        try:
+            os.link(fresh, path)            # never over a ledger another process made meanwhile
+        except FileExistsError:
+            pass
+        except OSError:                     # a file system without hard links (FAT, some network shares)
+            if not path.exists():
+                os.rename(fresh, path)
     finally:
-        db.close()
-    try:
-        os.link(fresh, path)            # never over a ledger another process made meanwhile
-    except FileExistsError:
-        pass
-    finally:
-        fresh.unlink()
+        fresh.unlink(missing_ok=True)
 
 
 def not_empty(path: Path) -> None:
-    """Refuse an empty ledger file before SQLite opens it (it would make a new ledger of it)."""
+    """Refuse what SQLite must not open as a ledger: an empty file (it would make a new ledger of
+    it), a named pipe or a device (it would wait on it for ever)."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise LedgerUnusable(f"the ledger {shown(str(path))} is {kind(path.stat().st_mode)}, not a file: give the "
+                             "ledger's file (--ledger)")
     if path.is_file() and path.stat().st_size == 0:
         raise LedgerUnusable(f"the ledger {shown(str(path))} is empty (0 bytes), though a ledger is never written "
                              f"empty: it was cut off or replaced. {RECOVER}. If this is meant as a new ledger, "
@@ -61,10 +79,13 @@ def not_empty(path: Path) -> None:
 
 
 def whole(db: sqlite3.Connection, path: Path) -> None:
-    """Refuse a ledger shorter than it says it is (cut off by a copy, a full disk)."""
-    size = path.stat().st_size
+    """Refuse a ledger shorter than it says it is (cut off by a copy, a full disk). The pages are
+    counted before the file is measured: a writer checkpointing meanwhile only makes the file longer.
+    The write-ahead log lies beside the real file, wherever a link to it is."""
     pages = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
-    wal = path.with_name(path.name + "-wal")
+    real = path.resolve()
+    size = real.stat().st_size
+    wal = real.with_name(real.name + "-wal")
     if size < pages and not (wal.exists() and wal.stat().st_size > 0):
         raise LedgerUnusable(f"the ledger {shown(str(path))} is damaged: it is shorter ({size:,} bytes) than it "
                              f"says it is ({pages:,} bytes), as if cut off. {RECOVER}")
@@ -79,9 +100,12 @@ def failures_of(path: Path) -> Iterator[None]:
         text = str(exc)
         if "locked" in text or "busy" in text:
             raise Locked(f"the ledger {shown(str(path))} is locked by another program (waited {LOCK_WAIT:.0f} s); "
-                         "try again when it has finished (is someone holding it open in a database tool?)") from None
+                         "try again when it has finished (is someone holding it open in a database tool, or "
+                         "another tango-batch run using it by another path?)") from None
         raise _unusable(path, text) from None
     except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:      # an IntegrityError, a ProgrammingError...: a bug
+            raise
         raise _unusable(path, str(exc)) from None
     except OSError as exc:
         raise _unusable(path, why(exc)) from None

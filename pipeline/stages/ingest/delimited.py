@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError
-from pipeline.stages.ingest.limits import MAX_ROWS, content_columns
+from pipeline.stages.ingest.limits import MAX_COLUMNS, MAX_ROWS, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -106,12 +106,15 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
                          "expected column names such as First Name, Email, Amount")
     data = raw if raw is not None else text.encode("utf-8")
     header = records[idx]
-    width = next((i + 1 for i in range(len(header) - 1, -1, -1) if (header[i] or "").strip()), 1)
+    width = len(header)
+    if width > MAX_COLUMNS:     # thousands of empty cells after the header's last name cost nothing
+        width = next((i + 1 for i in range(len(header) - 1, -1, -1) if (header[i] or "").strip()), 1)
     try:
         try:
             grid = _csv_grid(data, sep, blank + lines_before[idx], width)
-        except pl.exceptions.ComputeError:
-            # a row with more cells than the header: read them all, as columns without a name
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+            # a row with more cells than the header (or than its last named column): read them all,
+            # up to the last one filled, as columns without a name
             grid = _csv_grid(data, sep, blank + lines_before[idx], max(width, _widest(text, sep)), ragged=True)
     except pl.exceptions.PolarsError:
         raise InputError(str(path), f"not a readable CSV file: {_parse_problem(text, sep)}") from None
@@ -139,7 +142,8 @@ def _parse_problem(text: str, sep: str) -> str:
 def _csv_grid(data: bytes, sep: str, skip: int, width: int, ragged: bool = False) -> pl.DataFrame:
     return pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
                        schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
-                       raise_if_empty=False, truncate_ragged_lines=ragged)
+                       raise_if_empty=False, truncate_ragged_lines=ragged,
+                       extra_columns="ignore" if ragged else "raise")
 
 
 def _widest(text: str, sep: str) -> int:

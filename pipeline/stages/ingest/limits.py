@@ -78,7 +78,8 @@ def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
         try:
             with archive.open(info) as part:
                 head = part.read(1024)
-                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                xml = info.filename.endswith((".xml", ".rels"))      # not an image (an SVG may have one)
+                if xml and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
                     raise InputError(str(path), f"the workbook's part {info.filename} declares an XML DOCTYPE, "
                                      "which no spreadsheet program writes; open the file in Excel and save it again")
                 chunk, last = head, 0
