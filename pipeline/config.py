@@ -13,6 +13,8 @@ that fill a row's empty line-item cells::
     utid = "U761382"
     amount = 25
     deliveryMethod = "EMAIL"
+    [columns]                 # a sheet's own header names, for the field each holds
+    "Work Email" = "email"
 
 Anything wrong in it is a ``UsageError`` whose message names the key.
 """
@@ -32,7 +34,7 @@ from pipeline.files import NotRegular, TooLarge, regular_bytes
 from pipeline.masking import shown
 from pipeline.state import beside
 from pipeline.target import Target, resolve_target
-from rules import RuleBook
+from rules import RuleBook, header_key
 
 __all__ = ["Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
            "resolve_target"]
@@ -64,13 +66,16 @@ class Campaign:
     recipient_guard: str | int = "campaign"   # "campaign", a number of days, or "off" (see stages.guard)
     max_row_amount: Decimal = Decimal(5000)   # the most one row may order (amount x quantity)
     max_run_amount: Decimal | None = None     # the most one run may send; None: no limit
+    columns: dict[str, str] = field(default_factory=dict)   # header text -> field (``[columns]``)
 
 
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
     """The rule book a job gets is the campaign's: the bulk-shipping spelling it sends, and the
     rules that go with it."""
     book = settings.book.sending(campaign.bulk_shipping if campaign else None)
-    object.__setattr__(settings, "book", book.capped(campaign.max_row_amount) if campaign else book)
+    if campaign:
+        book = book.capped(campaign.max_row_amount).mapping(campaign.columns)
+    object.__setattr__(settings, "book", book)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +190,27 @@ def _guard_window(path: str, value: Any) -> str | int:
     raise UsageError(f"{path}: 'recipient_guard' must be \"campaign\", \"off\" or a number of days; got {value!r}")
 
 
+def _columns(path: str, data: dict[str, Any], book: RuleBook) -> dict[str, str]:
+    """``[columns]``: header text = field name, each header once (several headers may name one field:
+    each sheet of a workbook may call it differently)."""
+    columns = data.get("columns", {})
+    if not isinstance(columns, dict):
+        raise UsageError(f'{path}: \'columns\' must be a table: [columns] with lines such as "Work Email" = "email"')
+    known = book.columns_known
+    by_key: dict[str, str] = {}
+    for header, name in columns.items():
+        if not isinstance(name, str) or name not in known:
+            raise UsageError(f"{path}: columns.{header!r} = {name!r}: not a field name; known: {', '.join(known)}")
+        key = header_key(header)
+        if not key:
+            raise UsageError(f"{path}: columns: the header {header!r} has no letters or digits")
+        if key in by_key:
+            raise UsageError(f"{path}: columns: {by_key[key]!r} and {header!r} are the same header (case, spaces "
+                             "and punctuation are ignored)")
+        by_key[key] = header
+    return {str(k): str(v) for k, v in columns.items()}
+
+
 def _shipping_form(path: str, data: dict[str, Any], book: RuleBook) -> str | None:
     if "bulk_shipping" not in data:
         return None
@@ -216,7 +242,7 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     p = shown(str(path))
     data = _toml(p, path)
 
-    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "target", "bulk_shipping",
+    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "columns", "target", "bulk_shipping",
              "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}
     for key in data:
         if key not in known:
@@ -242,5 +268,6 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         recipient_guard=_guard_window(p, data.get("recipient_guard", "campaign")),
         max_row_amount=_money(p, "max_row_amount", data.get("max_row_amount", 5000)),
         max_run_amount=_money(p, "max_run_amount", data["max_run_amount"]) if "max_run_amount" in data else None,
+        columns=_columns(p, data, book),
         ledger=Path(path).parent / _text(p, "ledger", data["ledger"], 4096) if "ledger" in data else None,
     )

@@ -17,7 +17,9 @@ from typing import Any
 
 DATA = Path(__file__).parent / "data"
 
-__all__ = ["Rule", "RuleBook", "ShippingForm", "header_key", "load"]
+__all__ = ["FULL_NAME", "Rule", "RuleBook", "ShippingForm", "header_key", "load"]
+
+FULL_NAME = "fullName"      # a column with the whole name, split into firstName and lastName (not sent as such)
 
 
 def header_key(text: str) -> str:
@@ -67,10 +69,38 @@ class RuleBook:
     default_form: str = "seed"             # the rule data's default spelling
     max_row_amount: Decimal = Decimal(5000)  # the most one row may order (amount x quantity)
     rules: tuple[Rule, ...] = field(default=())
+    full_name_label: str = "Full Name"
+    particles: frozenset[str] = frozenset()   # words that begin a last name ("van", "de"...)
+    chosen: dict[str, str] = field(default_factory=dict)   # header_key -> field, from a campaign's [columns]
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(self.labels)
+
+    @property
+    def columns_known(self) -> tuple[str, ...]:
+        """What a header may be mapped to: the line-item fields, and the full name."""
+        return (*self.labels, FULL_NAME)
+
+    def label(self, field_name: str) -> str:
+        return self.full_name_label if field_name == FULL_NAME else self.labels[field_name]
+
+    def mapping(self, columns: dict[str, str]) -> RuleBook:
+        """This book for a campaign whose ``[columns]`` maps header texts to fields."""
+        if not columns:
+            return self
+        chosen = {header_key(header): name for header, name in columns.items()}
+        return replace(self, aliases={**self.aliases, **chosen}, chosen=chosen)
+
+    def meanings(self, headers: list[str | None]) -> list[str | None]:
+        """The field each header of a header row names, if any: a campaign's ``[columns]`` first; a
+        built-in alias of a field the campaign maps from another header of the same row means
+        nothing (the campaign chose "Work Email" over "Personal Email")."""
+        keys = [header_key(h or "") for h in headers]
+        chosen_here = {self.chosen[k] for k in keys if k in self.chosen}
+        meant = [self.chosen.get(k) or self.aliases.get(k) if k else None for k in keys]
+        return [m if m is None or k in self.chosen or m not in chosen_here else None
+                for k, m in zip(keys, meant, strict=True)]
 
     def expand(self, names: list[str] | None) -> tuple[str, ...] | None:
         """Delivery methods named directly or through a group."""
@@ -121,7 +151,8 @@ def _read(name: str) -> dict[str, Any]:
 
 def _aliases(fields: dict[str, Any]) -> dict[str, str]:
     aliases: dict[str, str] = {}
-    for name, spec in fields["fields"].items():
+    specs = {**fields["fields"], FULL_NAME: fields["full_name"]}
+    for name, spec in specs.items():
         for alias in [name, *spec["aliases"]]:
             key = header_key(alias)
             if aliases.setdefault(key, name) != name:
@@ -148,6 +179,8 @@ def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]
                         for name, spec in tango["bulk_shipping"].items() if isinstance(spec, dict)},
         shipping_form=tango["bulk_shipping"]["default"],
         default_form=tango["bulk_shipping"]["default"],
+        full_name_label=fields["full_name"]["label"],
+        particles=frozenset(fields["full_name"]["particles"]),
     )
 
 

@@ -96,7 +96,7 @@ def _param(rule: Rule, key: str) -> int:
 def _required(f: Failure) -> str:
     if not f.has_column:
         return (f"{f.label} is required{f.on}, and the sheet has no {f.label} column (nor a campaign "
-                f"default). Add the column, or rename the one that holds it to '{f.label}'.")
+                f"default): the Summary says how to add or map one.")
     return f"{f.label} is required{f.on}; the cell is empty.{f.fix}"
 
 

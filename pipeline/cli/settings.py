@@ -55,7 +55,7 @@ def _check_settings(args: argparse.Namespace, book: RuleBook, output: Path, camp
         if args.target or args.ledger:
             raise UsageError("validate --target and --ledger need --config FILE: the catalog and the ledger "
                              "are the campaign's customer's")
-        return CheckSettings(**common, offline="no campaign file (--config): only the sheet's own checks")
+        return CheckSettings(**common, offline="no campaign file (--config)")
     try:
         target = resolve_target(args.target, os.environ, campaign.target)
     except UsageError as exc:

@@ -24,7 +24,7 @@ from pipeline.ledger import Ledger
 from pipeline.ledger.merge import merge
 from pipeline.model import TO_FIX, ExitCode, Status
 from pipeline.progress import Progress
-from pipeline.stages.check import Checked, check_sheet
+from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.preflight import Catalog, load_catalog
@@ -153,11 +153,11 @@ def validate_file(path: str | Path, settings: CheckSettings, progress: Progress 
     of one command; one of its own otherwise)."""
     progress = progress or Progress(bar=False)
     started = dt.datetime.now().astimezone()
-    sheet = read_sheet(path, settings.book, settings.sheets)
+    checked = check_read(read_sheet(path, settings.book, settings.sheets), settings.book, today=settings.today,
+                         defaults=settings.defaults, started=started)
+    sheet = checked.sheet
     for line in sheet.reading():
         progress.say(line)
-    checked = Checked(Path(path), sheet, check_sheet(sheet, settings.book, today=settings.today,
-                                                     defaults=settings.defaults), started)
     own = preview is None and settings.target is not None
     preview = Preview(settings) if own else preview
     try:

@@ -175,7 +175,7 @@ def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
 def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None = None) -> Normalized:
     defaults = defaults or {}
     labels = sheet.labels(book)
-    cols = {f: sheet.columns_of(f) for f in set(sheet.fields.values())}
+    cols = {f: sheet.columns_of(f) for f in set(sheet.fields.values()) if f in book.labels}
     frame = sheet.frame.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX),
         pl.col(ROW),

@@ -138,6 +138,8 @@ def _excel_errors(sheet: Sheet, frame: pl.DataFrame, labels: dict[str, str]) -> 
     """A cell showing #N/A, #DIV/0! ... is an error whatever the field: the value was never there."""
     parts = []
     for col, field in sheet.fields.items():
+        if field not in labels:         # the full name, split into two columns that are checked
+            continue
         parts.append(sheet.frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX), pl.col(col).alias("v"))
                      .filter(pl.col("v").is_in(list(EXCEL_ERRORS)))
                      .select(IDX, pl.lit(field).alias("field"), pl.lit("cell.excel_error").alias("rule"),

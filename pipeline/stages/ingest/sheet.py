@@ -10,9 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import InputError
 from pipeline.masking import shown
 from pipeline.model import ROW, SHEET
+from pipeline.stages.ingest.headers import Columns, map_columns
+from pipeline.stages.ingest.names import split_names
 from rules import RuleBook, header_key
 
 __all__ = ["HEADER_SEARCH_ROWS", "CellNote", "Grid", "Part", "Piece", "Sheet", "Skipped", "column_letter", "combine",
@@ -167,72 +168,10 @@ def _excel_date(col: pl.Expr) -> pl.Expr:
     return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "$1")
 
 
-@dataclass(frozen=True)
-class _Columns:
-    keep: list[int]              # the input columns kept, by position
-    headers: list[str]
-    fields: dict[int, str]       # position -> field
-    row_column: int | None       # in one of this pipeline's reports: its Row column (original numbers)
-    notices: list[str]           # what was done to the columns that the user should know
-
-
-def _map_columns(grid: Grid, header_row: int, header_cells: list[str | None], book: RuleBook) -> _Columns:
-    """Which input columns to keep, their header texts, and the field each recognized one means."""
-    reports = {header_key(c) for c in book.report_columns}
-    dropped = reports if grid.ours else set()
-    notices: list[str] = []
-    keep: list[int] = []
-    headers: list[str] = []
-    fields: dict[int, str] = {}
-    seen: dict[str, tuple[str, str]] = {}
-    row_column = None
-    for i, cell in enumerate(header_cells):
-        text = (cell or "").strip()
-        key = header_key(text)
-        if key in dropped:
-            row_column = i if key == "row" else row_column
-            continue
-        if key in reports and not grid.ours:       # the sheet's own column, not one of our reports'
-            notices.append(f"column '{text}' ({grid.letters[i]}) has the name of a column this pipeline writes in "
-                           f"its reports; it is kept as '{text} (from sheet)'")
-            text = f"{text} (from sheet)"
-        meant = book.aliases.get(key) if key else None
-        if meant:
-            if meant in seen:
-                first, first_letter = seen[meant]
-                raise InputError(
-                    str(grid.path),
-                    f"columns '{first}' ({first_letter}) and '{text}' ({grid.letters[i]}) both mean "
-                    f"{book.labels[meant]}; delete or rename one of them",
-                    sheet=grid.sheet, row=header_row)
-            seen[meant] = (text, grid.letters[i])
-            fields[i] = meant
-        keep.append(i)
-        headers.append(text or f"Column {grid.letters[i]}")
-    _lookalikes(grid, header_row, header_cells, set(fields.values()), book)
-    return _Columns(keep, headers, fields, row_column, notices)
-
-
-def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], mapped: set[str],
-                book: RuleBook) -> None:
-    """A header such as 'Amount (USD)' that is no alias would leave the rows to a default amount."""
-    for i, cell in enumerate(header_cells):
-        key = header_key(cell or "")
-        if not cell or not key or key in book.aliases:
-            continue
-        for word, meant in book.lookalikes.items():
-            if word in key and meant not in mapped:
-                raise InputError(
-                    str(grid.path), f"column '{cell.strip()}' ({grid.letters[i]}) looks like {book.labels[meant]} "
-                    f"but is not a name this pipeline knows, so it would be ignored and the campaign default "
-                    f"used instead; rename it '{book.labels[meant]}' (or to something else if it is not "
-                    "that)", sheet=grid.sheet, row=header_row)
-
-
 PHYSICAL = "__physical__"         # the row number Excel shows for the row, while a piece is made
 
 
-def _row_numbers(data: pl.DataFrame, grid: Grid, mapped: _Columns) -> pl.DataFrame:
+def _row_numbers(data: pl.DataFrame, grid: Grid, mapped: Columns) -> pl.DataFrame:
     """The rows numbered (``__row__``) as Excel numbers them; for one of this pipeline's reports
     uploaded again, by their original numbers from its Row column, where every row's number is
     then still unique (a row added or copied in the report keeps the numbering unambiguous: when
@@ -259,7 +198,7 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
     """A grid of text cells as the non-blank data rows below its header."""
     header_cells = list(grid.cells.row(grid.header_idx))
     header_row = grid.first_row + grid.header_idx
-    mapped = _map_columns(grid, header_row, header_cells, book)
+    mapped = map_columns(grid, header_row, header_cells, book)
     src = grid.cells.columns
     names = [f"c{first_column + n}" for n in range(len(mapped.keep))]
     body = grid.cells.slice(grid.header_idx + 1).with_columns(
@@ -282,6 +221,15 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
     position = {src[i]: name for name, i in zip(names, mapped.keep, strict=True)}
     notes = tuple(CellNote(row_of[n.row], position[n.column], n.text, n.rule, n.error, grid.sheet)
                   for n in grid.notes if n.column in position and n.row in row_of)
+    split = split_names(data, fields, dict(kept), book, (f"c{first_column + len(names)}",
+                                                         f"c{first_column + len(names) + 1}"))
+    if split is not None:        # the two name columns follow the full name's
+        at = [c for c, _ in kept].index(split.after) + 1
+        kept[at:at] = list(zip(split.columns, split.headers, strict=True))
+        data = split.frame.select(*[c for c, _ in kept], ROW, SHEET)
+        fields.update({split.columns[0]: "firstName", split.columns[1]: "lastName"})
+        notes += tuple(CellNote(row, split.columns[0], text, "name.split", sheet=grid.sheet)
+                       for row, text in split.warnings)
     part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields)
     return Piece(part, data, notes, tuple((f"sheet '{grid.sheet}': " if grid.sheet else "") + n
                                          for n in mapped.notices))

@@ -147,7 +147,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
         cells, notes = xlsx_cells.repair(content, f.name, f.cells, f.letters, f.idx)
         pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes, ours), book,
                                first_column))
-        first_column += cells.width
+        first_column += cells.width + 2      # and two columns a full name may be split into
     skipped = [Skipped(f.name, _why_not(f)) for f in found if f not in chosen]
     # the other sheets of recipients (a header naming known columns): said, not silently left out
     others = [n for n in names if n not in wanted]
