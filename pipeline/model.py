@@ -19,6 +19,7 @@ __all__ = [
     "ADDRESS_FIELDS",
     "AT_TANGO",
     "CHECK_STATUSES",
+    "FILL",
     "IDENTITY",
     "IDX",
     "MEANING",
@@ -71,6 +72,12 @@ ORDERED = frozenset({Status.SUBMITTED, Status.COMPLETE})
 # line items Tango has (DUPLICATE: Tango said it already had the ID): never sent again, by any run
 AT_TANGO = frozenset({Status.SUBMITTED, Status.COMPLETE, Status.FAILED, Status.DUPLICATE})
 
+# how a report fills a Status cell (see stages.report.workbook.FILLS): green done, red to fix, amber
+# waiting, grey not sent again
+FILL = {Status.VALID: "done", Status.COMPLETE: "done", Status.INVALID: "fix", Status.REJECTED: "fix",
+        Status.FAILED: "fix", Status.PENDING: "wait", Status.SUBMITTED: "wait", Status.HELD: "wait",
+        Status.SENDING: "wait", Status.DUPLICATE: "grey"}
+
 MEANING = {
     Status.VALID: "Passed every check; ready to be ordered.",
     Status.INVALID: "Not ordered: fix the cells named in Errors and upload the row again.",
@@ -108,6 +115,7 @@ class ExitCode(IntEnum):
     ROWS_TO_FIX = 1             # some rows invalid, refused or failed: reports written
     UNREADABLE = 2              # a file could not be read; the others were processed
     STOPPED = 3                 # the run stopped early; everything is recorded, a rerun continues
+    DECLINED = 4                # run on a terminal, not confirmed: nothing was read into the ledger or sent
     USAGE = 64                  # a usage or campaign-file error: nothing was read
     INTERNAL = 70               # a bug
     LOCKED = 75                 # another run holds the lock: try again later (EX_TEMPFAIL)

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipeline"
 SIMULATOR = PIPELINE / "simulator"
 # the stages in the order data flows through them: each may import only those before it
-STAGE_ORDER = ["ingest", "normalize", "validate", "check", "plan", "dedupe", "guard", "preflight", "follow", "submit",
-               "outcome", "report"]
+STAGE_ORDER = ["ingest", "normalize", "validate", "missing", "check", "plan", "dedupe", "guard", "preflight",
+               "follow", "submit", "outcome", "report"]
 # where Tango's own status words are mapped to the pipeline's (they share some spellings)
 TANGO_WORDS = PIPELINE / "tango" / "answers.py"
 

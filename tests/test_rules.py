@@ -254,7 +254,7 @@ class TestMessages:
 
     def test_a_required_field_without_a_column_says_so(self, check):
         row = base_row("EMAIL")
-        row["Work Email"] = row.pop("Email")
+        row["Mail To"] = row.pop("Email")
         message = messages(check([row]))[0]
         assert message.startswith("Email is required for EMAIL delivery, and the sheet has no Email column")
 

@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,6 +72,21 @@ def _ledger_job(args: argparse.Namespace, settings: RunSettings, progress: Progr
     return ExitCode.OK
 
 
+def _confirmed(args: argparse.Namespace, settings: RunSettings) -> bool:
+    """On a terminal, and unless --yes or --dry-run: what run is about to order, and a person's yes.
+    Asked before the run lock is taken, so a person reading does not hold up another run."""
+    if args.yes or settings.dry_run or not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return True
+    from pipeline.jobs.confirm import ANSWER_SECONDS, about_to_order, ask
+    order = about_to_order(args.files, settings)
+    if not order.rows:
+        return True                     # nothing to order: the run writes its reports
+    for line in order.lines(settings.target.describe()):
+        print(line, file=sys.stderr)
+    seconds = float(os.environ.get("TANGO_BATCH_ANSWER_SECONDS", ANSWER_SECONDS))
+    return ask("Send them?", sys.stdin, sys.stderr, seconds)
+
+
 def where(args: argparse.Namespace) -> int:
     from pipeline.config import load_campaign
     from rules import load
@@ -89,6 +106,9 @@ def logged(args: argparse.Namespace) -> int:
     check_arguments(args)
     setup(settings.output, args.log_format, args.debug, settings.target.credentials.secrets())
     progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
+    if args.command == "run" and isinstance(settings, RunSettings) and not _confirmed(args, settings):
+        progress.say("not confirmed: nothing was sent")
+        return ExitCode.DECLINED
     try:
         with RunLock(settings.ledger):
             from pipeline.jobs.ledger import adopt_old_ledger

@@ -70,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("validate", help="check sheets and write the per-row report; sends nothing",
-                       description="Check each FILE (.xlsx, .xlsm, .csv) and write report.xlsx, "
+                       description="Check each FILE (.xlsx, .xlsm, .xls, .ods, .csv) and write report.xlsx, "
                        "failures.xlsx and summary.json in a folder per file under --output. With a "
                        "campaign file, the report gives run's verdict: the target's catalog, and the "
                        "ledger's DUPLICATE and HELD, read only. Nothing is sent; the ledger is not written.")
@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
     _order_options(r)
     r.add_argument("--dry-run", action="store_true",
                    help="write the planned batches and their JSON payloads; send nothing")
+    r.add_argument("--yes", action="store_true",
+                   help="do not ask before ordering (on a terminal, run shows what it is about to order and "
+                   "asks first; without a terminal, as from cron, it never asks)")
 
     n = sub.add_parser("nightly", help="finish earlier work, then process every new file of an inbox",
                        description="Finish what earlier runs left, then run every new file in --inbox "

@@ -16,7 +16,7 @@ from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_sheet
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
-from pipeline.stages.report import new_folder, summarize, write_reports
+from pipeline.stages.report import new_folder, summarize, where, write_reports
 from pipeline.stages.validate import Validated
 
 __all__ = ["outcomes_from", "report_file", "rewrite_after", "rewrite_reports"]
@@ -42,9 +42,10 @@ def report_file(checked: Checked, final: Validated, settings: StatusSettings, pr
         paths = write_reports(folder, checked.sheet, final, summary, tick)
     counts = ", ".join(f"{n} {s}" for s, n in summary["status_counts"].items() if n)
     progress.say(f"{checked.path.name}: {summary['rows']} rows: {counts or 'no rows'}")
-    progress.say(f"  report: {paths['report']}")
-    return {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]),
-            "folder": str(folder)}
+    for line in where(paths):
+        progress.say(line)
+    return {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]) if "failures" in paths
+            else None, "folder": str(folder)}
 
 
 def rewrite_after(ledger: Ledger, refs: set[str], settings: StatusSettings, progress: Progress,

@@ -28,7 +28,7 @@ from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.preflight import Catalog, load_catalog
-from pipeline.stages.report import new_folder, summarize, write_reports
+from pipeline.stages.report import new_folder, summarize, where, write_reports
 from pipeline.stages.validate import Validated
 from pipeline.state import OLD_LEDGER_NAME, beside
 from pipeline.tango.connect import SIMULATOR_STATE, connect, http_logger
@@ -211,15 +211,20 @@ def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview
                 traceback.print_exc(file=progress.stream)
             code = max(code, ExitCode.INTERNAL)
             continue
-        counts = result.summary["status_counts"]
-        progress.say(f"{Path(file).name}: {result.summary['rows']} rows: "
-                     + ", ".join(f"{n} {s}" for s, n in counts.items())
-                     + f"; total of valid rows ${result.summary['total_amount_valid']:,.2f}")
-        for check in result.summary["checks"]:
-            if check["how"].startswith("NOT CHECKED"):
-                progress.say(f"  {check['check']}: {check['how']}")
-        progress.say(f"  report: {result.paths['report']}")
+        _say(result, progress)
         if result.to_fix:
-            progress.say(f"  rows to fix: {result.paths['failures']}")
             code = max(code, ExitCode.ROWS_TO_FIX)
     return code
+
+
+def _say(result: FileResult, progress: Progress) -> None:
+    """A file's counts, the checks not made, and where its reports are."""
+    counts = result.summary["status_counts"]
+    progress.say(f"{Path(result.file).name}: {result.summary['rows']} rows: "
+                 + ", ".join(f"{n} {s}" for s, n in counts.items())
+                 + f"; total of valid rows ${result.summary['total_amount_valid']:,.2f}")
+    for check in result.summary["checks"]:
+        if check["how"].startswith("NOT CHECKED"):
+            progress.say(f"  {check['check']}: {check['how']}")
+    for line in where(result.paths):
+        progress.say(line)

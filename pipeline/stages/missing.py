@@ -43,12 +43,13 @@ def missing_columns(sheet: Sheet, issues: pl.DataFrame, book: RuleBook) -> tuple
     out = []
     for field, rows in needed.iter_rows():
         label = book.labels[field]
-        head = f"the sheet has no {label} column, which {rows} row{'s' if rows != 1 else ''} need{'s' if rows == 1 else ''}"
+        need = "1 row needs" if rows == 1 else f"{rows} rows need"
+        head = f"the sheet has no {label} column, which {need}"
         near = closest_header(field, unmapped, book)
         if near is not None:
             out.append(f"{head}. If column '{near}' holds it, add this line under [columns] in the campaign "
                        f"file: \"{near}\" = \"{field}\" (or rename the column '{label}')")
         else:
-            out.append(f"{head}: add a {label} column, or map the column that holds it under [columns] in "
+            out.append(f"{head}: add a column named '{label}', or map the column that holds it under [columns] in "
                        f"the campaign file, as in \"Your header\" = \"{field}\"")
     return tuple(out)

@@ -1,4 +1,4 @@
-"""Ingest: read an uploaded .xlsx/.xlsm/.csv into a frame of text cells with Excel's row numbers.
+"""Ingest: read an uploaded .xlsx/.xlsm/.xls/.ods/.csv into a frame of text cells with Excel's row numbers.
 
 Every cell is read as text (polars' calamine engine for workbooks, polars' CSV reader for CSV), so
 ZIP codes, phone numbers and IDs never pass through floats. The header row is found within the
@@ -29,7 +29,7 @@ def read_sheet(path: str | Path, book: RuleBook, sheet: str | Sequence[str] | No
     suffix = path.suffix.lower()
     if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
         raise InputError(str(path), f"unsupported file type '{suffix or '(none)'}'; "
-                         "upload an .xlsx, .xlsm or .csv file")
+                         "upload an .xlsx, .xlsm, .xls, .ods or .csv file")
     content = read_regular(path)
     if not content.strip(b"\xef\xbb\xbf \t\r\n"):
         raise InputError(str(path), "the file is empty")

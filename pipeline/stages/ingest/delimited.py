@@ -101,6 +101,10 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
     blank = text.count("\n", 0, lead)          # blank lines above everything: skipped, as blank rows are
     head = "\n".join(text[lead:lead + 200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
     sep, records, lines_before, idx = _best_separator(head, book)
+    if idx is None and path.suffix.lower() == ".txt":     # a note dropped beside the sheets, most likely
+        raise InputError(str(path), "unsupported file type '.txt': a text file is read only when it is a CSV or "
+                         "tab-separated export with a header row (such as First Name, Email, Amount); upload an "
+                         ".xlsx, .xlsm, .xls, .ods or .csv file")
     if idx is None:
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
                          "expected column names such as First Name, Email, Amount")

@@ -27,8 +27,20 @@ import polars as pl
 from pipeline.errors import InputError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
 
-__all__ = ["MAX_COLUMNS", "MAX_FILE_BYTES", "MAX_INFLATED_BYTES", "MAX_PART_BYTES", "MAX_ROWS", "MAX_SHEETS",
-           "MAX_SHEETS_READ", "check_sheets", "check_zip", "content_columns", "read_regular"]
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_FILE_BYTES",
+    "MAX_INFLATED_BYTES",
+    "MAX_ODS_CELLS",
+    "MAX_PART_BYTES",
+    "MAX_ROWS",
+    "MAX_SHEETS",
+    "MAX_SHEETS_READ",
+    "check_sheets",
+    "check_zip",
+    "content_columns",
+    "read_regular",
+]
 
 MAX_FILE_BYTES = 256 * 2**20      # the file on disk
 MAX_PART_BYTES = 128 * 2**20      # one part of a workbook, inflated (a sheet's XML, the shared strings)
@@ -37,6 +49,7 @@ MAX_ROWS = 1_048_576              # Excel's own limit
 MAX_COLUMNS = 512                 # columns holding a value, per sheet
 MAX_SHEETS = 256                  # worksheets in a workbook
 MAX_SHEETS_READ = 50              # sheets of recipients read from one workbook
+MAX_ODS_CELLS = 8_000_000         # cells an .ods workbook's repeated rows and columns expand to, up to the last value
 _CHUNK = 1 << 22
 _ROW = re.compile(rb"<row\b")
 _ROW_NUMBER = re.compile(rb"<row\b[^>]*?\br=\"([0-9]+)\"")
@@ -73,35 +86,46 @@ def check_zip(path: Path, archive: zipfile.ZipFile) -> None:
     for info in archive.infolist():
         if info.file_size > MAX_PART_BYTES:
             raise _too_big(path, info.filename, info.file_size)
-        size, rows = 0, 0
-        sheet = info.filename.startswith("xl/worksheets/")
         try:
-            with archive.open(info) as part:
-                head = part.read(1024)
-                xml = info.filename.endswith((".xml", ".rels"))      # not an image (an SVG may have one)
-                if xml and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
-                    raise InputError(str(path), f"the workbook's part {info.filename} declares an XML DOCTYPE, "
-                                     "which no spreadsheet program writes; open the file in Excel and save it again")
-                chunk, last = head, 0
-                while chunk:
-                    size += len(chunk)
-                    if sheet:
-                        rows += len(_ROW.findall(chunk))
-                        last = _in_order(path, info.filename, chunk, last)
-                    if size > MAX_PART_BYTES:
-                        raise _too_big(path, info.filename, size)
-                    if rows > MAX_ROWS:
-                        raise InputError(str(path), f"a sheet of the workbook has more than {MAX_ROWS:,} rows, "
-                                         "more than Excel allows; split it into smaller files")
-                    chunk = part.read(_CHUNK)
+            total += _inflate(path, archive, info)
         except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
             raise InputError(str(path), f"the workbook is damaged (its part {info.filename}: "
                              f"{str(exc) or type(exc).__name__}); open it in Excel and save it again") from None
-        total += size
         if total > MAX_INFLATED_BYTES:
             raise InputError(str(path), f"the workbook's content inflates to more than "
                              f"{MAX_INFLATED_BYTES // 2**20} MB, more than this pipeline reads; split it into "
                              "smaller files")
+
+
+def _inflate(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """One part inflated and checked; its size."""
+    size, rows, last = 0, 0, 0
+    sheet = info.filename.startswith("xl/worksheets/")
+    ods = info.filename == "content.xml"      # an OpenDocument spreadsheet's sheets
+    whole: list[bytes] = []
+    with archive.open(info) as part:
+        head = part.read(1024)
+        xml = info.filename.endswith((".xml", ".rels"))      # not an image (an SVG may have one)
+        if xml and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
+            raise InputError(str(path), f"the workbook's part {info.filename} declares an XML DOCTYPE, "
+                             "which no spreadsheet program writes; open the file in Excel and save it again")
+        chunk = head
+        while chunk:
+            size += len(chunk)
+            if sheet:
+                rows += len(_ROW.findall(chunk))
+                last = _in_order(path, info.filename, chunk, last)
+            if ods:
+                whole.append(chunk)
+            if size > MAX_PART_BYTES:
+                raise _too_big(path, info.filename, size)
+            if rows > MAX_ROWS:
+                raise InputError(str(path), f"a sheet of the workbook has more than {MAX_ROWS:,} rows, "
+                                 "more than Excel allows; split it into smaller files")
+            chunk = part.read(_CHUNK)
+    if ods:
+        _ods_expanded(path, b"".join(whole))
+    return size
 
 
 def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
@@ -115,6 +139,44 @@ def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
                              "row; open the file in Excel and save it again")
         last = number
     return last
+
+
+_ODS_ROW = re.compile(rb"<table:table-row\b([^>]*?)(?:/>|>(.*?)</table:table-row>)", re.DOTALL)
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b([^>]*?)(?:/>|>(.*?)</table:(?:covered-)?table-cell>)",
+                       re.DOTALL)
+_ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]+)"')
+_COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]+)"')
+
+
+def _repeat(pattern: re.Pattern[bytes], attributes: bytes) -> int:
+    found = pattern.search(attributes)
+    return int(found.group(1)) if found else 1
+
+
+def _ods_expanded(path: Path, xml: bytes) -> None:
+    """An .ods file says "this row 1,000,000 times" in a few bytes, which a reader expands: its rows and
+    cells are counted as they expand, up to each sheet's last value (the empty rows and columns a
+    spreadsheet program writes after it cost nothing), and refused beyond Excel's rows or MAX_ODS_CELLS."""
+    cells = 0
+    for table in xml.split(b"<table:table ")[1:]:
+        counted = blank = 0
+        for row in _ODS_ROW.finditer(table):
+            width = gap = 0
+            for cell in _ODS_CELL.finditer(row.group(2) or b""):
+                n = _repeat(_COLUMNS_REPEATED, cell.group(1))
+                if cell.group(2) or b"value-type" in cell.group(1):
+                    width, gap = width + gap + n, 0
+                else:
+                    gap += n
+            repeat = _repeat(_ROWS_REPEATED, row.group(1))
+            if width:
+                counted, blank = counted + blank + repeat, 0
+                cells += repeat * width
+            else:
+                blank += repeat
+            if counted > MAX_ROWS or cells > MAX_ODS_CELLS:
+                raise InputError(str(path), f"the workbook's rows expand to more than {MAX_ROWS:,} rows or "
+                                 f"{MAX_ODS_CELLS:,} cells, more than this pipeline reads; split it into smaller files")
 
 
 def _too_big(path: Path, part: str, size: int) -> InputError:

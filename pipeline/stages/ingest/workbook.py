@@ -1,4 +1,5 @@
-"""Workbooks (.xlsx, .xlsm): every cell as text through polars' calamine engine (fastexcel); every
+"""Workbooks (.xlsx, .xlsm, and the legacy .xls and OpenDocument .ods): every cell as text through
+polars' calamine engine (fastexcel), within the same bounds for every kind; every
 visible sheet whose header is recognized, in workbook order (or the sheets named); and what calamine
 leaves out put back from each sheet's XML.
 
@@ -39,8 +40,9 @@ from rules import RuleBook, header_key
 
 __all__ = ["EXCEL_SUFFIXES", "read_workbook"]
 
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-OLE_MAGIC = b"\xd0\xcf\x11\xe0"   # an encrypted workbook (or a legacy .xls) is an OLE container
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"   # a legacy .xls, or an encrypted .xlsx, is an OLE container
+ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
 RECOGNIZED = 2                    # known columns a header names for its sheet to be read
 
 
@@ -54,6 +56,20 @@ class _Found:
     known: list[str]              # the header's cells that name known columns
 
 
+def _hidden(reader: fastexcel.ExcelReader, content: bytes) -> set[str]:
+    """The sheets Excel or LibreOffice does not show."""
+    if content.startswith(b"PK") and ODS_MIMETYPE not in content[:100]:
+        return xlsx_cells.hidden_sheets(content)
+    hidden = set()
+    for name in reader.sheet_names:
+        try:
+            if reader.load_sheet(name, header_row=None, n_rows=0).visible != "visible":
+                hidden.add(name)
+        except Exception:     # an unreadable sheet is said when it is read
+            continue
+    return hidden
+
+
 def _load(reader: fastexcel.ExcelReader, path: Path, name: str) -> tuple[pl.DataFrame, list[str]]:
     try:
         loaded = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
@@ -65,9 +81,12 @@ def _load(reader: fastexcel.ExcelReader, path: Path, name: str) -> tuple[pl.Data
 
 
 def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
-    if content.startswith(OLE_MAGIC):
-        raise InputError(str(path), "the workbook is password-protected (or an old .xls file): open it in "
-                         "Excel, remove the password, and save it as .xlsx")
+    legacy = path.suffix.lower() == ".xls"
+    if content.startswith(OLE_MAGIC) and not legacy:
+        raise InputError(str(path), "the workbook is password-protected (or an old .xls file saved with another "
+                         "name): open it in Excel, remove the password, and save it as .xlsx")
+    if legacy and content.startswith(OLE_MAGIC):    # no compression in an .xls: its size on disk bounds it
+        return _reader(path, content, "the file is password-protected or damaged")
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, ValueError):
@@ -77,10 +96,15 @@ def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
                          "as .xlsx, or give a CSV file a .csv name") from None
     with archive:
         check_zip(path, archive)
+    return _reader(path, content)
+
+
+def _reader(path: Path, content: bytes, likely: str | None = None) -> fastexcel.ExcelReader:
     try:
         return fastexcel.read_excel(content)
     except Exception as exc:
-        raise InputError(str(path), f"not a readable Excel workbook ({short(exc)})") from None
+        raise InputError(str(path), f"not a readable workbook ({likely or short(exc)}); open it in Excel or "
+                         "LibreOffice and save it again as .xlsx") from None
 
 
 def _text(content: bytes) -> bool:
@@ -131,7 +155,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
         if name not in names:
             raise InputError(str(path), f"there is no sheet named '{name}'; the sheets are: "
                              + ", ".join(f"'{n}'" for n in names))
-    hidden = xlsx_cells.hidden_sheets(content)
+    hidden = _hidden(reader, content)
     ours = xlsx_cells.has_property(content, REPORT_MARKER)
     wanted = list(sheet_names) if sheet_names else [n for n in names if n not in hidden]
     found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]

@@ -30,6 +30,7 @@ EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
       "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
       "rel": "http://schemas.openxmlformats.org/package/2006/relationships"}
+ODF_META = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0"
 CELL_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
 VALUE = re.compile(rb"<v>([^<]*)</v>")
 CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
@@ -39,13 +40,18 @@ MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
 
 
 def has_property(content: bytes, name: str) -> bool:
-    """Whether the workbook carries the custom document property ``name`` (docProps/custom.xml)."""
+    """Whether the workbook carries the custom document property ``name`` (docProps/custom.xml; in an
+    .ods file LibreOffice saved, meta.xml's user-defined properties)."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
-            custom = ElementTree.fromstring(z.read("docProps/custom.xml"))
+            parts = set(z.namelist())
+            meta = "docProps/custom.xml" if "docProps/custom.xml" in parts else "meta.xml"
+            custom = ElementTree.fromstring(z.read(meta))
     except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
         return False
-    return any(p.get("name") == name for p in custom.iter() if p.tag.endswith("}property"))
+    names = (p.get("name") or p.get(f"{{{ODF_META}}}name") for p in custom.iter()
+             if p.tag.endswith(("}property", "}user-defined")))
+    return name in names
 
 
 def hidden_sheets(content: bytes) -> set[str]:

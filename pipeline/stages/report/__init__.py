@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from pipeline.model import IDX, REPORT_MARKER, ROW, SHEET, TO_FIX, Severity
+from pipeline.model import FILL, IDX, REPORT_MARKER, ROW, SHEET, TO_FIX, Severity, Status
 from pipeline.stages.ingest import Part, Sheet
 from pipeline.stages.report.dry_run import write_dry_run
 from pipeline.stages.report.folders import new_folder
@@ -24,11 +24,32 @@ from pipeline.stages.report.summary import summarize, summary_sheet
 from pipeline.stages.report.workbook import MAX_WIDTH, WORKBOOK_OPTIONS, RowsSheet, bad_positions, widths
 from pipeline.stages.validate import Validated
 
-__all__ = ["new_folder", "summarize", "worksheet_names", "write_dry_run", "write_reports"]
+__all__ = ["new_folder", "summarize", "where", "worksheet_names", "write_dry_run", "write_reports"]
 
+# the fields Tango knows as numbers and dates: their cells written as real ones (see workbook.KINDS)
+FIELD_KINDS = {"amount": "money", "quantity": "number", "deliveryDate": "date", "expirationDate": "date"}
+# what decides an order, shown beside a row when a campaign default filled one of them
+ORDERED_FIELDS = {"utid": "reward {}", "amount": "amount {}", "deliveryMethod": "{}", "quantity": "quantity {}"}
 # What a run adds to a row: Tango's references and its delivery event (frame column: header, width)
 ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
               "reference_line_item_id": ("Reference line item ID", 24), "delivery": ("Delivery", 14)}
+
+
+def _ordered(sheet: Sheet, validated: Validated) -> pl.Series | None:
+    """"reward U761382, amount 25, EMAIL" on the rows where a campaign default filled one of the
+    values that decide what is ordered (the sheet's cell empty, or no such column); None when none did."""
+    frame, raw = validated.frame, sheet.frame
+    filled = pl.Series([False] * frame.height)
+    for f in ORDERED_FIELDS:
+        cells = sheet.columns_of(f)
+        had = raw.select(pl.coalesce(cells).is_not_null()).to_series() if cells else pl.Series([False] * raw.height)
+        filled = filled | (~had & frame[f].is_not_null())
+    filled = filled & (frame["status"] != Status.INVALID.value)      # an invalid row orders nothing
+    if not filled.any():
+        return None
+    text = frame.select(pl.concat_str([pl.format(shape, pl.col(f)) for f, shape in ORDERED_FIELDS.items()],
+                                      separator=", ", ignore_nulls=True)).to_series()
+    return pl.select(pl.when(filled).then(text)).to_series().alias("ordered")
 
 
 def _row_texts(validated: Validated) -> pl.DataFrame:
@@ -53,6 +74,11 @@ class _Rows:
     headers: list[str]
     widths: list[int]
     notes: dict[tuple[int, int], str]       # (position in data, input column position) -> error messages
+    kinds: dict[str, str]                   # input column -> how it is written (number, date; workbook.KINDS)
+
+    def shifted(self, by: int) -> dict[tuple[int, int], str]:
+        """The notes, for a sheet whose input columns start ``by`` columns to the right."""
+        return {(r, c + by): text for (r, c), text in self.notes.items()}
 
 
 def _cell_errors(validated: Validated) -> dict[tuple[int, str], str]:
@@ -67,6 +93,9 @@ def _cell_errors(validated: Validated) -> dict[tuple[int, str], str]:
 def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_Rows]:
     data = sheet.frame.with_row_index(IDX).join(_row_texts(validated), on=[IDX, ROW], how="left").sort(IDX)
     data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
+    ordered = _ordered(sheet, validated)
+    if ordered is not None:
+        data = data.with_columns(ordered)
     errors = _cell_errors(validated)
     out = []
     for part in sheet.parts:
@@ -75,8 +104,9 @@ def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_R
         column = {f: part.columns.index(c) for c, f in part.fields.items()}
         notes = {(at[idx], column[field]): text for (idx, field), text in errors.items()
                  if idx in at and field in column}
+        kinds = {c: FIELD_KINDS[f] for c, f in part.fields.items() if f in FIELD_KINDS}
         out.append(_Rows(part, rows, list(part.columns), list(part.headers),
-                         widths(list(part.headers), rows, list(part.columns)), notes))
+                         widths(list(part.headers), rows, list(part.columns)), notes, kinds))
     return out
 
 
@@ -127,10 +157,11 @@ def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
         fix = rows.data.with_row_index("_pos").filter(to_fix)
         new_pos = {pos: n for n, pos in enumerate(fix["_pos"].to_list())}
         invalid = fix.drop("_pos")
-        notes = {(new_pos[r], c): t for (r, c), t in rows.notes.items() if r in new_pos}
-        cols = [*rows.columns, ROW, "error"]
-        RowsSheet(book, title).write([*rows.headers, "Row", "Errors"], [*rows.widths, 7, MAX_WIDTH], invalid, cols,
-                                     {ROW}, bad_positions(notes, cols), notes, lambda k: None)
+        notes = {(new_pos[r], c): t for (r, c), t in rows.shifted(2).items() if r in new_pos}
+        cols = [ROW, "error", *rows.columns]
+        RowsSheet(book, title).write(["Row", "Errors", *rows.headers], [7, MAX_WIDTH, *rows.widths], invalid, cols,
+                                     {ROW}, bad_positions(notes, cols), notes, lambda k: None,
+                                     {"error": "wrap", **rows.kinds})
     book.close()
 
 
@@ -140,13 +171,17 @@ def _report_workbook(path: Path, parts: list[_Rows], summary: dict[str, Any], id
     summary_sheet(book, summary)
     several = len(parts) > 1
     for rows, title in zip(parts, _titles(parts, "Rows", originals=False), strict=True):
-        cols = [*rows.columns, *([SHEET] if several else []), ROW, "status", "error", "warning", *id_cols]
-        RowsSheet(book, title).write(
-            [*rows.headers, *(["Sheet"] if several else []), "Row", "Status", "Errors", "Warnings",
+        ordered = ["ordered"] if "ordered" in rows.data.columns else []
+        notes = rows.shifted(3)
+        # Row, Status and Errors first: what happened is the first thing seen
+        cols = [ROW, "status", "error", *rows.columns, *([SHEET] if several else []), *ordered, "warning", *id_cols]
+        RowsSheet(book, title, {s.value: fill for s, fill in FILL.items()}).write(
+            ["Row", "Status", "Errors", *rows.headers, *(["Sheet"] if several else []),
+             *(["Ordered (campaign defaults filled in)"] if ordered else []), "Warnings",
              *(ID_COLUMNS[c][0] for c in id_cols)],
-            [*rows.widths, *([16] if several else []), 7, 11, MAX_WIDTH, MAX_WIDTH,
-             *(ID_COLUMNS[c][1] for c in id_cols)], rows.data, cols, {ROW}, bad_positions(rows.notes, cols),
-            rows.notes, tick)
+            [7, 11, MAX_WIDTH, *rows.widths, *([16] if several else []), *([36] if ordered else []), MAX_WIDTH,
+             *(ID_COLUMNS[c][1] for c in id_cols)], rows.data, cols, {ROW}, bad_positions(notes, cols),
+            notes, tick, {"status": "status", "error": "wrap", "warning": "wrap", **rows.kinds})
     book.close()
 
 
@@ -157,9 +192,13 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
     parts = _by_sheet(sheet, validated, id_cols)
     paths = {"report": folder / "report.xlsx", "failures": folder / "failures.xlsx",
              "summary": folder / "summary.json"}
+    to_fix = validated.frame["status"].is_in([s.value for s in TO_FIX]).any()
+    if not to_fix:                 # nothing to fix: no failures workbook (an old one from a rewrite goes)
+        paths.pop("failures").unlink(missing_ok=True)
     _report_workbook(_tmp(paths["report"]), parts, summary, id_cols, tick)
-    _failures_workbook(_tmp(paths["failures"]), parts)
-    summary = {**summary, "report": str(paths["report"]), "failures": str(paths["failures"])}
+    if to_fix:
+        _failures_workbook(_tmp(paths["failures"]), parts)
+    summary = {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]) if to_fix else None}
     _tmp(paths["summary"]).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
     for path in paths.values():
@@ -169,3 +208,12 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
 
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.part")
+
+
+def where(paths: dict[str, Path]) -> list[str]:
+    """The console's last lines for a file: where its report is, and its rows to fix (or that there are none)."""
+    if "failures" in paths:
+        fix = f"  rows to fix: {paths['failures']} (correct the red cells and upload it again)"
+    else:
+        fix = "  nothing to fix: no failures.xlsx"
+    return [f"  report: {paths['report']}", fix]

@@ -11,11 +11,12 @@ import polars as pl
 import xlsxwriter
 
 from pipeline.masking import mask, shown
-from pipeline.model import CHECK_STATUSES, MEANING, ORDERED, RUN_STATUSES, SENT, SHEET, TO_FIX, Status
+from pipeline.model import CHECK_STATUSES, FILL, MEANING, ORDERED, RUN_STATUSES, SENT, SHEET, TO_FIX, Status
 from pipeline.stages.ingest import Sheet
+from pipeline.stages.report.workbook import FILLS
 from pipeline.stages.validate import Validated
 
-__all__ = ["summarize", "summary_sheet"]
+__all__ = ["next_step", "summarize", "summary_sheet"]
 
 
 def _amount(frame: pl.DataFrame, statuses: Iterable[Status]) -> float:
@@ -69,7 +70,32 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
     if mode == "run":
         summary["amount_sent"] = _amount(frame, SENT)
         summary["amount_accepted"] = _amount(frame, ORDERED)
+    summary["next_step"] = next_step(summary)
     return summary
+
+
+def next_step(summary: dict[str, Any]) -> str:
+    """What the person who uploaded the file does next, in plain words."""
+    counts = summary["status_counts"]
+    to_fix = sum(counts.get(s.value, 0) for s in TO_FIX)
+    steps = []
+    if to_fix:
+        rows = "1 row" if to_fix == 1 else f"{to_fix:,} rows"
+        steps.append(f"{rows} to fix: open failures.xlsx, correct the red cells (each one's note says what is wrong) "
+                     "and upload it again" + ("; the rows already ordered are never ordered twice."
+                                              if summary["mode"] == "run" else "."))
+    if summary["mode"] != "run":
+        valid = counts.get(Status.VALID.value, 0)
+        steps.append(f"{valid:,} rows passed every check: run the file to order them." if valid else
+                     "No row is ready to order yet.")
+        return " ".join(steps)
+    if counts.get(Status.PENDING.value):
+        steps.append(f"{counts[Status.PENDING.value]:,} rows were not sent (the run stopped early): run the file "
+                     "again to send them.")
+    if counts.get(Status.SUBMITTED.value):
+        steps.append(f"{counts[Status.SUBMITTED.value]:,} rows are accepted by Tango and not delivered yet: the "
+                     "next run, or 'tango-batch status', updates this report.")
+    return " ".join(steps) or "Nothing to do: every row is done."
 
 
 def _per_sheet(sheet: Sheet, frame: pl.DataFrame, statuses: tuple[Status, ...]) -> list[dict[str, Any]]:
@@ -95,13 +121,15 @@ def _sent_line(summary: dict[str, Any]) -> str:
 class _Styles:
     bold: Any
     money: Any
+    wrap: Any
+    book: Any
 
 
 def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     lines = [
         ("File", summary["file"]),
         ("Sheet", ", ".join(p["sheet"] for p in summary["sheets"]) if summary["sheet"] else "(CSV file)"),
-        ("Header row", str(summary["header_row"])), ("Run time", summary["run_started"]),
+        ("Header row", str(summary["header_row"])), ("Run time", _local(summary["run_started"])),
         ("Campaign file", summary["campaign_file"] or "(none)"),
         ("Sent to Tango", _sent_line(summary)), ("Rows", str(summary["rows"])),
     ]
@@ -110,6 +138,14 @@ def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
         ws.write_string(r, 1, str(value))
         r += 1
     return r + 1
+
+
+def _local(stamp: str) -> str:
+    """'2026-12-02 09:30 (UTC+01:00)': the run's time as the machine's clock showed it, with its zone."""
+    when = dt.datetime.fromisoformat(stamp)
+    offset = when.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "local time"
+    return f"{when:%Y-%m-%d %H:%M} ({zone})"
 
 
 def _sheets(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
@@ -149,14 +185,34 @@ def _checks(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     return r + 2
 
 
+def _next(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
+    ws.write_string(r, 0, "Next step", st.bold)
+    ws.merge_range(r, 1, r, 5, summary["next_step"], st.wrap)     # our own sentence, across the tables' width
+    ws.set_row(r, 15 * (1 + len(summary["next_step"]) // 75))
+    return r + 2
+
+
 def _by_status(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
+    """Rows per status, and a bar chart of them, each bar in its status's colour."""
     for c, head in enumerate(["Status", "Rows", "Meaning"]):
         ws.write_string(r, c, head, st.bold)
+    first = r + 1
     for status, count in summary["status_counts"].items():
         r += 1
         ws.write_string(r, 0, status)
         ws.write_number(r, 1, count)
         ws.write_string(r, 2, MEANING.get(Status(status), ""))
+    chart = st.book.add_chart({"type": "bar"})
+    chart.add_series({"name": "Rows", "categories": ["Summary", first, 0, r, 0], "values": ["Summary", first, 1, r, 1],
+                      "points": [{"fill": {"color": FILLS[FILL.get(Status(s), "grey")][0]},
+                                  "border": {"color": FILLS[FILL.get(Status(s), "grey")][1]}}
+                                 for s in summary["status_counts"]],
+                      "data_labels": {"value": True}})
+    chart.set_title({"name": "Rows per status"})
+    chart.set_legend({"none": True})
+    chart.set_y_axis({"reverse": True})
+    chart.set_size({"width": 480, "height": 60 + 24 * len(summary["status_counts"])})
+    ws.insert_chart(2, 7, chart)           # right of the tables, in sight when the sheet opens
     return r + 2
 
 
@@ -192,10 +248,13 @@ def _totals(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
 def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
     """The Summary sheet: the file, then rows per status, per delivery method, and the totals."""
     ws = book.add_worksheet("Summary")
-    styles = _Styles(book.add_format({"bold": True}), book.add_format({"num_format": "$#,##0.00"}))
+    styles = _Styles(book.add_format({"bold": True}), book.add_format({"num_format": "$#,##0.00"}),
+                     book.add_format({"text_wrap": True, "valign": "top"}), book)
     ws.set_column(0, 0, 30)
     ws.set_column(1, 5, 16)
     ws.write_string(0, 0, "Tango batch import report", book.add_format({"bold": True, "font_size": 14}))
     r = 2
-    for section in (_facts, _sheets, _checks, _by_status, _by_method, _totals):
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    for section in (_facts, _next, _sheets, _checks, _by_status, _by_method, _totals):
         r = section(ws, r, summary, styles)

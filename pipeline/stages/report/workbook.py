@@ -4,7 +4,10 @@ xlsxwriter builds the workbook (styles, comments, panes, filters, column widths)
 mode; the cells themselves are rendered column by column with polars into the same ``<row>`` XML
 xlsxwriter writes. Every cell that came from the input is an inline *string*, so nothing a user
 typed can become a formula, a number or a link; a value starting with = + - @ also gets Excel's
-quote prefix, so editing it later keeps it text.
+quote prefix, so editing it later keeps it text. The exceptions are the fields Tango knows as
+numbers and dates (amount, quantity, delivery and expiration date): a cell that holds a plain
+number or an ISO date is written as a real Excel number or date, with a format, so that SUM works;
+anything else in them stays text. Status cells are filled by outcome; messages wrap.
 """
 
 from __future__ import annotations
@@ -15,13 +18,20 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-__all__ = ["MAX_WIDTH", "WORKBOOK_OPTIONS", "RowsSheet", "bad_positions", "widths"]
+__all__ = ["KINDS", "MAX_WIDTH", "WORKBOOK_OPTIONS", "RowsSheet", "bad_positions", "widths"]
 
 RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
 CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 EXCEL_MAX_CHARS = 32767
 CHUNK = 20_000
+NUMBER_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+EXCEL_EPOCH_DAYS = 25569         # 1970-01-01 as an Excel day number
+# how a column is written besides plain text: a number, a date, a status filled by outcome, wrapped text
+KINDS = ("money", "number", "date", "status", "wrap")
+FILLS = {"done": ("#C6EFCE", "#006100"), "fix": ("#FFC7CE", "#9C0006"), "wait": ("#FFEB9C", "#9C5700"),
+         "grey": ("#E7E6E6", "#3A3838")}
 WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
                     "strings_to_urls": False, "strings_to_numbers": False}
 MAX_WIDTH = 60
@@ -62,24 +72,34 @@ class RowsSheet:
     that touches xlsxwriter internals (pinned version 3.3.1); the tests read its output back.
     """
 
-    def __init__(self, book: xlsxwriter.Workbook, name: str) -> None:
+    def __init__(self, book: xlsxwriter.Workbook, name: str, fills: dict[str, str] | None = None) -> None:
         self.book = book
         self.ws = book.add_worksheet(name)
-        self.header_fmt = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+        self.header_fmt = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
+                                           "valign": "top"})
         self.styles = {
             "quoted": book.add_format({"quote_prefix": True}),
             "bad": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
             "bad_quoted": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006",
                                            "quote_prefix": True}),
+            "money": book.add_format({"num_format": "#,##0.00"}),
+            "number": book.add_format({"num_format": "0"}),
+            "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+            "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
+            **{f"fill_{name}": book.add_format({"bg_color": bg, "font_color": fg, "bold": True})
+               for name, (bg, fg) in FILLS.items()},
         }
+        self.fills = fills or {}          # a status -> the name of its fill (FILLS)
 
     def write(self, headers: list[str], widths: list[int], data: pl.DataFrame,
               columns: list[str], numeric: set[str], bad: dict[str, pl.Series],
-              notes: dict[tuple[int, int], str], tick: Callable[[int], None]) -> int:
+              notes: dict[tuple[int, int], str], tick: Callable[[int], None],
+              kinds: dict[str, str] | None = None) -> int:
         """Header, then one row per ``data`` row (its ``columns``, in order). Returns row count.
 
         ``bad[col]``: the row positions whose cell in ``col`` is failing (red, with a note from
-        ``notes[(position, column index)]``). Columns in ``numeric`` are written as numbers.
+        ``notes[(position, column index)]``). Columns in ``numeric`` are written as numbers;
+        ``kinds[col]`` (KINDS) says how else a column is written.
         """
         ws = self.ws
         for c, (h, w) in enumerate(zip(headers, widths, strict=True)):
@@ -89,20 +109,46 @@ class RowsSheet:
             ws.write_comment(r + 1, c, text, {"x_scale": 3, "y_scale": 2})
         ws._write_single_row(1)             # flush the header into the row file
         xf = {k: f._get_xf_index() for k, f in self.styles.items()}
+        fills = {status: xf[f"fill_{name}"] for status, name in self.fills.items()}
         n = data.height
         for start in range(0, n, CHUNK):
             chunk = data.slice(start, CHUNK)
-            ws.fh.write(_render(chunk, start + 2, columns, numeric, bad, xf))
+            ws.fh.write(_render(chunk, start + 2, columns, numeric, bad, xf, kinds or {}, fills))
             tick(chunk.height)
         ws._check_dimensions(max(n, 1), len(headers) - 1)
         ws.previous_row = n + 2             # nothing left in xlsxwriter's row buffer to flush
         ws.freeze_panes(1, 0)
         ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
+        ws.set_landscape()                  # printed: landscape, as wide as the page, the header on every page
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0)
         return n
 
 
+def _typed(v: pl.Expr, kind: str, ref: pl.Expr, xf: dict[str, int]) -> pl.Expr | None:
+    """A number or date cell for a value of that shape in a column of that kind; None otherwise."""
+    if kind in ("money", "number"):
+        value = pl.when(v.str.contains(NUMBER_RE)).then(v)
+    elif kind == "date":
+        days = v.str.to_date("%Y-%m-%d", strict=False).cast(pl.Int32) + EXCEL_EPOCH_DAYS
+        value = pl.when(v.str.contains(DATE_RE)).then(days.cast(pl.String))
+    else:
+        return None
+    return pl.concat_str([ref, pl.lit(f' s="{xf[kind]}"><v>'), value, pl.lit("</v></c>")])
+
+
+def _plain_style(kind: str | None, v: pl.Expr, xf: dict[str, int], fills: dict[str, int]) -> pl.Expr:
+    """The style of a cell that is not failing: a status's fill, wrapped text, or none."""
+    if kind == "wrap":
+        return pl.lit(f' s="{xf["wrap"]}"')
+    if kind == "status" and fills:
+        return v.replace_strict({s: f' s="{x}"' for s, x in fills.items()}, default="", return_dtype=pl.String)
+    return pl.lit("")
+
+
 def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: set[str],
-            bad: dict[str, pl.Series], xf: dict[str, int]) -> str:
+            bad: dict[str, pl.Series], xf: dict[str, int], kinds: dict[str, str],
+            fills: dict[str, int]) -> str:
     """The <row> elements of ``chunk``, whose first row is Excel row ``first_row``."""
     offset = first_row - 2
     position = pl.int_range(pl.len(), dtype=pl.Int64) + offset
@@ -122,11 +168,14 @@ def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: se
         style = (pl.when(failing & risky).then(pl.lit(f' s="{xf["bad_quoted"]}"'))
                  .when(failing).then(pl.lit(f' s="{xf["bad"]}"'))
                  .when(risky).then(pl.lit(f' s="{xf["quoted"]}"'))
-                 .otherwise(pl.lit("")))
+                 .otherwise(_plain_style(kinds.get(col), v, xf, fills)))
         preserve = pl.when(v.str.contains(r"^\s|\s$")).then(pl.lit(' xml:space="preserve"')).otherwise(pl.lit(""))
         text_cell = pl.concat_str([ref, style, pl.lit(' t="inlineStr"><is><t'), preserve, pl.lit(">"),
                                    _xml_text(v, col in controls), pl.lit("</t></is></c>")])
         blank_cell = pl.concat_str([ref, style, pl.lit("/>")])
+        typed = _typed(v, kinds.get(col, ""), ref, xf)
+        if typed is not None:       # a plain number or date, not failing: a real one; anything else: text
+            text_cell = pl.coalesce(pl.when(~failing).then(typed), text_cell)
         cells.append(pl.when(v.is_not_null()).then(text_cell)
                      .when(failing).then(blank_cell).otherwise(pl.lit("")))
     rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('">'), *cells,

@@ -1,0 +1,93 @@
+"""Before money moves: ``run`` on a terminal shows what it is about to order (rows, total, counts per
+reward and delivery method, from run's own verdict: the catalog, the ledger's DUPLICATE and HELD,
+read only) and asks. Nothing is locked, sent or written while the person reads; no answer within
+the time allowed is a no. ``--yes`` skips the question, and so does a run without a terminal (cron).
+"""
+
+from __future__ import annotations
+
+import select
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TextIO
+
+from pipeline.config import CheckSettings, RunSettings
+from pipeline.errors import InputError
+from pipeline.jobs.validate import Preview
+from pipeline.model import Status
+from pipeline.stages.check import check_file
+
+__all__ = ["ANSWER_SECONDS", "Order", "about_to_order", "ask"]
+
+ANSWER_SECONDS = 300.0
+
+
+@dataclass
+class Order:
+    """What a run would send: its rows, their amount, and their counts per reward and method."""
+    rows: int = 0
+    amount: Decimal = Decimal(0)
+    held_back: int = 0                           # rows not sent: to fix, duplicates, held
+    by_reward: Counter[str] = field(default_factory=Counter)
+    amount_by_reward: dict[str, Decimal] = field(default_factory=dict)
+    by_method: Counter[str] = field(default_factory=Counter)
+
+    def lines(self, target: str) -> list[str]:
+        out = [f"About to order on {target}: {self.rows:,} rows, ${self.amount:,.2f} in all (amount x quantity)"]
+        out += [f"  reward {utid}: {n:,} rows, ${self.amount_by_reward[utid]:,.2f}"
+                for utid, n in self.by_reward.most_common()]
+        out.append("  by delivery method: " + ", ".join(f"{m} {n:,}" for m, n in self.by_method.most_common()))
+        if self.held_back:
+            out.append(f"  {self.held_back:,} other rows will not be sent (to fix, already ordered, or held): "
+                       "the reports say why")
+        return out
+
+
+def _money(text: str | None) -> Decimal:
+    try:
+        return Decimal(text or "0")
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def about_to_order(files: list[str], settings: RunSettings) -> Order:
+    """run's verdict on ``files``, read only; a file that cannot be read is left to the run to say."""
+    check = CheckSettings(book=settings.book, output=settings.output, today=settings.today, sheets=settings.sheets,
+                          campaign=settings.campaign, target=settings.target, ledger=settings.ledger,
+                          rate=settings.rate)
+    order = Order()
+    preview = Preview(check)
+    try:
+        for file in files:
+            try:
+                checked = check_file(file, settings.book, today=settings.today, sheet=settings.sheets,
+                                     defaults=settings.defaults)
+            except InputError:
+                continue
+            final, _ = preview.verdict(checked)
+            for utid, method, amount, quantity, status in final.frame.select(
+                    "utid", "deliveryMethod", "amount", "quantity", "status").iter_rows():
+                if status != Status.VALID.value:
+                    order.held_back += 1
+                    continue
+                value = _money(amount) * (_money(quantity) or 1)
+                order.rows += 1
+                order.amount += value
+                order.by_reward[utid or "?"] += 1
+                order.amount_by_reward[utid or "?"] = order.amount_by_reward.get(utid or "?", Decimal(0)) + value
+                order.by_method[method or "?"] += 1
+    finally:
+        preview.close()
+    return order
+
+
+def ask(question: str, stdin: TextIO, out: TextIO, seconds: float = ANSWER_SECONDS) -> bool:
+    """``question`` on ``out``; True only for a yes typed within ``seconds``."""
+    out.write(f"{question} Type yes to send, anything else to stop (no answer in {seconds / 60:g} min is a no): ")
+    out.flush()
+    ready, _, _ = select.select([stdin], [], [], seconds)
+    if not ready:
+        out.write("\nno answer: nothing sent\n")
+        return False
+    return stdin.readline().strip().casefold() in ("y", "yes")

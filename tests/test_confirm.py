@@ -1,0 +1,100 @@
+"""Before money moves: ``run`` on a terminal shows what it is about to order and asks, driven here
+through a real pseudo-terminal, as a person at a shell would meet it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.helpers import ROOT, cli, people, write_csv
+
+CAMPAIGN = """customerIdentifier = "acme-corp"
+accountIdentifier = "acme-rewards"
+[defaults]
+utid = "U761382"
+amount = 25
+deliveryMethod = "EMAIL"
+"""
+
+
+def _setup(tmp_path: Path) -> list[str]:
+    rows = [*people(3), {"First Name": "Bad", "Email": "not-an-email"}]
+    rows[0]["Amount"] = "40"
+    write_csv(tmp_path / "upload.csv", rows)
+    (tmp_path / "c.toml").write_text(CAMPAIGN, encoding="utf-8")
+    return ["run", "upload.csv", "--config", "c.toml", "--target", "simulator", "--output", "out",
+            "--ledger", str(tmp_path / "ledger.sqlite"), "--no-wait"]
+
+
+def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: float = 60) -> tuple[int, str]:
+    """``tango-batch ARGS`` with a pseudo-terminal for stdin and stderr; ``answer`` typed at the question."""
+    main, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
+    env.update(PYTHONPATH=str(ROOT), TANGO_BATCH_ANSWER_SECONDS=str(seconds))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=tmp_path, stdin=secondary,
+                            stdout=secondary, stderr=secondary, env=env, close_fds=True)
+    os.close(secondary)
+    said, asked, deadline = b"", False, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:          # the other end closed: the command ended
+                break
+            if not chunk:
+                break
+            said += chunk
+        if not asked and b"Type yes to send" in said and answer is not None:
+            os.write(main, answer.encode() + b"\n")
+            asked = True
+        if proc.poll() is not None and not ready:
+            break
+    code = proc.wait(timeout=60)
+    os.close(main)
+    return code, said.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def _counts(tmp_path: Path) -> dict[str, int]:
+    """The rows per status of the run's report (summary.json)."""
+    summary = json.loads(next((tmp_path / "out").glob("upload-*/summary.json")).read_text(encoding="utf-8"))
+    return {s: n for s, n in summary["status_counts"].items() if n}
+
+
+def test_run_on_a_terminal_shows_the_order_and_a_no_sends_nothing(tmp_path):
+    code, said = _on_terminal(tmp_path, _setup(tmp_path), "no")
+    assert code == 4, said
+    assert "About to order on the built-in Tango SIMULATOR" in said
+    assert "3 rows, $90.00 in all" in said
+    assert "reward U761382: 3 rows, $90.00" in said
+    assert "by delivery method: EMAIL 3" in said
+    assert "1 other rows will not be sent" in said
+    assert "not confirmed: nothing was sent" in said
+    assert not list((tmp_path / "out").glob("upload-*"))         # no report: nothing read into a run
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+
+def test_a_yes_sends_and_no_answer_in_time_is_a_no(tmp_path):
+    code, said = _on_terminal(tmp_path, _setup(tmp_path), None, seconds=1)
+    assert code == 4 and "no answer: nothing sent" in said
+    assert not (tmp_path / "ledger.sqlite").exists()
+    code, said = _on_terminal(tmp_path, _setup(tmp_path), "yes")
+    assert code == 1, said                                # the invalid row is to fix
+    counts = _counts(tmp_path)
+    assert counts["INVALID"] == 1 and counts.get("SUBMITTED", 0) + counts.get("COMPLETE", 0) == 3
+
+
+def test_yes_and_no_terminal_never_ask(tmp_path):
+    code, said = _on_terminal(tmp_path, [*_setup(tmp_path), "--yes"], None)
+    assert code == 1 and "Type yes" not in said and "About to order" not in said
+    cron = tmp_path / "cron"
+    cron.mkdir()
+    done = cli(*_setup(cron), cwd=cron)                  # no terminal: as cron runs it
+    assert done.returncode == 1 and "Type yes" not in done.stderr
+    assert _counts(cron)["INVALID"] == 1
