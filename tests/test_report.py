@@ -47,8 +47,9 @@ def result(tmp_path):
 
 def test_rows_sheet_has_every_row_in_order_with_original_cells(result):
     ws, header = rows_sheet(result.paths["report"])
-    assert header[-5:] == ["Row", "Status", "Errors", "Warnings", "Line item ID"]
-    assert header[0] == "Delivery Method"
+    # what happened first (Row, Status, Errors), then the row as it was, then the warnings and IDs
+    assert header[:4] == ["Row", "Status", "Errors", "Delivery Method"]
+    assert header[-2:] == ["Warnings", "Line item ID"]
     data = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert [r[header.index("Employee")] for r in data] == ["E1", "E2", "E3", "=1+2", "E5"]
     assert [r[header.index("Row")] for r in data] == [2, 3, 4, 5, 6]
@@ -98,7 +99,8 @@ def test_header_frozen_filters_on_readable_widths(result):
     ws, header = rows_sheet(result.paths["report"])
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}6"
-    assert ws.column_dimensions["A"].width >= len("Delivery Method")
+    assert ws.column_dimensions["D"].width >= len("Delivery Method")
+    assert ws.column_dimensions["C"].width >= 40           # Errors: wide, and wrapped
 
 
 def test_summary_sheet_and_json_agree(result):
@@ -118,7 +120,7 @@ def test_summary_sheet_and_json_agree(result):
 
 def test_failures_workbook_holds_only_rows_to_fix_and_reads_back_as_input(result, tmp_path):
     ws, header = rows_sheet(result.paths["failures"])
-    assert header[-1] == "Errors"
+    assert header[:2] == ["Row", "Errors"]
     data = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert [r[header.index("Employee")] for r in data] == ["E2", "E3"]
     assert ws.cell(row=2, column=header.index("Mobile") + 1).fill.fgColor.rgb == RED
@@ -150,7 +152,10 @@ def test_each_run_gets_its_own_folder(tmp_path):
     b = run(tmp_path, [base_row("EMAIL")])
     assert a.folder != b.folder and a.folder.parent == b.folder.parent
     assert a.folder.name.startswith("upload-")
-    assert sorted(p.name for p in a.folder.iterdir()) == ["failures.xlsx", "report.xlsx", "summary.json"]
+    # nothing to fix: no failures workbook (the console and the Summary say so)
+    assert sorted(p.name for p in a.folder.iterdir()) == ["report.xlsx", "summary.json"]
+    summary = json.loads((a.folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["failures"] is None and summary["next_step"].startswith("1 rows passed every check")
 
 
 def test_control_characters_and_markup_survive_as_text(tmp_path):
