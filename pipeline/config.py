@@ -67,6 +67,7 @@ class Campaign:
     max_row_amount: Decimal = Decimal(5000)   # the most one row may order (amount x quantity)
     max_run_amount: Decimal | None = None     # the most one run may send; None: no limit
     columns: dict[str, str] = field(default_factory=dict)   # header text -> field (``[columns]``)
+    date_order: str | None = None       # "MDY" (12/24/2026, the default) or "DMY" (24/12/2026)
 
 
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
@@ -74,7 +75,7 @@ def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) ->
     rules that go with it."""
     book = settings.book.sending(campaign.bulk_shipping if campaign else None)
     if campaign:
-        book = book.capped(campaign.max_row_amount).mapping(campaign.columns)
+        book = book.capped(campaign.max_row_amount).mapping(campaign.columns).dating(campaign.date_order)
     object.__setattr__(settings, "book", book)
 
 
@@ -211,6 +212,15 @@ def _columns(path: str, data: dict[str, Any], book: RuleBook) -> dict[str, str]:
     return {str(k): str(v) for k, v in columns.items()}
 
 
+def _date_order(path: str, data: dict[str, Any]) -> str | None:
+    if "date_order" not in data:
+        return None
+    if data["date_order"] not in ("MDY", "DMY"):
+        raise UsageError(f'{path}: \'date_order\' must be "MDY" (12/24/2026) or "DMY" (24/12/2026); '
+                         f"got {data['date_order']!r}")
+    return str(data["date_order"])
+
+
 def _shipping_form(path: str, data: dict[str, Any], book: RuleBook) -> str | None:
     if "bulk_shipping" not in data:
         return None
@@ -242,7 +252,8 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     p = shown(str(path))
     data = _toml(p, path)
 
-    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "columns", "target", "bulk_shipping",
+    known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "columns", "date_order", "target",
+             "bulk_shipping",
              "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}
     for key in data:
         if key not in known:
@@ -269,5 +280,6 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         max_row_amount=_money(p, "max_row_amount", data.get("max_row_amount", 5000)),
         max_run_amount=_money(p, "max_run_amount", data["max_run_amount"]) if "max_run_amount" in data else None,
         columns=_columns(p, data, book),
+        date_order=_date_order(p, data),
         ledger=Path(path).parent / _text(p, "ledger", data["ledger"], 4096) if "ledger" in data else None,
     )

@@ -52,6 +52,7 @@ class Status(StrEnum):
     HELD = "HELD"               # its recipient already has this reward in the campaign: not sent
     DUPLICATE = "DUPLICATE"     # already ordered (earlier run, another file, another row): not sent again
     PENDING = "PENDING"         # valid, not yet accepted: the next run sends it
+    PLANNED = "PLANNED"         # a dry run's row that a run would send: nothing was sent
     SENDING = "SENDING"         # ledger only: in a batch whose outcome is not known yet
     SUBMITTED = "SUBMITTED"     # accepted by Tango, not final yet
     COMPLETE = "COMPLETE"       # ordered and delivered
@@ -76,7 +77,7 @@ AT_TANGO = frozenset({Status.SUBMITTED, Status.COMPLETE, Status.FAILED, Status.D
 # waiting, grey not sent again
 FILL = {Status.VALID: "done", Status.COMPLETE: "done", Status.INVALID: "fix", Status.REJECTED: "fix",
         Status.FAILED: "fix", Status.PENDING: "wait", Status.SUBMITTED: "wait", Status.HELD: "wait",
-        Status.SENDING: "wait", Status.DUPLICATE: "grey"}
+        Status.SENDING: "wait", Status.PLANNED: "wait", Status.DUPLICATE: "grey"}
 
 MEANING = {
     Status.VALID: "Passed every check; ready to be ordered.",
@@ -85,6 +86,7 @@ MEANING = {
                  "corrects that one, nothing more is needed; to send a second reward, give it its own Reference.",
     Status.DUPLICATE: "Not ordered again: the same reward was already ordered (see Warnings for when).",
     Status.PENDING: "Valid but not yet sent: the run stopped early. The next run sends it.",
+    Status.PLANNED: "Dry run: a run would send this row; nothing was sent.",
     Status.SUBMITTED: "Accepted by Tango, not yet delivered. The next run or 'tango-batch status' updates it.",
     Status.COMPLETE: "Ordered and delivered.",
     Status.REJECTED: "Tango refused this line: see Errors, fix it and upload the row again.",

@@ -72,6 +72,8 @@ class RuleBook:
     full_name_label: str = "Full Name"
     particles: frozenset[str] = frozenset()   # words that begin a last name ("van", "de"...)
     chosen: dict[str, str] = field(default_factory=dict)   # header_key -> field, from a campaign's [columns]
+    region_names: dict[str, str] = field(default_factory=dict)   # "MASSACHUSETTS" -> "MA", "QUEBEC" -> "QC"
+    date_order: str = "MDY"                # how a date written 01/02/2027 is read: a campaign's date_order
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -91,6 +93,10 @@ class RuleBook:
             return self
         chosen = {header_key(header): name for header, name in columns.items()}
         return replace(self, aliases={**self.aliases, **chosen}, chosen=chosen)
+
+    def dating(self, order: str | None) -> RuleBook:
+        """This book for a campaign whose sheets write dates day first ("DMY") or month first ("MDY")."""
+        return self if order is None or order == self.date_order else replace(self, date_order=order)
 
     def meanings(self, headers: list[str | None]) -> list[str | None]:
         """The field each header of a header row names, if any: a campaign's ``[columns]`` first; a
@@ -174,6 +180,7 @@ def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]
         ca_provinces=frozenset(regions["ca_provinces"]["codes"]),
         countries=frozenset(regions["countries"]["codes"]),
         country_names=regions["country_names"],
+        region_names={**regions["us_state_names"], **regions["ca_province_names"]},
         shipping_methods=tuple(regions["shipping_methods"]["codes"]),
         shipping_forms={name: ShippingForm(name, spec["object"], dict(spec["fields"]), spec["hint"], spec["source"])
                         for name, spec in tango["bulk_shipping"].items() if isinstance(spec, dict)},

@@ -160,3 +160,17 @@ def test_an_explicit_mapping_wins_over_a_builtin_alias_only_where_both_are_in_th
     book = BOOK.mapping({"Work Email": "email"})
     assert book.meanings(["Work Email", "Personal Email"]) == ["email", None]
     assert book.meanings(["Email Address", "Name"]) == ["email", "fullName"]    # another sheet of the workbook
+
+
+def test_a_campaign_writes_dates_day_first_with_date_order(tmp_path, capsys):
+    grid = [["First Name", "Email", "Delivery Date"], ["Ann", "ann@example.com", "24/12/2030"]]
+    sheet = write_xlsx(tmp_path / "dmy.xlsx", grid)
+    campaign = tmp_path / "dmy.toml"
+    campaign.write_text('date_order = "DMY"\n' + CAMPAIGN, encoding="utf-8")
+    code, said = _validate(tmp_path, sheet, campaign, capsys)
+    assert code == 0, said
+    rows, _, _ = _report(tmp_path)
+    assert "Delivery Date: read as day/month/year ('24/12/2030' became '2030-12-24')." in str(rows[0]["Warnings"])
+    campaign.write_text('date_order = "YMD"\n' + CAMPAIGN, encoding="utf-8")
+    code, said = _validate(tmp_path / "2", sheet, campaign, capsys)
+    assert code == 64 and "'date_order' must be \"MDY\" (12/24/2026) or \"DMY\" (24/12/2026)" in said

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import base_row, errors, messages, value
+from tests.helpers import BOOK, base_row, errors, messages, value
 
 
 @pytest.mark.parametrize("typed", ["(415) 555-2671", "415.555.2671", "1-415-555-2671",
@@ -31,6 +31,8 @@ def test_a_valid_foreign_number_is_written_in_e164_then_refused_for_sms(check):
     result = check([base_row("PHONE", Mobile="+44 20 7946 0958")])
     assert value(result, "mobileNumber") == "+442079460958"
     assert errors(result) == {"mobileNumber.us"}
+    warned = " ".join(messages(result, severity="warning"))
+    assert "written in the international format (+country code)" in warned and "+1" not in warned
 
 
 def test_scientific_notation_is_not_repaired(check):
@@ -86,7 +88,28 @@ def test_country_names(check, typed, code):
 def test_state_code_is_upper_cased(check):
     result = check([base_row("ADDRESS", State="ma")])
     assert value(result, "stateOrProvince") == "MA"
-    assert "State: state code upper-cased ('ma' became 'MA')." in messages(result, severity="warning")
+    assert "State: written as its 2-letter code ('ma' became 'MA')." in messages(result, severity="warning")
+
+
+@pytest.mark.parametrize(("typed", "code"), [("Massachusetts", "MA"), ("new  york", "NY"),
+                                             ("District of Columbia", "DC"), ("Québec", "QC"),
+                                             ("british columbia", "BC")])
+def test_state_and_province_names_become_their_codes(check, typed, code):
+    country = "CA" if code in ("QC", "BC") else "US"
+    result = check([base_row("ADDRESS", State=typed, Country=country)])
+    assert value(result, "stateOrProvince") == code
+    assert "stateOrProvince.state" not in errors(result) and not errors(result)
+    written = " ".join(typed.split())          # the spaces are cleaned first, with a warning of their own
+    assert f"State: written as its 2-letter code ('{written}' became '{code}')." in messages(result, severity="warning")
+
+
+def test_day_first_dates_for_a_campaign_that_writes_them(check):
+    dmy = BOOK.dating("DMY")
+    result = check([base_row("EMAIL", Delivery_Date="24/12/2026")], book=dmy)
+    assert value(result, "deliveryDate") == "2026-12-24"
+    assert any("read as day/month/year" in w for w in messages(result, severity="warning"))
+    us = check([base_row("EMAIL", Delivery_Date="24/12/2026")])      # month 24: not a date, refused
+    assert value(us, "deliveryDate") == "24/12/2026" and errors(us)
 
 
 def test_whitespace_is_trimmed_and_collapsed_with_a_warning(check):

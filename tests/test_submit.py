@@ -317,7 +317,7 @@ def test_dry_run_writes_payloads_and_sends_nothing(tmp_path, sim, clock):
     payload = json.loads((plan_files[0].parent / "batches" / f"{plan['batches'][0]['externalRefID']}.json")
                          .read_text())
     assert payload["customerIdentifier"] == "acme-corp" and len(payload["lineItems"]) == 2
-    assert statuses(result) == ["PENDING"] * 3
+    assert statuses(result) == ["PLANNED"] * 3           # a status of its own: PENDING means "the run stopped early"
     assert not (tmp_path / "out" / "ledger.sqlite").exists() or \
         Ledger(tmp_path / "out" / "ledger.sqlite", "simulator").counts() == {}
 

@@ -61,7 +61,9 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     path = Path(record.path)
     today = dt.date.fromisoformat(record.run_date)
     started = dt.datetime.now().astimezone()
-    book = settings.book.sending(record.campaign.get("bulk_shipping"))   # the rules the file was run with
+    # the rules the file was run with: its campaign's bulk-shipping spelling, column names, date order
+    book = (settings.book.sending(record.campaign.get("bulk_shipping"))
+            .mapping(record.campaign.get("columns") or {}).dating(record.campaign.get("date_order")))
     try:
         sheet = read_sheet(path, book, record.sheets)
     except InputError as exc:

@@ -94,8 +94,15 @@ def _country(book: RuleBook) -> Callable[[pl.Expr], pl.Expr]:
     return value
 
 
-def _region(col: pl.Expr) -> pl.Expr:
-    return pl.when(col.str.contains(r"^[A-Za-z]{2}$")).then(col.str.to_uppercase()).otherwise(col)
+def _region(book: RuleBook) -> Callable[[pl.Expr], pl.Expr]:
+    """ma -> MA; Massachusetts -> MA, Québec -> QC (a state's or province's name, as its code)."""
+    def value(col: pl.Expr) -> pl.Expr:
+        upper = col.str.to_uppercase()
+        named = upper.str.replace_all(r"\s+", " ").replace_strict(book.region_names, default=None,
+                                                                   return_dtype=pl.String)
+        return (pl.when(col.str.contains(r"^[A-Za-z]{2}$")).then(upper)
+                .when(named.is_not_null()).then(named).otherwise(col))
+    return value
 
 
 def _zip_zeros(col: pl.Expr) -> pl.Expr:
@@ -116,11 +123,17 @@ def _postal_spaces(col: pl.Expr) -> pl.Expr:
     return pl.when(other & grouped).then(col.str.replace_all(r"[ -]", "").str.to_uppercase()).otherwise(col)
 
 
-def _us_date(col: pl.Expr) -> pl.Expr:
-    """12/24/2026 -> 2026-12-24 (the US order Excel exports use)."""
-    parsed = col.str.to_date("%m/%d/%Y", strict=False)
-    four_digit_year = col.str.contains(r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$")
-    return pl.when(four_digit_year & parsed.is_not_null()).then(parsed.dt.to_string("%Y-%m-%d")).otherwise(col)
+DATE_ORDERS = {"MDY": ("%m/%d/%Y", "month/day/year"), "DMY": ("%d/%m/%Y", "day/month/year")}
+
+
+def _slash_date(order: str) -> Callable[[pl.Expr], pl.Expr]:
+    """12/24/2026 -> 2026-12-24 (the US order Excel exports use), or 24/12/2026 for a campaign whose
+    date_order is "DMY"."""
+    def value(col: pl.Expr) -> pl.Expr:
+        parsed = col.str.to_date(DATE_ORDERS[order][0], strict=False)
+        four_digit_year = col.str.contains(r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$")
+        return pl.when(four_digit_year & parsed.is_not_null()).then(parsed.dt.to_string("%Y-%m-%d")).otherwise(col)
+    return value
 
 
 def _excel_datetime(col: pl.Expr) -> pl.Expr:
@@ -150,23 +163,23 @@ def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
         Step("deliveryMethod", "deliveryMethod.normalized", _method(book),
              _changed(lab("deliveryMethod"), "read as a Tango delivery method")),
         Step("mobileNumber", "mobileNumber.e164", _mobile_fast,
-             _changed(lab("mobileNumber"), "written in the international +1 format")),
+             _changed(lab("mobileNumber"), "written in the international format (+country code)")),
         Step("amount", "amount.number", _amount,
              _changed(lab("amount"), "currency sign and thousands separators removed")),
         Step("country", "country.code", _country(book),
              _changed(lab("country"), "written as a 2-letter country code")),
-        Step("stateOrProvince", "stateOrProvince.upper", _region,
-             _changed(lab("stateOrProvince"), "state code upper-cased")),
+        Step("stateOrProvince", "stateOrProvince.upper", _region(book),
+             _changed(lab("stateOrProvince"), "written as its 2-letter code")),
         Step("postalCode", "postalCode.zeros", _zip_zeros,
              _changed(lab("postalCode"), "leading zeros Excel dropped restored")),
         Step("postalCode", "postalCode.zip5", _zip_plus4,
              _changed(lab("postalCode"), "ZIP+4 cut to the 5-digit ZIP Tango accepts")),
         Step("postalCode", "postalCode.compact", _postal_spaces,
              _changed(lab("postalCode"), "spaces removed (Tango allows letters and digits only)")),
-        Step("deliveryDate", "deliveryDate.iso", _us_date,
-             _changed(lab("deliveryDate"), "read as month/day/year")),
-        Step("expirationDate", "expirationDate.iso", _us_date,
-             _changed(lab("expirationDate"), "read as month/day/year")),
+        Step("deliveryDate", "deliveryDate.iso", _slash_date(book.date_order),
+             _changed(lab("deliveryDate"), f"read as {DATE_ORDERS[book.date_order][1]}")),
+        Step("expirationDate", "expirationDate.iso", _slash_date(book.date_order),
+             _changed(lab("expirationDate"), f"read as {DATE_ORDERS[book.date_order][1]}")),
         Step("shippingMethod", "shippingMethod.normalized", _shipping,
              _changed(lab("shippingMethod"), "written as Tango's shipping-method code")),
     ]

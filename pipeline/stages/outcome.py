@@ -1,7 +1,7 @@
 """Each row's status after a run, as a pure function of the checks, the run's decisions and the
 ledger's records of the rows' line items; and the rows as the ledger records them.
 
-A valid row's status is its line item's: PENDING until Tango accepts it (or when this was a dry
+A valid row's status is its line item's: PENDING until Tango accepts it (PLANNED in a dry
 run), then what Tango says. A line still SENDING is SUBMITTED if its order was accepted (Tango has
 not listed the line yet), PENDING otherwise. A row the run decided not to send says why.
 """
@@ -36,7 +36,9 @@ class Outcomes:
 
     def state_of(self, record: LineRecord | None) -> Status:
         """The row status a ledger record stands for; a line still SENDING is in flight or unsent."""
-        if record is None or self.dry_run:
+        if self.dry_run:
+            return Status.PLANNED
+        if record is None:
             return Status.PENDING
         if record.status == Status.SENDING:
             return Status.SUBMITTED if record.batch_ref in self.accepted_batches else Status.PENDING
@@ -47,7 +49,7 @@ def _same_in_run(idx: int, decision: Decision, first: Status) -> tuple[Status, I
     """Ordered through another row of this run: this row shares that row's fate."""
     state = Status.DUPLICATE if first in AT_TANGO else first
     outcome = "ordered once, not twice" if state == Status.DUPLICATE else f"which is {state}"
-    severity = Severity.WARNING if state in (Status.DUPLICATE, Status.PENDING) else Severity.ERROR
+    severity = Severity.WARNING if state in (Status.DUPLICATE, Status.PENDING, Status.PLANNED) else Severity.ERROR
     return state, Issue(idx, None, decision.rule, severity, f"{decision.text}, {outcome}.")
 
 
@@ -75,7 +77,7 @@ def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tup
         return Status.VALID, None            # run would send it (again, if Tango refused it before)
     if out.dry_run or record is None:
         note = Issue(idx, None, RunRule.DRY_RUN, Severity.WARNING, "Dry run: planned, not sent.")
-        return Status.PENDING, note if out.dry_run else None
+        return (Status.PLANNED, note) if out.dry_run else (Status.PENDING, None)
     state = out.state_of(record)
     if not record.message:
         return state, None
