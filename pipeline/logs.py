@@ -16,9 +16,13 @@ from pathlib import Path
 
 from pipeline.masking import mask, shown, shown_lines
 
-__all__ = ["LOGGER", "mask", "setup"]
+__all__ = ["FIELDS", "HTTP", "LOGGER", "mask", "setup"]
 
 LOGGER = "tango_batch"
+HTTP = f"{LOGGER}.http"          # each request's line: always in the log file; on the console with --verbose
+# what a JSON line carries besides time, level, event and message, when the event has it
+FIELDS = ("file", "sheet", "rows", "counts", "batch", "batches", "order", "lines", "amount", "status", "exit_code",
+          "duration", "attempt", "method", "path", "request_id", "report", "failures")
 
 
 class _Mask(logging.Filter):
@@ -31,7 +35,7 @@ class _Mask(logging.Filter):
         for secret in self.secrets:         # before masking, which could alter a secret shaped like a phone
             text = text.replace(secret, "[secret]")
         record.msg, record.args = shown_lines(mask(text)), None
-        for key in ("file", "batch", "status", "request_id"):
+        for key in ("file", "sheet", "batch", "order", "status", "request_id", "report", "failures"):
             if isinstance(getattr(record, key, None), str):
                 setattr(record, key, shown(mask(getattr(record, key))))
         return True
@@ -42,10 +46,10 @@ class _Json(logging.Formatter):
         entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
                  "level": record.levelname, "event": getattr(record, "event", record.name.rsplit(".", 1)[-1]),
                  "message": record.getMessage()}
-        for key in ("file", "batch", "status", "attempt", "request_id"):
+        for key in FIELDS:
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class _LogFile(logging.FileHandler):
@@ -61,7 +65,16 @@ class _LogFile(logging.FileHandler):
               f"({error}); the log goes on on the console only", file=sys.stderr, flush=True)
 
 
-def setup(output: Path, fmt: str = "text", debug: bool = False, secrets: list[str] | None = None) -> Path:
+def _console(verbose: bool) -> logging.Handler:
+    """stderr: what people follow; each HTTP request's line only with ``verbose`` (the file has them all)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if not verbose:
+        handler.addFilter(lambda record: not record.name.startswith(HTTP))
+    return handler
+
+
+def setup(output: Path, fmt: str = "text", debug: bool = False, secrets: list[str] | None = None,
+          verbose: bool = False) -> Path:
     """Send the pipeline's log lines to stderr and to OUTPUT/logs/tango-batch-DATE.log."""
     folder = output / "logs"
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +85,7 @@ def setup(output: Path, fmt: str = "text", debug: bool = False, secrets: list[st
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
     masking = _Mask(secrets or [])
-    for handler in (logging.StreamHandler(sys.stderr), _LogFile(path, encoding="utf-8")):
+    for handler in (_console(verbose or debug), _LogFile(path, encoding="utf-8")):
         handler.setFormatter(formatter)
         handler.addFilter(masking)
         logger.addHandler(handler)

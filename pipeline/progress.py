@@ -10,9 +10,17 @@ from typing import TextIO
 
 from pipeline.masking import mask, shown_lines
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "level_of"]
 
 BAR_THRESHOLD = 20_000   # rows; shorter files finish before a bar would help
+# a line's level, from how it begins, where its caller did not give one
+_LEVELS = (("internal error", logging.ERROR), ("error:", logging.ERROR), ("tango-batch: error", logging.ERROR),
+           ("warning:", logging.WARNING), ("tango-batch:", logging.WARNING), ("not confirmed", logging.WARNING))
+
+
+def level_of(text: str) -> int:
+    stripped = text.strip()
+    return next((level for start, level in _LEVELS if stripped.startswith(start)), logging.INFO)
 
 
 class Progress:
@@ -24,10 +32,11 @@ class Progress:
         self.bar = self.stream.isatty() if bar is None else bar
         self.log = log
 
-    def say(self, text: str) -> None:
-        """A line for people: e-mails and phones masked, every character printable (see ``pipeline.masking``)."""
+    def say(self, text: str, level: int | None = None, **fields: object) -> None:
+        """A line for people: e-mails and phones masked, every character printable (see ``pipeline.masking``);
+        in a log, at its level (an error, a warning, else information) and with ``fields`` for JSON lines."""
         if self.log is not None:
-            self.log.info(text.strip())         # the log's filter masks it
+            self.log.log(level or level_of(text), text.strip(), extra=fields)   # the log's filter masks it
         else:
             print(shown_lines(mask(text)), file=self.stream, flush=True)
 

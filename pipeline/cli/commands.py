@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,10 +29,15 @@ def validate(args: argparse.Namespace, progress: Progress) -> int:
     from pipeline.jobs.validate import validate_files
     settings = settings_of(args)
     assert isinstance(settings, CheckSettings)
-    return validate_files(args.files, settings, progress, debug=args.debug)
+    summaries: list[dict[str, object]] = []
+    code = validate_files(args.files, settings, progress, debug=args.debug, summaries=summaries)
+    if args.json:
+        print(json.dumps({"exit_code": int(code), "files": summaries}, indent=2, ensure_ascii=False))
+    return code
 
 
 def _run(args: argparse.Namespace, settings: RunSettings, progress: Progress) -> int:
+    began = time.monotonic()
     if args.command == "nightly":
         from pipeline.jobs.nightly import nightly
         result = nightly(args.inbox, settings, progress)
@@ -40,7 +46,11 @@ def _run(args: argparse.Namespace, settings: RunSettings, progress: Progress) ->
         result = run_files(args.files, settings, progress)
     f = result.figures
     progress.say(f"orders sent: {f['posts']}, accepted: {f['accepted']}, refused: {f['rejected_batches']}, "
-                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}; exit {result.code}")
+                 f"retries: {f['retries']}, left unfinished by earlier runs: {f['reconciled']}; exit {result.code}",
+                 event="run_end", exit_code=int(result.code), duration=round(time.monotonic() - began, 3),
+                 counts={k: f[k] for k in ("posts", "accepted", "rejected_batches", "retries", "reconciled")})
+    if getattr(args, "json", False):
+        print(json.dumps({"exit_code": int(result.code), "files": result.files}, indent=2, ensure_ascii=False))
     return result.code
 
 
@@ -104,7 +114,8 @@ def logged(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     assert not isinstance(settings, CheckSettings)
     check_arguments(args)
-    setup(settings.output, args.log_format, args.debug, settings.target.credentials.secrets())
+    setup(settings.output, args.log_format, args.debug, settings.target.credentials.secrets(),
+          verbose=getattr(args, "verbose", False))
     progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
     if args.command == "run" and isinstance(settings, RunSettings) and not _confirmed(args, settings):
         progress.say("not confirmed: nothing was sent")

@@ -60,7 +60,10 @@ def _target_options(p: argparse.ArgumentParser, logs: bool = True) -> None:
 
 def _log_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-format", choices=("text", "json"), default="text",
-                   help="log lines as text (default) or one JSON object per line")
+                   help="log lines as text (default) or one JSON object per line, with fields (event, file, "
+                   "rows, counts, batch, order, status, exit_code, duration...)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show each request to Tango on the console too (the log file always has them)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
                        "ledger's DUPLICATE and HELD, read only. Nothing is sent; the ledger is not written.")
     _common(v)
     v.add_argument("--config", metavar="FILE", help="campaign file (TOML): identifiers and defaults")
+    v.add_argument("--json", action="store_true", help="print each file's summary (summary.json) on stdout as JSON")
     _target_options(v, logs=False)
 
     r = sub.add_parser("run", help="check sheets, order the valid rows, follow them, report",
@@ -84,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
     _order_options(r)
     r.add_argument("--dry-run", action="store_true",
                    help="write the planned batches and their JSON payloads; send nothing")
+    r.add_argument("--json", action="store_true", help="print each file's summary (summary.json) on stdout as JSON")
     r.add_argument("--yes", action="store_true",
                    help="do not ask before ordering (on a terminal, run shows what it is about to order and "
                    "asks first; without a terminal, as from cron, it never asks)")

@@ -41,7 +41,10 @@ def report_file(checked: Checked, final: Validated, settings: StatusSettings, pr
     with progress.rows("writing report", checked.sheet.frame.height) as tick:
         paths = write_reports(folder, checked.sheet, final, summary, tick)
     counts = ", ".join(f"{n} {s}" for s, n in summary["status_counts"].items() if n)
-    progress.say(f"{checked.path.name}: {summary['rows']} rows: {counts or 'no rows'}")
+    progress.say(f"{checked.path.name}: {summary['rows']} rows: {counts or 'no rows'}", event="file_reported",
+                 file=checked.sheet.name, rows=summary["rows"],
+                 counts={s: n for s, n in summary["status_counts"].items() if n}, report=str(paths["report"]),
+                 failures=str(paths["failures"]) if "failures" in paths else None)
     for line in where(paths):
         progress.say(line)
     return {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]) if "failures" in paths

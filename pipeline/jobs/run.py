@@ -194,7 +194,8 @@ def _check(run: _Run, outcome: FileOutcome, earlier: list[FileOutcome]) -> FileW
         return None
     plan = decide(checked, run.ledger, run.settings.campaign, run.settings.book, run.seen,
                   lambda: _catalog(run) if run.stopped is None else None)
-    run.progress.say(f"{name}: {checked.sheet.frame.height} rows checked, {len(plan.items)} to send")
+    run.progress.say(f"{name}: {checked.sheet.frame.height} rows checked, {len(plan.items)} to send",
+                     event="file_checked", file=name, rows=checked.sheet.frame.height, lines=len(plan.items))
     return FileWork(checked, plan)
 
 

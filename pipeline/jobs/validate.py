@@ -8,6 +8,7 @@ HELD, the ledger opened read only. The Summary says which checks were made.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import tempfile
 import traceback
@@ -175,8 +176,10 @@ def validate_file(path: str | Path, settings: CheckSettings, progress: Progress 
     return FileResult(str(path), folder, paths, summary, final)
 
 
-def validate_files(paths: list[str], settings: CheckSettings, progress: Progress, *, debug: bool = False) -> ExitCode:
-    """The whole ``validate`` command: each file checked and reported; the others go on when one fails."""
+def validate_files(paths: list[str], settings: CheckSettings, progress: Progress, *, debug: bool = False,
+                   summaries: list[dict[str, Any]] | None = None) -> ExitCode:
+    """The whole ``validate`` command: each file checked and reported; the others go on when one fails.
+    ``summaries`` gets each file's summary.json, with its report paths."""
     preview = Preview(settings) if settings.target is not None else None
     if preview is None:
         progress.say(f"only the sheet's own checks: {settings.offline}")
@@ -184,14 +187,14 @@ def validate_files(paths: list[str], settings: CheckSettings, progress: Progress
         progress.say(f"checking as run would against {preview.target.describe()} and the ledger "
                      f"{settings.ledger} (read only; nothing is sent)")
     try:
-        return _each(paths, settings, progress, preview, debug)
+        return _each(paths, settings, progress, preview, debug, summaries if summaries is not None else [])
     finally:
         if preview is not None:
             preview.close()
 
 
 def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview: Preview | None,
-          debug: bool) -> ExitCode:
+          debug: bool, summaries: list[dict[str, Any]]) -> ExitCode:
     code = ExitCode.OK
     for file in paths:
         try:
@@ -212,6 +215,7 @@ def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview
             code = max(code, ExitCode.INTERNAL)
             continue
         _say(result, progress)
+        summaries.append(json.loads(result.paths["summary"].read_text(encoding="utf-8")))
         if result.to_fix:
             code = max(code, ExitCode.ROWS_TO_FIX)
     return code

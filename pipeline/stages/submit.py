@@ -43,7 +43,7 @@ class Submitter:
     """Sends batches through the ledger, settles those left unknown, and follows accepted orders."""
 
     def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, *, physical: Collection[str],
-                 say: Callable[[str], None] = lambda s: None,
+                 say: Callable[..., None] = lambda s, **fields: None,
                  clock: Callable[[], float] = time.monotonic, hints: Iterable[tuple[str, str]] = ()) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
         self.say = say
@@ -79,8 +79,13 @@ class Submitter:
         """Send ``items`` in batches; stops (``Stop``) on credentials, funds or an unreachable API."""
         queue: list[Batch] = plan.batches(items)
         by_id = {i.id: i for i in items}
+        done = 0
         while queue:
             batch = queue.pop(0)
+            done += 1
+            self.say(f"batch {done}/{done + len(queue)}: sending {len(batch.members)} line items "
+                     f"(${batch.value:,.2f}) as order {batch.ref}", event="batch", batch=done,
+                     batches=done + len(queue), order=batch.ref, lines=len(batch.members), amount=float(batch.value))
             retry = self._post(batch.ref, batch.payload, [m.id for m in batch.members],
                                member_key=batch.member_key, generation=batch.generation)
             if retry:   # lines not at fault in a refused batch go again, in a batch of their own
@@ -152,7 +157,8 @@ class Submitter:
         self.ledger.end_batch(ref, BatchState.REJECTED, http=exc.status, request_id=exc.request_id,
                               attempts=exc.attempts, message=exc.message, lines=lines,
                               run_id=self.run_id, final=True)
-        self.say(f"order {ref}: Tango refused it ({exc.status}): {exc.message}")
+        self.say(f"order {ref}: Tango refused it ({exc.status}): {exc.message}", level=logging.WARNING,
+                 event="refused", order=ref, status=exc.status)
         return [m for m in members if at_fault and m not in at_fault]
 
     def _hinted(self, reasons: list[str]) -> str:
@@ -183,7 +189,8 @@ class Submitter:
         self.ledger.end_batch(ref, BatchState.ACCEPTED, http=result.status, request_id=result.request_id,
                               attempts=result.attempts, message=None, lines=lines, run_id=self.run_id,
                               order_status=result.order_status)
-        self.say(f"order {ref}: accepted ({len(members) - len(failed)} of {len(members)} lines)")
+        self.say(f"order {ref}: accepted ({len(members) - len(failed)} of {len(members)} lines)", event="accepted",
+                 order=ref, lines=len(members) - len(failed))
         if unclear:
             log.warning("order %s: Tango named %d line items as repeated within the request, which this "
                         "pipeline never sends; they are checked in the order's detail, not taken as ordered",

@@ -141,7 +141,8 @@ class TangoClient:
         def count_retry(state: RetryCallState) -> None:
             self.retries += 1
             exc = state.outcome.exception() if state.outcome else None
-            log.info("retrying %s %s after %s", method, path, getattr(exc, "reason", exc))
+            log.warning("retrying %s %s after %s", method, path, getattr(exc, "reason", exc),
+                        extra={"event": "retry", "method": method, "path": path, "attempt": state.attempt_number})
 
         retrying = Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
                             retry=retry_if_exception_type(_Retry), sleep=self.sleep,

@@ -20,7 +20,7 @@ from pipeline.target import OAuthCredentials, Target
 
 __all__ = ["SIMULATOR_STATE", "HttpLog", "client_for", "connect", "http_logger"]
 
-log = logging.getLogger("tango_batch.run")
+http = logging.getLogger("tango_batch.http")   # see pipeline.logs.HTTP: the console shows it with --verbose
 SIMULATOR_STATE = "simulator-state.json"     # beside the ledger: <ledger stem>.simulator-state.json
 
 
@@ -32,7 +32,9 @@ class HttpLog(Protocol):
 def http_logger(ledger: HttpLog | None, run_id: int | None) -> OnResponse:
     """Each answer (or its absence) as a log line and, with a ledger, a row of its HTTP log."""
     def on_response(method: str, path: str, status: int | None, request_id: str | None, outcome: str) -> None:
-        log.info("%s %s -> %s %s (X-REQUEST-ID %s)", method, path, status or "-", outcome, request_id or "-")
+        http.info("%s %s -> %s %s (X-REQUEST-ID %s)", method, path, status or "-", outcome, request_id or "-",
+                  extra={"event": "http", "method": method, "path": path, "status": status,
+                         "request_id": request_id})
         if ledger is not None:
             ledger.log_http(run_id, method, path, status, request_id, outcome)
     return on_response
