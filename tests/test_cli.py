@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from tests.helpers import base_row, write_csv
+from tests.helpers import base_row, people, statuses, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_CAMPAIGN = """customerIdentifier = "acme-corp"
@@ -209,3 +209,23 @@ def test_status_lists_runs_since_a_date(tmp_path, capsys, campaign):
     assert main(["status", "--output", str(tmp_path / "out"), "--since", "2999-01-01", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"] == []
     assert cli(capsys, "status", "--output", tmp_path / "out", "--since", "last week")[0] == 64
+
+
+def test_status_counts_each_row_by_its_real_outcome_and_names_each_runs_files(tmp_path, capsys, campaign):
+    """A sheet re-uploaded with one row more: its three old rows are DUPLICATE in the second run's
+    report (not ordered twice), but their rewards were delivered by the first run, and status says so."""
+    first = write_csv(tmp_path / "first.csv", people(3))
+    assert cli(capsys, "run", first, "--config", campaign, "--output", tmp_path / "out", "--wait", "20")[0] == 0
+    new = base_row("EMAIL", First_Name="New", Email="new@example.com")
+    second = write_csv(tmp_path / "second.csv", [*people(3), new])
+    assert cli(capsys, "run", second, "--config", campaign, "--output", tmp_path / "out", "--wait", "20")[0] == 0
+    assert statuses(next((tmp_path / "out").glob("second-*/report.xlsx"))).count("DUPLICATE") == 3
+    assert main(["status", "--output", str(tmp_path / "out"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == {"COMPLETE": 7}                   # 3 rows of first.csv, 4 of second.csv
+    assert report["line_items"] == {"COMPLETE": 4}             # four rewards, each ordered once
+    assert [[(f["file"], f["rows"], f["status_counts"]) for f in r["files"]] for r in report["runs"]] == [
+        [("first.csv", 3, {"COMPLETE": 3})], [("second.csv", 4, {"COMPLETE": 1, "DUPLICATE": 3})]]
+    code, said = cli(capsys, "status", "--output", tmp_path / "out")
+    assert code == 0
+    assert "second.csv: 4 rows: 1 COMPLETE, 3 DUPLICATE" in said and "7 COMPLETE" in said

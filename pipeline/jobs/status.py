@@ -60,11 +60,13 @@ def status(settings: StatusSettings, progress: Progress, since: str | None = Non
         stopped = _settle(ledger, settings, progress, client) if settle else None
         if not settle:
             progress.say("a run is in progress: the ledger as it stands, without asking Tango")
+        runs = [{k: r[k] for k in ("id", "command", "started_at", "finished_at", "exit_code", "note")}
+                for r in ledger.runs_since(since) if r["command"] != "status"]
+        files = ledger.run_files(r["id"] for r in runs)
         report = {
             "target": target.namespace,
             "rows": ledger.row_counts(),
-            "runs": [{k: r[k] for k in ("id", "command", "started_at", "finished_at", "exit_code", "note")}
-                     for r in ledger.runs_since(since) if r["command"] != "status"],
+            "runs": [{**r, "files": files.get(r["id"], [])} for r in runs],
             "line_items": ledger.counts(),
             "unfinished_orders": [b.external_ref_id for b in ledger.batches(unfinished=True)],
             "sending": [b.external_ref_id for b in ledger.batches(states=[BatchState.SENDING])],
@@ -84,8 +86,11 @@ def _show(report: dict[str, Any], since: str | None, progress: Progress) -> None
         ended = f"exit {run['exit_code']}" if run["finished_at"] else "did not finish (killed?)"
         progress.say(f"  run {run['id']} {run['command']} {run['started_at'][:19]}: {ended}"
                      + (f" ({run['note']})" if run.get("note") else ""))
+        for file in run.get("files", []):
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(file["status_counts"].items()))
+            progress.say(f"    {file['file']}: {file['rows']} rows: {counts}")
     rows = ", ".join(f"{n} {s}" for s, n in sorted(report["rows"].items())) or "none"
-    progress.say(f"rows (each file as its last run left it): {rows}")
+    progress.say(f"rows, each by its outcome now (a reward delivered by an earlier run is delivered): {rows}")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report["line_items"].items())) or "none"
     progress.say(f"line items at Tango's side: {counts}")
     progress.say(f"orders not yet final: {len(report['unfinished_orders'])}; "

@@ -106,11 +106,38 @@ class History:
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def row_counts(self) -> dict[str, int]:
-        """Rows per status, each file counted as the last run that worked on it left it."""
-        return {r[0]: r[1] for r in self.db.execute(
-            "SELECT rows.status, COUNT(*) FROM rows JOIN files ON files.target = rows.target"
-            " AND files.sha256 = rows.file_sha256 AND files.last_run = rows.run_id"
-            " WHERE rows.target = ? GROUP BY rows.status", (self.target,))}
+        """Rows per status, each row of each file (as its last run read it) counted by its real outcome:
+        the status of its line item now, so that a reward delivered by an earlier run counts as
+        delivered, not as the DUPLICATE the later run called it; a second row of the file with the
+        same line item stays a DUPLICATE (one reward, counted once)."""
+        counts: dict[str, int] = {}
+        seen: set[tuple[str, str]] = set()
+        for sha, line, row_status, item_status in self.db.execute(
+                "SELECT rows.file_sha256, rows.line_item_id, rows.status, line_items.status FROM rows"
+                " JOIN files ON files.target = rows.target AND files.sha256 = rows.file_sha256"
+                " AND files.last_run = rows.run_id LEFT JOIN line_items ON line_items.target = rows.target"
+                " AND line_items.line_item_id = rows.line_item_id WHERE rows.target = ?"
+                " ORDER BY rows.file_sha256, rows.sheet, rows.row_number", (self.target,)):
+            status = row_status
+            if line and item_status in AT_TANGO and (sha, line) not in seen:
+                status = item_status
+            if line:
+                seen.add((sha, line))
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def run_files(self, run_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+        """The files each run worked on, with their rows per status as that run left them."""
+        out: dict[int, dict[str, dict[str, Any]]] = {}
+        for run_id, name, status, n in self.db.execute(
+                "SELECT run_id, file_name, status, COUNT(*) FROM rows WHERE target = ?"
+                " GROUP BY run_id, file_sha256, file_name, status ORDER BY run_id, file_name", (self.target,)):
+            files = out.setdefault(run_id, {})
+            files.setdefault(name, {"file": name, "rows": 0, "status_counts": {}})
+            files[name]["rows"] += n
+            files[name]["status_counts"][status] = n
+        wanted = set(run_ids)
+        return {r: list(f.values()) for r, f in out.items() if r in wanted}
 
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute(
