@@ -30,6 +30,7 @@ __all__ = [
     "RUN_STATUSES",
     "SENT",
     "SHEET",
+    "TEMPLATE_MARKER",
     "TO_FIX",
     "BatchState",
     "Decision",
@@ -110,6 +111,9 @@ class FileState(StrEnum):
 # The custom document property every report workbook carries: a workbook with it is one of this
 # pipeline's reports come back as input, whose own columns (Status, Errors...) are dropped on reading.
 REPORT_MARKER = "tango-batch report"
+# the custom document property of a workbook made by ``tango-batch template``: its value names the
+# template's own sheets (instructions with example rows, the lists of its dropdowns), which are never read
+TEMPLATE_MARKER = "tango-batch template"
 
 
 class ExitCode(IntEnum):

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipeline.cli.commands import logged, validate, where
+from pipeline.cli.commands import logged, template, validate, where
 from pipeline.cli.parser import parser
 from pipeline.environment import os_error_in, unwritable
 from pipeline.errors import LedgerUnusable, Locked, Unwritable, UsageError, bugs
@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return validate(args, progress)
+        if args.command == "template":
+            return template(args, progress)
         if args.command == "ledger" and args.ledger_command == "where":
             return where(args)
         return logged(args)

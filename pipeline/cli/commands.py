@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from pipeline.cli.settings import check_arguments, ledger_path
 from pipeline.cli.settings import settings as settings_of
-from pipeline.errors import Locked
+from pipeline.errors import Locked, UsageError
 from pipeline.model import ExitCode
 
 if TYPE_CHECKING:
     from pipeline.config import RunSettings, StatusSettings
     from pipeline.progress import Progress
 
-__all__ = ["logged", "validate", "where"]
+__all__ = ["logged", "template", "validate", "where"]
 
 
 def validate(args: argparse.Namespace, progress: Progress) -> int:
@@ -95,6 +95,36 @@ def _confirmed(args: argparse.Namespace, settings: RunSettings) -> bool:
         print(line, file=sys.stderr)
     seconds = float(os.environ.get("TANGO_BATCH_ANSWER_SECONDS", ANSWER_SECONDS))
     return ask("Send them?", sys.stdin, sys.stderr, seconds)
+
+
+def template(args: argparse.Namespace, progress: Progress) -> int:
+    """``tango-batch template``: the workbook, with the campaign's rewards when its catalog can be had."""
+    from pipeline.config import load_campaign, resolve_target
+    from pipeline.errors import Stop
+    from pipeline.jobs.template import DATA_SHEET, write_template
+    from pipeline.stages.preflight import Catalog, load_catalog
+    from pipeline.state import beside
+    from pipeline.tango.connect import SIMULATOR_STATE, connect
+    from rules import load
+    book = load()
+    campaign = load_campaign(args.config, book) if args.config else None
+    catalog: Catalog | None = None
+    if campaign is not None:
+        ledger = ledger_path(args, campaign, Path("output"))
+        try:
+            target = resolve_target(args.target, os.environ, campaign.target)
+            client = connect(target, simulator_state=beside(ledger, SIMULATOR_STATE), rate=args.rate)
+            try:
+                catalog = load_catalog(client, ledger, target.namespace)
+            finally:
+                client.close()
+        except (UsageError, Stop) as exc:
+            progress.say(f"warning: no rewards dropdown: {exc}")
+    path = write_template(Path(args.output), book, campaign, catalog)
+    rewards = f", {len(catalog.items)} rewards in its dropdown" if catalog else ""
+    progress.say(f"template: {path}{rewards}; fill in its '{DATA_SHEET}' sheet, then: tango-batch validate "
+                 f"{path.name}" + (f" --config {args.config}" if args.config else ""))
+    return ExitCode.OK
 
 
 def where(args: argparse.Namespace) -> int:

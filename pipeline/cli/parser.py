@@ -28,7 +28,7 @@ def _positive_int(text: str) -> int:
 
 def _common(p: argparse.ArgumentParser, files: bool = True) -> None:
     if files:
-        p.add_argument("files", nargs="+", metavar="FILE")
+        p.add_argument("files", nargs="+", metavar="FILE", help=FILE_HELP)
         p.add_argument("--sheet", metavar="NAME", action="append",
                        help="a sheet to read; give it again for more (default: every sheet of recipients)")
     p.add_argument("--output", metavar="DIR", default="output", help="where reports go (default: output/)")
@@ -66,24 +66,69 @@ def _log_options(p: argparse.ArgumentParser) -> None:
                    help="show each request to Tango on the console too (the log file always has them)")
 
 
+EXIT_CODES = """exit codes:
+  0   every row fine
+  1   some rows invalid, held, refused or failed: reports written, see failures.xlsx
+  2   a file could not be read (the message names it); the other files were processed
+  3   the run stopped early (Tango unreachable, credentials, funds, a disk, the ledger):
+      everything is recorded, running the same command again continues
+  4   run on a terminal, not confirmed: nothing was sent
+  64  a usage or campaign-file error: nothing was read
+  70  an internal error (a bug): the engineer on call has the details in the log
+  75  another run holds the ledger: try again later
+  130 interrupted (Ctrl-C): everything sent so far is recorded"""
+
+EXAMPLES = """examples:
+  tango-batch validate recipients.xlsx
+      check a sheet against Tango's rules; nothing is sent
+  tango-batch validate recipients.xlsx --config campaign.toml
+      the same, plus the catalog and what the ledger already ordered, as run would see them
+  tango-batch run recipients.xlsx --config campaign.toml --target sandbox
+      order the valid rows at Tango's sandbox (asks first on a terminal; --yes skips)
+  tango-batch nightly --inbox /srv/uploads --config campaign.toml --target production
+      every new file of the inbox, as cron runs it
+  tango-batch status
+      follow unfinished orders; rows and line items per status, the runs and their files
+  tango-batch template --config campaign.toml --output recipients-template.xlsx
+      a blank workbook to fill in, with dropdowns and instructions"""
+
+FILE_HELP = ("a sheet of recipients: .xlsx, .xlsm, .xls, .ods or .csv (or a tab-separated .txt); give several "
+             "to process them in order")
+
+
+def _help(description: str, examples: str = "") -> dict[str, Any]:
+    """A command's description, with examples and the exit codes after its options."""
+    return {"description": description, "epilog": "\n\n".join(p for p in (examples, EXIT_CODES) if p),
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tango-batch", description="Check HR reward sheets against Tango's rules, "
-                     "order the valid rows, and report, row by row, what happened.")
+    parser = _Parser(prog="tango-batch", **_help("Check HR reward sheets against Tango's rules, order the valid "
+                                                 "rows, and report, row by row, what happened.", EXAMPLES))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("validate", help="check sheets and write the per-row report; sends nothing",
-                       description="Check each FILE (.xlsx, .xlsm, .xls, .ods, .csv) and write report.xlsx, "
-                       "failures.xlsx and summary.json in a folder per file under --output. With a "
-                       "campaign file, the report gives run's verdict: the target's catalog, and the "
-                       "ledger's DUPLICATE and HELD, read only. Nothing is sent; the ledger is not written.")
+                       **_help("Check each FILE (.xlsx, .xlsm, .xls, .ods, .csv) and write report.xlsx, "
+                               "failures.xlsx (when rows are to fix) and summary.json in a folder per file under "
+                               "--output. With a campaign file, the report gives run's verdict: the target's "
+                               "catalog, and the ledger's DUPLICATE and HELD, read only. Nothing is sent; the "
+                               "ledger is not written.",
+                               "examples:\n  tango-batch validate recipients.xlsx\n"
+                               "  tango-batch validate export.csv --config campaign.toml --json"))
     _common(v)
     v.add_argument("--config", metavar="FILE", help="campaign file (TOML): identifiers and defaults")
     v.add_argument("--json", action="store_true", help="print each file's summary (summary.json) on stdout as JSON")
     _target_options(v, logs=False)
 
     r = sub.add_parser("run", help="check sheets, order the valid rows, follow them, report",
-                       description="ingest → validate → plan → submit → follow → report.")
+                       **_help("Read and check each FILE, order its valid rows at Tango in batches, follow the "
+                               "orders until they are final (or --wait runs out), and write each file's report. "
+                               "On a terminal it first shows what it is about to order and asks. A row is never "
+                               "ordered twice, whatever is rerun.",
+                               "examples:\n  tango-batch run recipients.xlsx --config campaign.toml\n"
+                               "  tango-batch run recipients.xlsx --config campaign.toml --target sandbox --yes\n"
+                               "  tango-batch run recipients.xlsx --config campaign.toml --dry-run"))
     _common(r)
     _order_options(r)
     r.add_argument("--dry-run", action="store_true",
@@ -94,14 +139,22 @@ def parser() -> argparse.ArgumentParser:
                    "asks first; without a terminal, as from cron, it never asks)")
 
     n = sub.add_parser("nightly", help="finish earlier work, then process every new file of an inbox",
-                       description="Finish what earlier runs left, then run every new file in --inbox "
-                       "in arrival order; processed files move to INBOX/processed, unreadable ones to "
-                       "INBOX/rejected.")
+                       **_help("Finish what earlier runs left, then run every new file in --inbox in arrival "
+                               "order; processed files move to INBOX/processed, unreadable ones to INBOX/rejected "
+                               "with a note saying why. Never asks: it is meant for cron.",
+                               "example (crontab):\n  30 1 * * * tango-batch nightly --inbox /srv/uploads "
+                               "--config /srv/campaign.toml --target production"))
     n.add_argument("--inbox", metavar="DIR", required=True, type=Path, help="the folder uploads land in")
     _common(n, files=False)
     _order_options(n)
 
-    s = sub.add_parser("status", help="settle orders left unfinished and show what the ledger holds")
+    s = sub.add_parser("status", help="settle orders left unfinished and show what the ledger holds",
+                       **_help("Settle what earlier runs left unfinished (orders whose answer was lost, orders "
+                               "not yet final, deliveries) and rewrite the reports that changed; then show each "
+                               "row by its outcome now, the line items at Tango's side, and the runs with their "
+                               "files. While a run holds the ledger, it only reads.",
+                               "examples:\n  tango-batch status\n  tango-batch status --config campaign.toml "
+                               "--since 2026-11-01 --json"))
     _common(s, files=False)
     s.add_argument("--config", metavar="FILE", help="campaign file: whose ledger (default: the only one there is)")
     _target_options(s)
@@ -109,6 +162,20 @@ def parser() -> argparse.ArgumentParser:
                    help="keep following unfinished orders up to S seconds (default: one pass)")
     s.add_argument("--since", metavar="DATE", help="list the runs since DATE (YYYY-MM-DD)")
     s.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+    t = sub.add_parser("template", help="write a blank workbook to start from: headers, dropdowns, instructions",
+                       **_help("Write a blank workbook in the shape the reader knows best: the canonical headers, "
+                               "each with a note saying what goes there; dropdowns for delivery method, shipping "
+                               "method, states and provinces, countries and, with a campaign file, its rewards "
+                               "(from the catalog); text columns that keep leading zeros; an Instructions sheet "
+                               "with what each delivery method needs and two example rows, which are never read.",
+                               "examples:\n  tango-batch template\n  tango-batch template --config campaign.toml "
+                               "--output q4-recipients.xlsx"))
+    t.add_argument("--config", metavar="FILE", help="campaign file (TOML): its rewards become a dropdown, its "
+                   "defaults are listed")
+    t.add_argument("--output", metavar="FILE", default="recipients-template.xlsx",
+                   help="the workbook to write (default: recipients-template.xlsx)")
+    _target_options(t, logs=False)
 
     _ledger_parser(sub)
     sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine "

@@ -101,8 +101,8 @@ def make_server(simulator: Simulator, host: str = "127.0.0.1", port: int = 0, *,
     return SimulatorServer((host, port), simulator, log_requests=log_requests)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.simulator",
+def _parser(prog: str = "tango-batch simulate") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog,
                                      description="A local stand-in for Tango RaaS v2 "
                                      "(POST /asyncOrders and the reads the pipeline makes).")
     add = parser.add_argument

@@ -21,7 +21,7 @@ import fastexcel
 import polars as pl
 
 from pipeline.errors import InputError
-from pipeline.model import REPORT_MARKER
+from pipeline.model import REPORT_MARKER, TEMPLATE_MARKER
 from pipeline.stages.ingest import xlsx_cells
 from pipeline.stages.ingest.limits import check_sheets, check_zip, content_columns
 from pipeline.stages.ingest.sheet import (
@@ -157,6 +157,9 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
                              + ", ".join(f"'{n}'" for n in names))
     hidden = _hidden(reader, content)
     ours = xlsx_cells.has_property(content, REPORT_MARKER)
+    # a template's own sheets (its instructions, with example rows; its lists): never read, never listed
+    own = set((xlsx_cells.property_value(content, TEMPLATE_MARKER) or "").split("\n")) - {""}
+    names = [n for n in names if n not in own or n in (sheet_names or ())]
     wanted = list(sheet_names) if sheet_names else [n for n in names if n not in hidden]
     found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]
     chosen = [f for f in _chosen(found, bool(sheet_names)) if f.idx is not None]

@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline.stages.ingest.sheet import CellNote
 
-__all__ = ["EXCEL_ERRORS", "has_property", "hidden_sheets", "repair"]
+__all__ = ["EXCEL_ERRORS", "has_property", "hidden_sheets", "property_value", "repair"]
 
 EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                 "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!")
@@ -39,19 +39,25 @@ EMPTY_VALUE = re.compile(rb"<v\s*/>|<v>\s*</v>")
 MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
 
 
-def has_property(content: bytes, name: str) -> bool:
-    """Whether the workbook carries the custom document property ``name`` (docProps/custom.xml; in an
-    .ods file LibreOffice saved, meta.xml's user-defined properties)."""
+def property_value(content: bytes, name: str) -> str | None:
+    """The text of the workbook's custom document property ``name`` (docProps/custom.xml; in an .ods
+    file LibreOffice saved, meta.xml's user-defined properties); None when it has none."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
             parts = set(z.namelist())
             meta = "docProps/custom.xml" if "docProps/custom.xml" in parts else "meta.xml"
             custom = ElementTree.fromstring(z.read(meta))
     except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
-        return False
-    names = (p.get("name") or p.get(f"{{{ODF_META}}}name") for p in custom.iter()
-             if p.tag.endswith(("}property", "}user-defined")))
-    return name in names
+        return None
+    for p in custom.iter():
+        if p.tag.endswith(("}property", "}user-defined")) and (p.get("name") or p.get(f"{{{ODF_META}}}name")) == name:
+            return "".join(p.itertext()).strip()
+    return None
+
+
+def has_property(content: bytes, name: str) -> bool:
+    """Whether the workbook carries the custom document property ``name``."""
+    return property_value(content, name) is not None
 
 
 def hidden_sheets(content: bytes) -> set[str]:
