@@ -229,3 +229,25 @@ def test_status_counts_each_row_by_its_real_outcome_and_names_each_runs_files(tm
     code, said = cli(capsys, "status", "--output", tmp_path / "out")
     assert code == 0
     assert "second.csv: 4 rows: 1 COMPLETE, 3 DUPLICATE" in said and "7 COMPLETE" in said
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "nightly", "status", "template"])
+def test_help_gives_examples_every_exit_code_and_describes_every_argument(capsys, command):
+    from pipeline.model import ExitCode
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "example" in out
+    for code in ExitCode:
+        assert f"\n  {code.value:<4}" in out, code
+    if command in ("validate", "run"):
+        assert "a sheet of recipients: .xlsx, .xlsm, .xls, .ods or .csv" in " ".join(out.split())
+    from pipeline.cli.parser import parser
+    sub = next(a for a in parser()._actions if a.dest == "command").choices[command]
+    undescribed = [a.dest for a in sub._actions if not a.help]
+    assert undescribed == [], undescribed
+
+
+def test_the_simulators_help_goes_by_its_real_name():
+    done = subprocess.run([sys.executable, "-m", "pipeline", "simulate", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage: tango-batch simulate")
