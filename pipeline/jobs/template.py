@@ -152,7 +152,11 @@ def _instructions(wb: Any, rules: RuleBook, needs: dict[str, list[str]], campaig
     bold = wb.add_format({"bold": True})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
     ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 100, wrap)
+    ws.set_column(1, len(FIELDS), 14)
+
+    def line(r: int, key: str, text: str, style: Any = None) -> None:
+        ws.write_string(r, 0, key, bold)
+        ws.merge_range(r, 1, r, 10, text, style or wrap)          # our own sentence, across the example's width
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     ws.write_string(0, 0, "How to fill in this workbook", wb.add_format({"bold": True, "font_size": 14}))
@@ -166,25 +170,19 @@ def _instructions(wb: Any, rules: RuleBook, needs: dict[str, list[str]], campaig
     ]
     r = 2
     for key, text in lines:
-        ws.write_string(r, 0, key, bold)
-        ws.write_string(r, 1, text)
+        line(r, key, text)
         r += 1
     r += 1
-    ws.write_string(r, 0, "Delivery method", bold)
-    ws.write_string(r, 1, "What each row needs", bold)
+    line(r, "Delivery method", "What each row needs", wb.add_format({"bold": True}))
     for method in rules.methods:
         r += 1
-        fields = [rules.labels[f] for f, methods in needs.items() if method in methods]
-        ws.write_string(r, 0, method)
-        ws.write_string(r, 1, ", ".join(fields))
+        line(r, method, ", ".join(rules.labels[f] for f, methods in needs.items() if method in methods))
     if campaign is not None and campaign.defaults:
         r += 2
-        ws.write_string(r, 0, "Empty cells take", bold)
-        ws.write_string(r, 1, "the campaign's defaults: " + ", ".join(
+        line(r, "Empty cells take", "the campaign's defaults: " + ", ".join(
             f"{rules.labels[k]} {v}" for k, v in campaign.defaults.items()))
     r += 2
     ws.write_string(r, 0, "Two example rows", bold)
-    r += 1
     examples = [f for f in FIELDS if any(f in e for e in EXAMPLES)]
     for c, field in enumerate(examples):
         ws.write_string(r, c + 1, rules.labels[field], bold)

@@ -123,6 +123,7 @@ class _Styles:
     money: Any
     wrap: Any
     book: Any
+    bold_top: Any
 
 
 def _facts(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
@@ -186,7 +187,7 @@ def _checks(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
 
 
 def _next(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
-    ws.write_string(r, 0, "Next step", st.bold)
+    ws.write_string(r, 0, "Next step", st.bold_top)
     ws.merge_range(r, 1, r, 5, summary["next_step"], st.wrap)     # our own sentence, across the tables' width
     ws.set_row(r, 15 * (1 + len(summary["next_step"]) // 75))
     return r + 2
@@ -249,7 +250,8 @@ def summary_sheet(book: xlsxwriter.Workbook, summary: dict[str, Any]) -> None:
     """The Summary sheet: the file, then rows per status, per delivery method, and the totals."""
     ws = book.add_worksheet("Summary")
     styles = _Styles(book.add_format({"bold": True}), book.add_format({"num_format": "$#,##0.00"}),
-                     book.add_format({"text_wrap": True, "valign": "top"}), book)
+                     book.add_format({"text_wrap": True, "valign": "top"}), book,
+                     book.add_format({"bold": True, "valign": "top"}))
     ws.set_column(0, 0, 30)
     ws.set_column(1, 5, 16)
     ws.write_string(0, 0, "Tango batch import report", book.add_format({"bold": True, "font_size": 14}))

@@ -137,6 +137,22 @@ def _typed(v: pl.Expr, kind: str, ref: pl.Expr, xf: dict[str, int]) -> pl.Expr |
     return pl.concat_str([ref, pl.lit(f' s="{xf[kind]}"><v>'), value, pl.lit("</v></c>")])
 
 
+LINE_POINTS, LINE_CHARS, MAX_POINTS = 15, 55, 409     # a wrapped line's height; characters a line holds
+
+
+def _height(columns: list[str], kinds: dict[str, str]) -> pl.Expr:
+    """A row whose wrapped messages take several lines gets the height to show them (Excel and
+    LibreOffice do not fit a row written without one); other rows keep the default."""
+    wrapped = [c for c in columns if kinds.get(c) == "wrap"]
+    if not wrapped:
+        return pl.lit("")
+    lines = pl.max_horizontal([
+        pl.col(c).cast(pl.String).str.split("\n").list.eval(
+            pl.element().str.len_chars() // LINE_CHARS + 1).list.sum().fill_null(1) for c in wrapped])
+    points = pl.min_horizontal(lines * LINE_POINTS, pl.lit(MAX_POINTS))
+    return pl.when(lines > 1).then(pl.format(' ht="{}" customHeight="1"', points)).otherwise(pl.lit(""))
+
+
 def _plain_style(kind: str | None, v: pl.Expr, xf: dict[str, int], fills: dict[str, int]) -> pl.Expr:
     """The style of a cell that is not failing: a status's fill, wrapped text, or none."""
     if kind == "wrap":
@@ -178,8 +194,8 @@ def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: se
             text_cell = pl.coalesce(pl.when(~failing).then(typed), text_cell)
         cells.append(pl.when(v.is_not_null()).then(text_cell)
                      .when(failing).then(blank_cell).otherwise(pl.lit("")))
-    rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('">'), *cells,
-                                       pl.lit("</row>")]).alias("xml"))
+    rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('"'), _height(columns, kinds), pl.lit(">"),
+                                       *cells, pl.lit("</row>")]).alias("xml"))
     xml: str = rows["xml"].str.join("").item()
     return xml
 
