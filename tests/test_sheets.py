@@ -70,6 +70,7 @@ def test_validate_counts_each_tab_and_says_which_was_not_read(tmp_path):
     assert report.sheetnames == ["Summary", "Rows Sales", "Rows Support"]
     cells = [c for row in report["Summary"].iter_rows(values_only=True) for c in row if c is not None]
     assert "Instructions" in cells and "NOT READ: no row among its first 20" in " ".join(map(str, cells))
+    assert "3 VALID" in cells and "1 VALID, 2 INVALID" in cells             # each sheet's rows per status
     rows = list(report["Rows Support"].iter_rows(values_only=True))
     header = rows[0]
     dup = dict(zip(header, rows[3], strict=True))

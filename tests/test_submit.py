@@ -352,7 +352,8 @@ def test_against_the_loopback_server_over_real_http(tmp_path):
             cwd=root, capture_output=True, text=True, timeout=120,
             env={k: v for k, v in __import__("os").environ.items() if not k.startswith("TANGO_")})
         assert proc.returncode == 0, proc.stderr
-        assert "X-REQUEST-ID" in proc.stderr and "simulator-key" not in proc.stderr
+        logged = "".join(f.read_text(encoding="utf-8") for f in (tmp_path / "out" / "logs").iterdir())
+        assert "X-REQUEST-ID" in logged and "simulator-key" not in logged + proc.stderr   # requests: the log file
         state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state").json()
         counts = state["lineItemCounts"]
         assert len(counts) == len(METHODS) and set(counts.values()) == {1}

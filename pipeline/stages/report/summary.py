@@ -157,7 +157,7 @@ def _sheets(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
         r += 1
     if summary["sheet"] is None:
         return r + 1 if summary.get("notices") else r
-    for c, head in enumerate(["Sheet", "Rows", "Header row", "Read?"]):
+    for c, head in enumerate(["Sheet", "Rows", "Header row", "Read?", "Rows per status"]):
         ws.write_string(r, c, head, st.bold)
     for part in summary["sheets"]:
         r += 1
@@ -165,6 +165,7 @@ def _sheets(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
         ws.write_number(r, 1, part["rows"])
         ws.write_number(r, 2, part["header_row"])
         ws.write_string(r, 3, "read")
+        ws.write_string(r, 4, ", ".join(f"{n} {s}" for s, n in part["status_counts"].items() if n))
     for skipped in summary["not_read"]:
         r += 1
         ws.write_string(r, 0, skipped["sheet"])
