@@ -36,6 +36,7 @@ __all__ = [
     "MAX_ROWS",
     "MAX_SHEETS",
     "MAX_SHEETS_READ",
+    "MAX_XLS_BYTES",
     "check_sheets",
     "check_zip",
     "content_columns",
@@ -49,6 +50,7 @@ MAX_ROWS = 1_048_576              # Excel's own limit
 MAX_COLUMNS = 512                 # columns holding a value, per sheet
 MAX_SHEETS = 256                  # worksheets in a workbook
 MAX_SHEETS_READ = 50              # sheets of recipients read from one workbook
+MAX_XLS_BYTES = 64 * 2**20        # a legacy .xls: no compression, but each cell expands in memory as it is read
 MAX_ODS_CELLS = 8_000_000         # cells an .ods workbook's repeated rows and columns expand to, up to the last value
 _CHUNK = 1 << 22
 _ROW = re.compile(rb"<row\b")

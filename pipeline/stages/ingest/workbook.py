@@ -23,7 +23,7 @@ import polars as pl
 from pipeline.errors import InputError
 from pipeline.model import REPORT_MARKER, TEMPLATE_MARKER
 from pipeline.stages.ingest import xlsx_cells
-from pipeline.stages.ingest.limits import check_sheets, check_zip, content_columns
+from pipeline.stages.ingest.limits import MAX_XLS_BYTES, check_sheets, check_zip, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -86,6 +86,10 @@ def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
         raise InputError(str(path), "the workbook is password-protected (or an old .xls file saved with another "
                          "name): open it in Excel, remove the password, and save it as .xlsx")
     if legacy and content.startswith(OLE_MAGIC):    # no compression in an .xls: its size on disk bounds it
+        if len(content) > MAX_XLS_BYTES:
+            raise InputError(str(path), f"the .xls file is {len(content) / 2**20:,.0f} MB, more than the "
+                             f"{MAX_XLS_BYTES // 2**20} MB this pipeline reads in that old format; open it in Excel "
+                             "or LibreOffice and save it as .xlsx, or split it")
         return _reader(path, content, "the file is password-protected or damaged")
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
