@@ -41,6 +41,7 @@ __all__ = [
     "Severity",
     "Status",
     "issue_schema",
+    "recipient_keys",
     "recipient_of",
     "same_reward",
 ]
@@ -191,21 +192,31 @@ RECIPIENT_DETAILS = ("firstName", "lastName", "email", "mobileNumber", "streetLi
                      "amount", "quantity", "deliveryMethod")
 
 
-def recipient_of(row: Mapping[str, str | None]) -> str | None:
-    """The recipient a row's reward goes to, written the same way whoever typed it; None for the
-    bulk methods, which have none."""
+def recipient_keys(row: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Every way the row names its recipient, written the same way whoever typed it: the e-mail, the
+    mobile, and (mailed) name, street and ZIP; none for the bulk methods, which have no recipient.
+    The recipient guard matches on any of them, so a row that names its recipient by one more
+    detail than before (a column a newer version reads, a cell filled in) is still the same person."""
     def norm(value: str | None) -> str:
         return " ".join((value or "").split()).casefold()
     if row.get("deliveryMethod") in ("BULKDIGITAL", "BULKSHIPMENT"):
-        return None
+        return ()
+    keys = []
     if row.get("email"):
-        return "email:" + norm(row["email"])
+        keys.append("email:" + norm(row["email"]))
     if row.get("mobileNumber"):
-        return "mobile:" + norm(row["mobileNumber"])
+        keys.append("mobile:" + norm(row["mobileNumber"]))
     if row.get("deliveryMethod") == "ADDRESS" and row.get("streetLine1"):
         name = norm(f"{row.get('firstName') or ''} {row.get('lastName') or ''}")
-        return f"address:{name}|{norm(row.get('streetLine1'))}|{norm(row.get('postalCode'))}"
-    return None
+        keys.append(f"address:{name}|{norm(row.get('streetLine1'))}|{norm(row.get('postalCode'))}")
+    return tuple(keys)
+
+
+def recipient_of(row: Mapping[str, str | None]) -> str | None:
+    """The recipient a row's reward goes to (its first key: the e-mail, else the mobile, else the
+    address), as the ledger records it; None for the bulk methods, which have none."""
+    keys = recipient_keys(row)
+    return keys[0] if keys else None
 
 
 # what makes two rows order "the same reward for the same recipient"

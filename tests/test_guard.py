@@ -65,3 +65,19 @@ def test_who_counts_as_the_same_recipient():
     assert recipient_of(mailed) == "address:ann lee|12 beacon st|02108"
     assert recipient_of({"email": "a@b.co", "deliveryMethod": "BULKSHIPMENT"}) is None
     assert recipient_of({"firstName": "Ann", "deliveryMethod": "NONE"}) is None
+
+
+def test_a_row_that_names_its_recipient_by_one_more_detail_is_still_held():
+    """Ordered for a mobile number; the row comes back with an e-mail too (a column a newer version reads,
+    such as 'Work Email', or a cell filled in): its line-item ID is new, and its first recipient key is
+    now the e-mail, but the person is the same: held, not ordered twice."""
+    from pipeline.model import recipient_keys
+    before = {"deliveryMethod": "PHONE", "mobileNumber": "+14155552671"}
+    now = {**before, "email": "ann@example.com"}
+    assert recipient_of(now) == "email:ann@example.com" and "mobile:+14155552671" in recipient_keys(now)
+    old = OrderedTo("Lold", recipient_of(before), Status.COMPLETE, "U1", "Q4", {}, "B1", 3, NOW.isoformat(),
+                    "v1.csv", None, 2)
+    new = LineItem("Lnew", 0, 2, Decimal(5), 1, "PHONE", {"utid": "U1"}, recipient_of(now), False, {},
+                   recipient_keys=recipient_keys(now))
+    keep, held = hold_repeats([new], [old], "Q4", "campaign", LABELS, NOW)
+    assert keep == [] and held[0].status == Status.HELD

@@ -109,3 +109,36 @@ def test_the_summary_has_local_time_a_chart_the_next_step_and_print_setup(report
     assert rows_ws.print_title_rows == "$1:$1"                   # the header on every printed page
     summary = json.loads((report.parent / "summary.json").read_text(encoding="utf-8"))
     assert summary["next_step"] == cells["Next step"]
+
+
+def test_a_cell_is_a_number_only_when_it_reads_back_as_the_same_text(tmp_path):
+    """"05", "25.50": written as numbers they would read back as 5 and 25.5, and a re-uploaded report
+    would give its rows new line-item IDs (a reward ordered twice); they stay text. A report read back
+    gives every row the ID it had."""
+    from pipeline.stages.ingest import read_sheet
+    from tests.helpers import BOOK
+    rows = [{"First Name": "Ann", "Email": "ann@example.com", "Amount": "25.50", "Qty": "01"},
+            {"First Name": "Bob", "Email": "bob@example.com", "Amount": "25.5", "Qty": "1"}]
+    write_csv(tmp_path / "rt.csv", rows)
+    (tmp_path / "c.toml").write_text(CAMPAIGN, encoding="utf-8")
+    assert main(["validate", str(tmp_path / "rt.csv"), "--config", str(tmp_path / "c.toml"), "--output",
+                 str(tmp_path / "out")]) in (0, 1)
+    report = next((tmp_path / "out").glob("rt-*/report.xlsx"))
+    header, cells = _rows(report)
+    amount, qty = header.index("Amount"), header.index("Qty")
+    assert [(r[amount].value, r[amount].data_type) for r in cells] == [("25.50", "s"), (25.5, "n")]
+    assert [(r[qty].value, r[qty].data_type) for r in cells] == [("01", "s"), (1, "n")]
+    again = read_sheet(report, BOOK)
+    by_header = dict(zip(again.headers, again.columns, strict=True))
+    assert again.frame[by_header["Amount"]].to_list() == ["25.50", "25.5"]
+    assert again.frame[by_header["Qty"]].to_list() == ["01", "1"]
+
+
+def test_a_run_report_uploaded_again_drops_the_columns_the_pipeline_wrote(report):
+    from pipeline.stages.ingest import read_sheet
+    from tests.helpers import BOOK
+    again = read_sheet(report, BOOK)
+    wrote = {"Row", "Status", "Errors", "Warnings", "Line item ID", "Order ID", "Reference line item ID",
+             "Delivery status", "Ordered (campaign defaults filled in)"}
+    assert not wrote & set(again.headers) and not again.notices
+    assert again.frame["__row__"].to_list() == [2, 3, 4, 5, 6]

@@ -531,7 +531,7 @@ def test_physical_rewards_are_followed_until_delivered_and_the_report_says_so(tm
     first = run(tmp_path, sim, clock, [upload])
     rows = report_rows(first)
     assert [r["Status"] for r in rows] == ["COMPLETE", "COMPLETE"]
-    assert [r["Delivery"] for r in rows] == ["SHIPPED", "COMPLETED"]
+    assert [r["Delivery status"] for r in rows] == ["SHIPPED", "COMPLETED"]
     ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
     assert len(ledger.batches(deliveries=True)) == 1
     clock.advance(5)                                   # the simulator delivers 4 s after shipping
@@ -540,7 +540,7 @@ def test_physical_rewards_are_followed_until_delivered_and_the_report_says_so(tm
         status(run_settings(tmp_path), quiet(), client=client)
     finally:
         client.close()
-    assert [r["Delivery"] for r in report_rows(first)] == ["COMPLETED", "COMPLETED"]   # rewritten in place
+    assert [r["Delivery status"] for r in report_rows(first)] == ["COMPLETED", "COMPLETED"]   # rewritten in place
     assert ledger.batches(deliveries=True) == []
     ledger.close()
 

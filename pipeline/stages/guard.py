@@ -1,6 +1,6 @@
 """The recipient guard: a reward its recipient already has is not sent again under another name.
 
-A row without a Reference whose recipient (``model.recipient_of``) already has a line item Tango
+A row without a Reference whose recipient (any of ``model.recipient_keys``) already has a line item Tango
 accepted (SUBMITTED or COMPLETE) for the same reward (UTID), in the same campaign (no campaign is
 a campaign of its own), whatever the amount, from any file and any run, under another line-item
 ID (a typo corrected, an amount changed), is HELD: not sent, with what differs and the way out.
@@ -70,8 +70,9 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
     keep: list[LineItem] = []
     held: dict[int, Decision] = {}
     for item in items:
-        repeats = [] if item.referenced or item.recipient is None else [
-            e for e in by_recipient.get(item.recipient, ()) if e.line_item_id != item.id
+        keys = item.recipient_keys or ((item.recipient,) if item.recipient else ())
+        repeats = [] if item.referenced or not keys else [
+            e for key in dict.fromkeys(keys) for e in by_recipient.get(key, ()) if e.line_item_id != item.id
             and e.utid.upper() == item.utid.upper() and e.campaign == campaign and _within(e, window, now)]
         if not repeats:
             keep.append(item)
@@ -84,6 +85,7 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
 def guard(items: list[LineItem], ledger: Ledger, campaign: str | None, window: str | int,
           labels: Mapping[str, str]) -> tuple[list[LineItem], dict[int, Decision]]:
     """``hold_repeats`` with what the ledger knows of these items' recipients."""
-    recipients = {i.recipient for i in items if i.recipient is not None and not i.referenced}
+    recipients = {k for i in items if not i.referenced
+                  for k in (i.recipient_keys or ((i.recipient,) if i.recipient else ()))}
     earlier = ledger.ordered_to(recipients) if recipients and window != "off" else []
     return hold_repeats(items, earlier, campaign, window, labels, dt.datetime.now(dt.UTC))

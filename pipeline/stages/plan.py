@@ -25,7 +25,17 @@ from typing import Any
 import polars as pl
 
 from pipeline.config import Campaign
-from pipeline.model import ADDRESS_FIELDS, IDX, RECIPIENT_DETAILS, ROW, SHEET, Status, recipient_of, same_reward
+from pipeline.model import (
+    ADDRESS_FIELDS,
+    IDX,
+    RECIPIENT_DETAILS,
+    ROW,
+    SHEET,
+    Status,
+    recipient_keys,
+    recipient_of,
+    same_reward,
+)
 from rules import RuleBook, ShippingForm
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
@@ -54,6 +64,7 @@ class LineItem:
     referenced: bool = False      # the row has its own Reference: a reward meant on purpose
     details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
     sheet: str = ""               # the sheet it is on ('' for CSV)
+    recipient_keys: tuple[str, ...] = ()   # every way the row names its recipient (``model.recipient_keys``)
 
     @property
     def utid(self) -> str:
@@ -162,6 +173,7 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
                               payload=_payload(row, row["_id"], book), recipient=recipient_of(row),
+                              recipient_keys=recipient_keys(row),
                               referenced=bool(row.get("externalRefLineItemID")),
                               details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))
     return items

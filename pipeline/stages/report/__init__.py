@@ -32,7 +32,7 @@ FIELD_KINDS = {"amount": "money", "quantity": "number", "deliveryDate": "date", 
 ORDERED_FIELDS = {"utid": "reward {}", "amount": "amount {}", "deliveryMethod": "{}", "quantity": "quantity {}"}
 # What a run adds to a row: Tango's references and its delivery event (frame column: header, width)
 ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
-              "reference_line_item_id": ("Reference line item ID", 24), "delivery": ("Delivery", 14)}
+              "reference_line_item_id": ("Reference line item ID", 24), "delivery": ("Delivery status", 16)}
 
 
 def _ordered(sheet: Sheet, validated: Validated) -> pl.Series | None:

@@ -25,7 +25,9 @@ CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xF
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 EXCEL_MAX_CHARS = 32767
 CHUNK = 20_000
-NUMBER_RE = r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$"
+# a number written as a number only when Excel gives back the same text: "05", "25.50" or "1e3" stay
+# text (read back as 5, 25.5, 1000 they would change a row's line-item ID, and a reward would be ordered twice)
+NUMBER_RE = r"^(0|-?[1-9][0-9]{0,14})(\.[0-9]{0,9}[1-9])?$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 EXCEL_EPOCH_DAYS = 25569         # 1970-01-01 as an Excel day number
 # how a column is written besides plain text: a number, a date, a status filled by outcome, wrapped text
