@@ -212,23 +212,40 @@ def test_status_lists_runs_since_a_date(tmp_path, capsys, campaign):
 
 
 def test_status_counts_each_row_by_its_real_outcome_and_names_each_runs_files(tmp_path, capsys, campaign):
-    """A sheet re-uploaded with one row more: its three old rows are DUPLICATE in the second run's
-    report (not ordered twice), but their rewards were delivered by the first run, and status says so."""
+    """A sheet run twice: its second run's report says DUPLICATE (not ordered twice), but the rewards were
+    delivered by the first run, and status counts them as delivered. A re-upload with one row more
+    (another file) counts its new row, and its old rows as the duplicates they are: each reward once."""
     first = write_csv(tmp_path / "first.csv", people(3))
-    assert cli(capsys, "run", first, "--config", campaign, "--output", tmp_path / "out", "--wait", "20")[0] == 0
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert cli(capsys, "run", first, "--config", campaign, "--output", out, "--wait", "20")[0] == 0
+    assert statuses(sorted(out.glob("first-*/report.xlsx"))[-1]) == ["DUPLICATE"] * 3
+    assert main(["status", "--output", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == {"COMPLETE": 3}      # not 3 DUPLICATE
     new = base_row("EMAIL", First_Name="New", Email="new@example.com")
     second = write_csv(tmp_path / "second.csv", [*people(3), new])
-    assert cli(capsys, "run", second, "--config", campaign, "--output", tmp_path / "out", "--wait", "20")[0] == 0
-    assert statuses(next((tmp_path / "out").glob("second-*/report.xlsx"))).count("DUPLICATE") == 3
-    assert main(["status", "--output", str(tmp_path / "out"), "--json"]) == 0
+    assert cli(capsys, "run", second, "--config", campaign, "--output", out, "--wait", "20")[0] == 0
+    assert main(["status", "--output", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["rows"] == {"COMPLETE": 7}                   # 3 rows of first.csv, 4 of second.csv
+    assert report["rows"] == {"COMPLETE": 4, "DUPLICATE": 3}
     assert report["line_items"] == {"COMPLETE": 4}             # four rewards, each ordered once
     assert [[(f["file"], f["rows"], f["status_counts"]) for f in r["files"]] for r in report["runs"]] == [
-        [("first.csv", 3, {"COMPLETE": 3})], [("second.csv", 4, {"COMPLETE": 1, "DUPLICATE": 3})]]
-    code, said = cli(capsys, "status", "--output", tmp_path / "out")
+        [("first.csv", 3, {"COMPLETE": 3})], [("first.csv", 3, {"DUPLICATE": 3})],
+        [("second.csv", 4, {"COMPLETE": 1, "DUPLICATE": 3})]]
+    code, said = cli(capsys, "status", "--output", out)
     assert code == 0
-    assert "second.csv: 4 rows: 1 COMPLETE, 3 DUPLICATE" in said and "7 COMPLETE" in said
+    assert "second.csv: 4 rows: 1 COMPLETE, 3 DUPLICATE" in said and "4 COMPLETE, 3 DUPLICATE" in said
+
+
+def test_two_files_of_one_name_in_one_run_are_listed_apart(tmp_path, capsys, campaign):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = write_csv(tmp_path / "a" / "r.csv", people(2))
+    two = write_csv(tmp_path / "b" / "r.csv", [base_row("EMAIL", First_Name="Z", Email="z@example.com")])
+    assert cli(capsys, "run", one, two, "--config", campaign, "--output", tmp_path / "out", "--wait", "20")[0] == 0
+    assert main(["status", "--output", str(tmp_path / "out"), "--json"]) == 0
+    files = json.loads(capsys.readouterr().out)["runs"][0]["files"]
+    assert sorted((f["file"], f["rows"]) for f in files) == [("r.csv", 1), ("r.csv", 2)]
 
 
 @pytest.mark.parametrize("command", ["validate", "run", "nightly", "status", "template"])

@@ -322,6 +322,19 @@ def test_dry_run_writes_payloads_and_sends_nothing(tmp_path, sim, clock):
         Ledger(tmp_path / "out" / "ledger.sqlite", "simulator").counts() == {}
 
 
+def test_a_dry_run_plans_each_reward_once_and_says_what_comes_next(tmp_path, sim, clock):
+    """The same rows in two files: planned once (the plan's line items), the repeats DUPLICATE, as a real
+    run would order them once; the Summary's next step says nothing was sent."""
+    first = write_csv(tmp_path / "a.csv", people(2))
+    second = write_csv(tmp_path / "b.csv", people(2))
+    second.write_text(second.read_text() + "\n")              # the same rows, another file
+    result = run(tmp_path, sim, clock, [first, second], dry_run=True)
+    plan = json.loads(next((tmp_path / "out").glob("dry-run-*/plan.json")).read_text())
+    assert sum(b["lineItems"] for b in plan["batches"]) == 2
+    assert statuses(result, 0) == ["PLANNED", "PLANNED"] and statuses(result, 1) == ["DUPLICATE", "DUPLICATE"]
+    assert result.files[0]["next_step"].startswith("Dry run: 2 rows would be ordered; nothing was sent.")
+
+
 def test_targets_keep_separate_ledger_namespaces(tmp_path, sim, clock):
     upload = write_csv(tmp_path / "ns.csv", people(1))
     run(tmp_path, sim, clock, [upload])

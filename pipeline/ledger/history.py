@@ -107,35 +107,33 @@ class History:
 
     def row_counts(self) -> dict[str, int]:
         """Rows per status, each row of each file (as its last run read it) counted by its real outcome:
-        the status of its line item now, so that a reward delivered by an earlier run counts as
-        delivered, not as the DUPLICATE the later run called it; a second row of the file with the
-        same line item stays a DUPLICATE (one reward, counted once)."""
+        the status of its line item now, so that a reward an earlier run delivered counts as delivered,
+        not as the DUPLICATE a later run of the file called it. Each reward counts once, on the first
+        row that has it (files in the order they were first run); any other row with it is a DUPLICATE."""
         counts: dict[str, int] = {}
-        seen: set[tuple[str, str]] = set()
-        for sha, line, row_status, item_status in self.db.execute(
-                "SELECT rows.file_sha256, rows.line_item_id, rows.status, line_items.status FROM rows"
+        seen: set[str] = set()
+        for line, row_status, item_status in self.db.execute(
+                "SELECT rows.line_item_id, rows.status, line_items.status FROM rows"
                 " JOIN files ON files.target = rows.target AND files.sha256 = rows.file_sha256"
                 " AND files.last_run = rows.run_id LEFT JOIN line_items ON line_items.target = rows.target"
                 " AND line_items.line_item_id = rows.line_item_id WHERE rows.target = ?"
-                " ORDER BY rows.file_sha256, rows.sheet, rows.row_number", (self.target,)):
+                " ORDER BY files.first_run, rows.file_sha256, rows.sheet, rows.row_number", (self.target,)):
             status = row_status
-            if line and item_status in AT_TANGO and (sha, line) not in seen:
-                status = item_status
-            if line:
-                seen.add((sha, line))
+            if line and item_status in AT_TANGO:
+                status = Status.DUPLICATE.value if line in seen else item_status
+                seen.add(line)
             counts[status] = counts.get(status, 0) + 1
         return counts
 
     def run_files(self, run_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
         """The files each run worked on, with their rows per status as that run left them."""
         out: dict[int, dict[str, dict[str, Any]]] = {}
-        for run_id, name, status, n in self.db.execute(
-                "SELECT run_id, file_name, status, COUNT(*) FROM rows WHERE target = ?"
-                " GROUP BY run_id, file_sha256, file_name, status ORDER BY run_id, file_name", (self.target,)):
-            files = out.setdefault(run_id, {})
-            files.setdefault(name, {"file": name, "rows": 0, "status_counts": {}})
-            files[name]["rows"] += n
-            files[name]["status_counts"][status] = n
+        for run_id, sha, name, status, n in self.db.execute(
+                "SELECT run_id, file_sha256, MIN(file_name), status, COUNT(*) FROM rows WHERE target = ?"
+                " GROUP BY run_id, file_sha256, status ORDER BY run_id, MIN(file_name)", (self.target,)):
+            file = out.setdefault(run_id, {}).setdefault(sha, {"file": name, "rows": 0, "status_counts": {}})
+            file["rows"] += n
+            file["status_counts"][status] = file["status_counts"].get(status, 0) + n
         wanted = set(run_ids)
         return {r: list(f.values()) for r, f in out.items() if r in wanted}
 

@@ -36,10 +36,8 @@ class Outcomes:
 
     def state_of(self, record: LineRecord | None) -> Status:
         """The row status a ledger record stands for; a line still SENDING is in flight or unsent."""
-        if self.dry_run:
-            return Status.PLANNED
-        if record is None:
-            return Status.PENDING
+        if record is None or record.status == Status.PENDING:     # not sent: a dry run plans it
+            return Status.PLANNED if self.dry_run else Status.PENDING
         if record.status == Status.SENDING:
             return Status.SUBMITTED if record.batch_ref in self.accepted_batches else Status.PENDING
         return record.status
@@ -47,7 +45,8 @@ class Outcomes:
 
 def _same_in_run(idx: int, decision: Decision, first: Status) -> tuple[Status, Issue]:
     """Ordered through another row of this run: this row shares that row's fate."""
-    state = Status.DUPLICATE if first in AT_TANGO else first
+    # the row it repeats is (or, in a dry run, would be) ordered: this one is not ordered again
+    state = Status.DUPLICATE if first in AT_TANGO or first == Status.PLANNED else first
     outcome = "ordered once, not twice" if state == Status.DUPLICATE else f"which is {state}"
     severity = Severity.WARNING if state in (Status.DUPLICATE, Status.PENDING, Status.PLANNED) else Severity.ERROR
     return state, Issue(idx, None, decision.rule, severity, f"{decision.text}, {outcome}.")

@@ -92,6 +92,9 @@ def next_step(summary: dict[str, Any]) -> str:
     if counts.get(Status.PENDING.value):
         steps.append(f"{counts[Status.PENDING.value]:,} rows were not sent (the run stopped early): run the file "
                      "again to send them.")
+    if counts.get(Status.PLANNED.value):
+        steps.append(f"Dry run: {counts[Status.PLANNED.value]:,} rows would be ordered; nothing was sent. Run the "
+                     "file without --dry-run to order them.")
     if counts.get(Status.SUBMITTED.value):
         steps.append(f"{counts[Status.SUBMITTED.value]:,} rows are accepted by Tango and not delivered yet: the "
                      "next run, or 'tango-batch status', updates this report.")
