@@ -51,7 +51,7 @@ MAX_COLUMNS = 512                 # columns holding a value, per sheet
 MAX_SHEETS = 256                  # worksheets in a workbook
 MAX_SHEETS_READ = 50              # sheets of recipients read from one workbook
 MAX_XLS_BYTES = 64 * 2**20        # a legacy .xls: no compression, but each cell expands in memory as it is read
-MAX_ODS_CELLS = 8_000_000         # cells an .ods workbook's repeated rows and columns expand to, up to the last value
+MAX_ODS_CELLS = 4_000_000         # cells an .ods workbook's sheets expand to (rows to the last value x widest row)
 _CHUNK = 1 << 22
 _ROW = re.compile(rb"<row\b")
 _ROW_NUMBER = re.compile(rb"<row\b[^>]*?\br=\"([0-9]+)\"")
@@ -156,12 +156,13 @@ def _repeat(pattern: re.Pattern[bytes], attributes: bytes) -> int:
 
 
 def _ods_expanded(path: Path, xml: bytes) -> None:
-    """An .ods file says "this row 1,000,000 times" in a few bytes, which a reader expands: its rows and
-    cells are counted as they expand, up to each sheet's last value (the empty rows and columns a
-    spreadsheet program writes after it cost nothing), and refused beyond Excel's rows or MAX_ODS_CELLS."""
+    """An .ods file says "this row 1,000,000 times" in a few bytes, which a reader expands into a grid
+    as tall as a sheet's last value and as wide as its widest row: each sheet's grid is measured so,
+    and the file refused beyond Excel's rows or MAX_ODS_CELLS cells in all (the empty rows and columns
+    a spreadsheet program writes after the last value cost nothing)."""
     cells = 0
     for table in xml.split(b"<table:table ")[1:]:
-        counted = blank = 0
+        counted = blank = widest = 0
         for row in _ODS_ROW.finditer(table):
             width = gap = 0
             for cell in _ODS_CELL.finditer(row.group(2) or b""):
@@ -172,13 +173,13 @@ def _ods_expanded(path: Path, xml: bytes) -> None:
                     gap += n
             repeat = _repeat(_ROWS_REPEATED, row.group(1))
             if width:
-                counted, blank = counted + blank + repeat, 0
-                cells += repeat * width
+                counted, blank, widest = counted + blank + repeat, 0, max(widest, width)
             else:
                 blank += repeat
-            if counted > MAX_ROWS or cells > MAX_ODS_CELLS:
+            if counted > MAX_ROWS or cells + counted * widest > MAX_ODS_CELLS:
                 raise InputError(str(path), f"the workbook's rows expand to more than {MAX_ROWS:,} rows or "
                                  f"{MAX_ODS_CELLS:,} cells, more than this pipeline reads; split it into smaller files")
+        cells += counted * widest
 
 
 def _too_big(path: Path, part: str, size: int) -> InputError:
