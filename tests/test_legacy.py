@@ -141,3 +141,22 @@ def test_an_xls_larger_than_its_bound_is_refused_before_it_is_read(tmp_path, cap
     code, said, _ = _validate(tmp_path, big, capsys)
     assert code == 2
     assert "the .xls file is 65 MB, more than the 64 MB this pipeline reads in that old format" in said
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".ods"])
+def test_error_cells_and_merged_cells_are_read_as_in_xlsx(tmp_path, capsys, suffix):
+    """calamine reads an error cell (=NA(), =1/0) of an .xls or .ods as empty, which a campaign's default
+    amount would fill and order; and a merged cell on its first row only. Both are put back."""
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n[defaults]\n'
+                        "amount = 25\n", encoding="utf-8")
+    code, said, out = _validate(tmp_path, MADE / f"marks{suffix}", capsys, "--config", str(campaign))
+    assert code == 1, said
+    rows = _rows(next(out.glob("*/report.xlsx")))
+    header = rows[0]
+    got = {r[header.index("First Name")]: r for r in rows[1:]}
+    status, errors, amount = header.index("Status"), header.index("Errors"), header.index("Amount")
+    assert got["Ann"][status] == "INVALID" and "shows the Excel error #N/A" in got["Ann"][errors]
+    assert got["Bob"][status] == "INVALID" and "shows the Excel error #DIV/0!" in got["Bob"][errors]
+    assert got["Dee"][amount] == 30 and got["Dee"][status] == "VALID"
+    assert "part of the merged cells C4:C5" in got["Dee"][header.index("Warnings")]

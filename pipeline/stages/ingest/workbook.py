@@ -23,9 +23,11 @@ import polars as pl
 from pipeline.errors import InputError
 from pipeline.model import REPORT_MARKER, TEMPLATE_MARKER
 from pipeline.stages.ingest import xlsx_cells
+from pipeline.stages.ingest.legacy_cells import ods_marks, xls_marks
 from pipeline.stages.ingest.limits import MAX_XLS_BYTES, check_sheets, check_zip, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
+    CellNote,
     Grid,
     Sheet,
     Skipped,
@@ -140,6 +142,20 @@ def _why_not(found: _Found) -> str:
             f"recipients names at least {RECOGNIZED} (read it with --sheet '{found.name}' if it is one)")
 
 
+def _repaired(path: Path, content: bytes, found: _Found) -> tuple[pl.DataFrame, list[CellNote]]:
+    """The sheet's cells with what calamine leaves out put back: error cells, merged ranges (and, in an
+    .xlsx, formulas and typed-but-empty cells), whatever the workbook's format."""
+    assert found.idx is not None
+    if content.startswith(b"PK") and ODS_MIMETYPE not in content[:100]:
+        return xlsx_cells.repair(content, found.name, found.cells, found.letters, found.idx)
+    try:
+        errors, merges = (xls_marks if content.startswith(OLE_MAGIC) else ods_marks)(content, found.name)
+    except Exception as exc:      # a file calamine read but the second reader cannot: not read half-checked
+        raise InputError(str(path), f"cannot check the sheet's error and merged cells ({short(exc)}); open the "
+                         "file in Excel or LibreOffice and save it as .xlsx", sheet=found.name) from None
+    return xlsx_cells.apply_marks(found.cells, found.letters, found.idx, errors, merges)
+
+
 def _chosen(found: list[_Found], named: bool) -> list[_Found]:
     if named:
         return found
@@ -175,7 +191,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
     pieces, first_column = [], 0
     for f in chosen:
         assert f.idx is not None
-        cells, notes = xlsx_cells.repair(content, f.name, f.cells, f.letters, f.idx)
+        cells, notes = _repaired(path, content, f)
         pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes, ours), book,
                                first_column))
         first_column += cells.width + 2      # and two columns a full name may be split into

@@ -23,7 +23,7 @@ import polars as pl
 
 from pipeline.stages.ingest.sheet import CellNote
 
-__all__ = ["EXCEL_ERRORS", "has_property", "hidden_sheets", "property_value", "repair"]
+__all__ = ["EXCEL_ERRORS", "apply_marks", "has_property", "hidden_sheets", "property_value", "repair"]
 
 EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                 "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!")
@@ -122,21 +122,21 @@ class _Columns:
                                       for j, v in self.changed.items())
 
 
-def _put_errors(xml: bytes, cols: _Columns) -> None:
-    for letter, row, text in _error_cells(xml):
+def _put_errors(errors: list[tuple[str, int, str]], cols: _Columns) -> None:
+    for letter, row, text in errors:
         j = cols.index.get(letter)
         if j is not None and 0 < row <= cols.grid.height:
             cols.values(j)[row - 1] = text
 
 
-def _fill_merges(xml: bytes, cols: _Columns, header_row: int) -> list[CellNote]:
+def _fill_merges(merges: list[tuple[str, int, str, int]], cols: _Columns, header_row: int) -> list[CellNote]:
     notes: list[CellNote] = []
-    for c1, r1, c2, r2 in MERGE.findall(xml):
-        top, bottom = int(r1), min(int(r2), cols.grid.height)
+    for c1, r1, c2, r2 in merges:
+        top, bottom = r1, min(r2, cols.grid.height)
         if top <= header_row or bottom <= top:
             continue          # merged title or header cells, or a merge within one row
-        span = f"{c1.decode()}{top}:{c2.decode()}{bottom}"
-        for letter in cols.letters[cols.index.get(c1.decode(), len(cols.letters)):cols.index.get(c2.decode(), -1) + 1]:
+        span = f"{c1}{top}:{c2}{bottom}"
+        for letter in cols.letters[cols.index.get(c1, len(cols.letters)):cols.index.get(c2, -1) + 1]:
             j = cols.index[letter]
             value = cols.values(j)[top - 1]
             if value is None:
@@ -199,8 +199,21 @@ def repair(content: bytes, name: str, grid: pl.DataFrame, letters: list[str],
         return grid, []
     cols = _Columns(grid, letters)
     if errors:
-        _put_errors(xml, cols)
-    notes = _fill_merges(xml, cols, header_idx + 1) if merges else []
+        _put_errors(_error_cells(xml), cols)
+    found = [(c1.decode(), int(r1), c2.decode(), int(r2)) for c1, r1, c2, r2 in MERGE.findall(xml)] if merges else []
+    notes = _fill_merges(found, cols, header_idx + 1)
     if formulas_or_empties:
         notes += _formulas_and_empties(xml, cols, header_idx + 1)
+    return cols.frame(), notes
+
+
+def apply_marks(grid: pl.DataFrame, letters: list[str], header_idx: int, errors: list[tuple[str, int, str]],
+                merges: list[tuple[str, int, str, int]]) -> tuple[pl.DataFrame, list[CellNote]]:
+    """The grid with ``errors`` (column letters, row, text) put back and ``merges`` (first column, first
+    row, last column, last row) filled down, for a reader of another format (see ``legacy_cells``)."""
+    if not errors and not merges:
+        return grid, []
+    cols = _Columns(grid, letters)
+    _put_errors(errors, cols)
+    notes = _fill_merges(merges, cols, header_idx + 1)
     return cols.frame(), notes
