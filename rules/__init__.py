@@ -72,6 +72,7 @@ class RuleBook:
     full_name_label: str = "Full Name"
     particles: frozenset[str] = frozenset()   # words that begin a last name ("van", "de"...)
     chosen: dict[str, str] = field(default_factory=dict)   # header_key -> field, from a campaign's [columns]
+    weak: frozenset[str] = frozenset()     # header keys of ``more_aliases``: they give way to an alias
     region_names: dict[str, str] = field(default_factory=dict)   # "MASSACHUSETTS" -> "MA", "QUEBEC" -> "QC"
     date_order: str = "MDY"                # how a date written 01/02/2027 is read: a campaign's date_order
 
@@ -159,7 +160,7 @@ def _aliases(fields: dict[str, Any]) -> dict[str, str]:
     aliases: dict[str, str] = {}
     specs = {**fields["fields"], FULL_NAME: fields["full_name"]}
     for name, spec in specs.items():
-        for alias in [name, *spec["aliases"]]:
+        for alias in [name, *spec["aliases"], *spec.get("more_aliases", [])]:
             key = header_key(alias)
             if aliases.setdefault(key, name) != name:
                 raise ValueError(f"rules: alias {alias!r} names two fields")
@@ -187,6 +188,7 @@ def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]
         shipping_form=tango["bulk_shipping"]["default"],
         default_form=tango["bulk_shipping"]["default"],
         full_name_label=fields["full_name"]["label"],
+        weak=frozenset(header_key(a) for spec in fields["fields"].values() for a in spec.get("more_aliases", [])),
         particles=frozenset(fields["full_name"]["particles"]),
     )
 

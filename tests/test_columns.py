@@ -174,3 +174,21 @@ def test_a_campaign_writes_dates_day_first_with_date_order(tmp_path, capsys):
     campaign.write_text('date_order = "YMD"\n' + CAMPAIGN, encoding="utf-8")
     code, said = _validate(tmp_path / "2", sheet, campaign, capsys)
     assert code == 64 and "'date_order' must be \"MDY\" (12/24/2026) or \"DMY\" (24/12/2026)" in said
+
+
+def test_an_alias_wins_over_an_hr_systems_name_and_a_full_name_beside_first_and_last_is_left_alone(tmp_path, capsys):
+    """Sheets that read before the HR systems' names were known read the same: "Email" is read and "Work
+    Email" kept as an ordinary column (said); "Employee Name" and "Preferred Name" beside First and Last
+    Name are ordinary columns, nothing is split."""
+    grid = [["First Name", "Last Name", "Employee Name", "Preferred Name", "Email", "Work Email"],
+            ["Ann", "Lee", "Lee, Ann", "Annie Lee", "ann@example.com", "ann.lee@corp.example"]]
+    code, said = _validate(tmp_path, write_xlsx(tmp_path / "both.xlsx", grid), _campaign(tmp_path), capsys)
+    assert code == 0, said
+    assert ("column 'Work Email' (F) also looks like Email; 'Email' (E) is read, the other kept as it is (to read "
+            "it instead, name it in the campaign file: [columns] \"Work Email\" = \"email\")") in said
+    rows, summary, _ = _report(tmp_path)
+    assert rows[0]["Work Email"] == "ann.lee@corp.example" and "split from" not in str(rows[0]["Warnings"])
+    assert any("also looks like Email" in n for n in summary["notices"])
+    code, said = _validate(tmp_path / "2", write_xlsx(tmp_path / "both.xlsx", grid),
+                           _campaign(tmp_path, '"Work Email" = "email"'), capsys)
+    assert code == 0 and "also looks like" not in said

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.errors import InputError
-from rules import RuleBook, header_key
+from rules import FULL_NAME, RuleBook, header_key
 
 if TYPE_CHECKING:
     from pipeline.stages.ingest.sheet import Grid
@@ -35,9 +35,8 @@ def map_columns(grid: Grid, header_row: int, header_cells: list[str | None], boo
     keep: list[int] = []
     headers: list[str] = []
     fields: dict[int, str] = {}
-    seen: dict[str, tuple[str, str]] = {}
     row_column = None
-    meanings = book.meanings(header_cells)
+    meanings = _settled(grid, header_row, header_cells, book, notices)
     for i, cell in enumerate(header_cells):
         text = (cell or "").strip()
         key = header_key(text)
@@ -50,19 +49,48 @@ def map_columns(grid: Grid, header_row: int, header_cells: list[str | None], boo
             text = f"{text} (from sheet)"
         meant = meanings[i]
         if meant:
-            if meant in seen:
-                first, first_letter = seen[meant]
-                raise InputError(
-                    str(grid.path),
-                    f"columns '{first}' ({first_letter}) and '{text}' ({grid.letters[i]}) both mean "
-                    f"{book.label(meant)}; delete or rename one of them, or name the one to read in the campaign "
-                    f"file: [columns] \"{first}\" = \"{meant}\"", sheet=grid.sheet, row=header_row)
-            seen[meant] = (text, grid.letters[i])
             fields[i] = meant
         keep.append(i)
         headers.append(text or f"Column {grid.letters[i]}")
     _lookalikes(grid, header_row, header_cells, set(fields.values()), book)
     return Columns(keep, headers, fields, row_column, notices)
+
+
+def _settled(grid: Grid, header_row: int, header_cells: list[str | None], book: RuleBook,
+             notices: list[str]) -> list[str | None]:
+    """The field each header means, one column per field: a campaign's choice, else an alias over a
+    name of an HR system ("Email" over "Work Email", the other kept as an ordinary column, said); a
+    full name only where the sheet has no first or last name. Two columns left for one field stop the
+    file, saying how to choose."""
+    meanings = book.meanings(header_cells)
+    keys = [header_key(c or "") for c in header_cells]
+    if {"firstName", "lastName"} & set(meanings):        # the name is in its own columns: nothing to split
+        meanings = [None if m == FULL_NAME else m for m in meanings]
+    for meant in dict.fromkeys(m for m in meanings if m):
+        at = [i for i, m in enumerate(meanings) if m == meant]
+        if len(at) == 1:
+            continue
+        strong = [i for i in at if keys[i] in book.chosen or keys[i] not in book.weak]
+        if len(strong) != 1:
+            first, second = (strong if len(strong) > 1 else at)[:2]
+            one, other = _text(header_cells[first]), _text(header_cells[second])
+            raise InputError(
+                str(grid.path),
+                f"columns '{one}' ({grid.letters[first]}) and '{other}' ({grid.letters[second]}) both mean "
+                f"{book.label(meant)}; delete or rename one of them, or name the one to read in the campaign file: "
+                f"[columns] \"{one}\" = \"{meant}\"", sheet=grid.sheet, row=header_row)
+        for i in at:
+            if i != strong[0]:
+                meanings[i] = None
+                notices.append(f"column '{_text(header_cells[i])}' ({grid.letters[i]}) also looks like "
+                               f"{book.label(meant)}; '{_text(header_cells[strong[0]])}' "
+                               f"({grid.letters[strong[0]]}) is read, the other kept as it is (to read it instead, "
+                               f"name it in the campaign file: [columns] \"{_text(header_cells[i])}\" = \"{meant}\")")
+    return meanings
+
+
+def _text(cell: str | None) -> str:
+    return (cell or "").strip()
 
 
 def _lookalikes(grid: Grid, header_row: int, header_cells: list[str | None], mapped: set[str],
