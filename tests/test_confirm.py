@@ -10,6 +10,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import ROOT, cli, people, write_csv
@@ -32,7 +33,8 @@ def _setup(tmp_path: Path) -> list[str]:
             "--ledger", str(tmp_path / "ledger.sqlite"), "--no-wait"]
 
 
-def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: float = 60) -> tuple[int, str]:
+def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: float = 60,
+                 meanwhile: Callable[[], None] = lambda: None) -> tuple[int, str]:
     """``tango-batch ARGS`` with a pseudo-terminal for stdin and stderr; ``answer`` typed at the question."""
     main, secondary = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
@@ -52,6 +54,7 @@ def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: f
                 break
             said += chunk
         if not asked and b"Type yes to send" in said and answer is not None:
+            meanwhile()
             os.write(main, answer.encode() + b"\n")
             asked = True
         if proc.poll() is not None and not ready:
@@ -98,3 +101,11 @@ def test_yes_and_no_terminal_never_ask(tmp_path):
     done = cli(*_setup(cron), cwd=cron)                  # no terminal: as cron runs it
     assert done.returncode == 1 and "Type yes" not in done.stderr
     assert _counts(cron)["INVALID"] == 1
+
+
+def test_a_file_changed_while_the_person_reads_is_not_sent(tmp_path):
+    def edit() -> None:                 # someone saves the sheet again, with one more row, before the yes
+        write_csv(tmp_path / "upload.csv", people(5))
+    code, said = _on_terminal(tmp_path, _setup(tmp_path), "yes", meanwhile=edit)
+    assert code == 4 and "changed while you read: upload.csv" in said
+    assert not (tmp_path / "ledger.sqlite").exists()

@@ -126,3 +126,11 @@ def test_a_template_filled_in_correctly_passes_with_no_warning_and_its_own_sheet
     summary = json.loads(next((tmp_path / "out").glob("filled-*/summary.json")).read_text(encoding="utf-8"))
     assert summary["status_counts"]["VALID"] == 3
     assert summary["warnings"] == 0 and summary["not_read"] == [] and summary["notices"] == []
+
+
+def test_an_output_that_is_a_folder_is_a_usage_error_and_leaves_nothing_behind(tmp_path, capsys):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["template", "--output", str(folder)]) == 64
+    assert "is a folder: give the workbook's file name" in capsys.readouterr().err
+    assert list(tmp_path.rglob("*.part")) == [] and list(folder.iterdir()) == []

@@ -87,14 +87,21 @@ def _confirmed(args: argparse.Namespace, settings: RunSettings) -> bool:
     Asked before the run lock is taken, so a person reading does not hold up another run."""
     if args.yes or settings.dry_run or not (sys.stdin.isatty() and sys.stderr.isatty()):
         return True
-    from pipeline.jobs.confirm import ANSWER_SECONDS, about_to_order, ask
+    from pipeline.jobs.confirm import ANSWER_SECONDS, about_to_order, ask, changed_since
     order = about_to_order(args.files, settings)
     if not order.rows:
         return True                     # nothing to order: the run writes its reports
     for line in order.lines(settings.target.describe()):
         print(line, file=sys.stderr)
     seconds = float(os.environ.get("TANGO_BATCH_ANSWER_SECONDS", ANSWER_SECONDS))
-    return ask("Send them?", sys.stdin, sys.stderr, seconds)
+    if not ask("Send them?", sys.stdin, sys.stderr, seconds):
+        return False
+    changed = changed_since(order)
+    if changed:                         # what would be ordered is not what the person said yes to
+        print(f"tango-batch: changed while you read: {', '.join(changed)}; run it again to see what it orders now",
+              file=sys.stderr)
+        return False
+    return True
 
 
 def template(args: argparse.Namespace, progress: Progress) -> int:
@@ -106,6 +113,9 @@ def template(args: argparse.Namespace, progress: Progress) -> int:
     from pipeline.state import beside
     from pipeline.tango.connect import SIMULATOR_STATE, connect
     from rules import load
+    if Path(args.output).is_dir():
+        raise UsageError(f"--output {args.output} is a folder: give the workbook's file name, such as "
+                         f"{Path(args.output) / 'recipients-template.xlsx'}")
     book = load()
     campaign = load_campaign(args.config, book) if args.config else None
     catalog: Catalog | None = None

@@ -6,10 +6,12 @@ the time allowed is a no. ``--yes`` skips the question, and so does a run withou
 
 from __future__ import annotations
 
+import hashlib
 import select
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TextIO
 
 from pipeline.config import CheckSettings, RunSettings
@@ -18,7 +20,7 @@ from pipeline.jobs.validate import Preview
 from pipeline.model import Status
 from pipeline.stages.check import check_file
 
-__all__ = ["ANSWER_SECONDS", "Order", "about_to_order", "ask"]
+__all__ = ["ANSWER_SECONDS", "Order", "about_to_order", "ask", "changed_since"]
 
 ANSWER_SECONDS = 300.0
 
@@ -32,6 +34,7 @@ class Order:
     by_reward: Counter[str] = field(default_factory=Counter)
     amount_by_reward: dict[str, Decimal] = field(default_factory=dict)
     by_method: Counter[str] = field(default_factory=Counter)
+    files: dict[str, str] = field(default_factory=dict)   # each file shown -> its content's SHA-256
 
     def lines(self, target: str) -> list[str]:
         out = [f"About to order on {target}: {self.rows:,} rows, ${self.amount:,.2f} in all (amount x quantity)"]
@@ -65,6 +68,7 @@ def about_to_order(files: list[str], settings: RunSettings) -> Order:
                                      defaults=settings.defaults)
             except InputError:
                 continue
+            order.files[file] = checked.sheet.sha256
             final, _ = preview.verdict(checked)
             for utid, method, amount, quantity, status in final.frame.select(
                     "utid", "deliveryMethod", "amount", "quantity", "status").iter_rows():
@@ -80,6 +84,19 @@ def about_to_order(files: list[str], settings: RunSettings) -> Order:
     finally:
         preview.close()
     return order
+
+
+def changed_since(order: Order) -> list[str]:
+    """The files whose content is not what the person was shown (edited, replaced while they read)."""
+    out = []
+    for file, digest in order.files.items():
+        try:
+            now = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+        except OSError:
+            now = None
+        if now != digest:
+            out.append(file)
+    return out
 
 
 def ask(question: str, stdin: TextIO, out: TextIO, seconds: float = ANSWER_SECONDS) -> bool:

@@ -13,7 +13,7 @@ from pipeline.errors import InputError
 from pipeline.ledger import FileRecord, Ledger
 from pipeline.model import ROW, SHEET, Decision, FileState, RunRule, Severity, Status
 from pipeline.progress import Progress
-from pipeline.stages.check import Checked, check_sheet
+from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.report import new_folder, summarize, where, write_reports
@@ -75,8 +75,7 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     if sheet.sha256 != record.sha256:
         progress.say(f"could not update the report of {record.name}: the file at {path} has changed")
         return False
-    validated = check_sheet(sheet, book, today=today, defaults=record.campaign.get("defaults") or {})
-    checked = Checked(path, sheet, validated, started)
+    checked = check_read(sheet, book, today=today, defaults=record.campaign.get("defaults") or {}, started=started)
     rows = ledger.last_rows(record.sha256, record.last_run)
     valid = checked.validated.frame["status"].to_list()
     ids: dict[int, str] = {}

@@ -205,6 +205,9 @@ def write_template(path: Path, rules: RuleBook, campaign: Campaign | None = None
     _data_sheet(wb, rules, _ranges(values), needs)
     _instructions(wb, rules, needs, campaign, len(values.get("utid", [])))
     _lists(wb, rules, values, catalog)
-    wb.close()
-    tmp.replace(path)
+    try:
+        wb.close()
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
