@@ -16,8 +16,9 @@ $(BIN)/tango-batch: pyproject.toml requirements.lock
 demo: $(BIN)/tango-batch
 	@# the sample holds a dozen deliberate mistakes: exit 1 (some rows to fix) is the expected result
 	@# the demo keeps its ledger (and the simulator's state beside it) in output/, never in the user's state folder
+	@# --yes: on a terminal, run shows what it is about to order and asks first; the demo answers for you
 	$(BIN)/tango-batch run samples/recipients.xlsx --config samples/campaign.toml --target simulator --output output \
-	  --ledger output/ledger.sqlite; \
+	  --ledger output/ledger.sqlite --yes; \
 	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
 
 test: $(BIN)/tango-batch
