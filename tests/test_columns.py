@@ -192,3 +192,14 @@ def test_an_alias_wins_over_an_hr_systems_name_and_a_full_name_beside_first_and_
     code, said = _validate(tmp_path / "2", write_xlsx(tmp_path / "both.xlsx", grid),
                            _campaign(tmp_path, '"Work Email" = "email"'), capsys)
     assert code == 0 and "also looks like" not in said
+
+
+def test_a_name_column_on_lines_without_a_recipient_is_not_made_a_recipients_name(tmp_path, capsys):
+    """BULKDIGITAL lines have no recipient (a name there is refused): a "Name" column beside them names
+    something else, and is not split into a first and last name that would make them invalid."""
+    grid = [["Name", "Delivery Method", "Quantity", "Email"],
+            ["Team Ops", "bulk digital", "10", None], ["Ann Lee", "EMAIL", "1", "ann@example.com"]]
+    code, said = _validate(tmp_path, write_xlsx(tmp_path / "bulk.xlsx", grid), _campaign(tmp_path), capsys)
+    assert code == 0, said
+    rows, _, _ = _report(tmp_path)
+    assert [r["Status"] for r in rows] == ["VALID", "VALID"]

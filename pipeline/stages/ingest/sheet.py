@@ -42,6 +42,7 @@ class Part:
     headers: tuple[str, ...]     # the input columns' header texts, in input order
     columns: tuple[str, ...]     # the frame's column names for them (c0, c1, ...; unique across parts)
     fields: dict[str, str]       # frame column -> Tango field, for recognized columns
+    split: tuple[str, ...] = ()  # the frame columns a full name was split into (first, last)
 
     @property
     def key(self) -> str:
@@ -230,7 +231,8 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
         fields.update({split.columns[0]: "firstName", split.columns[1]: "lastName"})
         notes += tuple(CellNote(row, split.columns[0], text, "name.split", sheet=grid.sheet)
                        for row, text in split.warnings)
-    part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields)
+    part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields,
+                split.columns if split is not None else ())
     return Piece(part, data, notes, tuple((f"sheet '{grid.sheet}': " if grid.sheet else "") + n
                                          for n in mapped.notices))
 
