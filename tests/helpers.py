@@ -34,6 +34,14 @@ AUTH = ("simulator", "simulator-key")
 TARGET = Target("simulator", "http://simulator/raas/v2", "simulator", BasicCredentials(*AUTH))
 CAMPAIGN = Campaign("acme-corp", "acme-rewards", campaign="Q4", path="c.toml")
 METHODS = ["EMAIL", "PHONE", "EMBEDDED", "NONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT"]
+# a campaign file whose defaults make an EMAIL row of a first name and an e-mail complete
+EMAIL_CAMPAIGN = """customerIdentifier = "acme-corp"
+accountIdentifier = "acme-rewards"
+[defaults]
+utid = "U761382"
+amount = 25
+deliveryMethod = "EMAIL"
+"""
 
 BASE = {
     "EMAIL": {"First Name": "Ann", "Last Name": "Lee", "Email": "ann.lee@example.com"},

@@ -14,14 +14,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.stages.ingest.names import split_name
 from tests.helpers import BOOK, write_xlsx
-
-CAMPAIGN = """customerIdentifier = "acme-corp"
-accountIdentifier = "acme-rewards"
-[defaults]
-utid = "U761382"
-amount = 25
-deliveryMethod = "EMAIL"
-"""
+from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
 
 # Workday's "Worker" report: a full name, two e-mail columns, IDs with leading zeros
 WORKDAY = [["Employee ID", "Employee Name", "Work Email", "Personal Email", "Cost Center", "Hire Date"],

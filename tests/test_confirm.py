@@ -13,15 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
 from tests.helpers import ROOT, cli, people, write_csv
-
-CAMPAIGN = """customerIdentifier = "acme-corp"
-accountIdentifier = "acme-rewards"
-[defaults]
-utid = "U761382"
-amount = 25
-deliveryMethod = "EMAIL"
-"""
 
 
 def _setup(tmp_path: Path) -> list[str]:

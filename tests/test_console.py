@@ -7,15 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
 from tests.helpers import cli, people, write_csv
-
-CAMPAIGN = """customerIdentifier = "acme-corp"
-accountIdentifier = "acme-rewards"
-[defaults]
-utid = "U761382"
-amount = 25
-deliveryMethod = "EMAIL"
-"""
 
 
 def _files(tmp_path: Path, n: int = 5) -> None:

@@ -14,15 +14,8 @@ import pytest
 from pipeline.cli import main
 from pipeline.model import FILL, Status
 from pipeline.stages.report.workbook import FILLS
+from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
 from tests.helpers import write_csv
-
-CAMPAIGN = """customerIdentifier = "acme-corp"
-accountIdentifier = "acme-rewards"
-[defaults]
-utid = "U761382"
-amount = 25
-deliveryMethod = "EMAIL"
-"""
 
 
 @pytest.fixture(scope="module")
