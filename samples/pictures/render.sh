@@ -11,9 +11,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export XDG_STATE_HOME="$work/state"      # the picture's run never touches the user's ledgers
 
-"$bin/tango-batch" run "$root/samples/recipients.xlsx" --config "$root/samples/campaign.toml" --target simulator \
+cd "$root"                               # the report names the files as a person there would
+"$bin/tango-batch" run samples/recipients.xlsx --config samples/campaign.toml --target simulator \
   --output "$work/out" --ledger "$work/ledger.sqlite" --yes --wait 60 2>/dev/null || test $? -le 1
-"$bin/tango-batch" template --config "$root/samples/campaign.toml" --output "$work/template.xlsx" 2>/dev/null
+"$bin/tango-batch" template --config samples/campaign.toml --output "$work/template.xlsx" 2>/dev/null
 report="$(ls "$work"/out/recipients-*/report.xlsx)"
 
 # the pages as a person sees them first: the Summary; the first columns and rows of Rows; the template
