@@ -196,3 +196,5 @@ def test_a_name_column_on_lines_without_a_recipient_is_not_made_a_recipients_nam
     assert code == 0, said
     rows, _, _ = _report(tmp_path)
     assert [r["Status"] for r in rows] == ["VALID", "VALID"]
+    assert rows[0]["Warnings"] is None or "split from" not in rows[0]["Warnings"]      # no name on that line
+    assert "split from Name 'Ann Lee'" in rows[1]["Warnings"]
