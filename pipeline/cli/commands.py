@@ -109,9 +109,8 @@ def template(args: argparse.Namespace, progress: Progress) -> int:
     from pipeline.config import load_campaign, resolve_target
     from pipeline.errors import Stop
     from pipeline.jobs.template import DATA_SHEET, write_template
-    from pipeline.stages.preflight import Catalog, load_catalog
-    from pipeline.state import beside
-    from pipeline.tango.connect import SIMULATOR_STATE, connect
+    from pipeline.jobs.validate import catalog_for
+    from pipeline.stages.preflight import Catalog
     from rules import load
     if Path(args.output).is_dir():
         raise UsageError(f"--output {args.output} is a folder: give the workbook's file name, such as "
@@ -120,14 +119,9 @@ def template(args: argparse.Namespace, progress: Progress) -> int:
     campaign = load_campaign(args.config, book) if args.config else None
     catalog: Catalog | None = None
     if campaign is not None:
-        ledger = ledger_path(args, campaign, Path("output"))
         try:
             target = resolve_target(args.target, os.environ, campaign.target)
-            client = connect(target, simulator_state=beside(ledger, SIMULATOR_STATE), rate=args.rate)
-            try:
-                catalog = load_catalog(client, ledger, target.namespace)
-            finally:
-                client.close()
+            catalog = catalog_for(target, ledger_path(args, campaign, Path("output")), args.rate)
         except (UsageError, Stop) as exc:
             progress.say(f"warning: no rewards dropdown: {exc}")
     path = write_template(Path(args.output), book, campaign, catalog)

@@ -10,15 +10,17 @@ import hashlib
 import select
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
+
+import polars as pl
 
 from pipeline.config import CheckSettings, RunSettings
 from pipeline.errors import InputError
 from pipeline.jobs.validate import Preview
 from pipeline.model import Status
 from pipeline.stages.check import check_file
+from pipeline.stages.report.summary import row_value
 
 __all__ = ["ANSWER_SECONDS", "Order", "about_to_order", "ask", "changed_since"]
 
@@ -29,12 +31,24 @@ ANSWER_SECONDS = 300.0
 class Order:
     """What a run would send: its rows, their amount, and their counts per reward and method."""
     rows: int = 0
-    amount: Decimal = Decimal(0)
+    amount: float = 0.0
     held_back: int = 0                           # rows not sent: to fix, duplicates, held
     by_reward: Counter[str] = field(default_factory=Counter)
-    amount_by_reward: dict[str, Decimal] = field(default_factory=dict)
+    amount_by_reward: dict[str, float] = field(default_factory=dict)
     by_method: Counter[str] = field(default_factory=Counter)
     files: dict[str, str] = field(default_factory=dict)   # each file shown -> its content's SHA-256
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """A file's rows after run's verdict: those VALID are what run would send."""
+        sent = frame.filter(pl.col("status") == Status.VALID.value).with_columns(
+            row_value().fill_null(0.0).alias("_value"), pl.col("utid", "deliveryMethod").fill_null("?"))
+        self.rows += sent.height
+        self.held_back += frame.height - sent.height
+        self.amount += float(sent["_value"].sum())
+        for utid, n, value in sent.group_by("utid").agg(pl.len(), pl.col("_value").sum()).iter_rows():
+            self.by_reward[utid] += n
+            self.amount_by_reward[utid] = self.amount_by_reward.get(utid, 0.0) + value
+        self.by_method.update(dict(sent.group_by("deliveryMethod").len().iter_rows()))
 
     def lines(self, target: str) -> list[str]:
         out = [f"About to order on {target}: {self.rows:,} rows, ${self.amount:,.2f} in all (amount x quantity)"]
@@ -45,13 +59,6 @@ class Order:
             out.append(f"  {self.held_back:,} other rows will not be sent (to fix, already ordered, or held): "
                        "the reports say why")
         return out
-
-
-def _money(text: str | None) -> Decimal:
-    try:
-        return Decimal(text or "0")
-    except InvalidOperation:
-        return Decimal(0)
 
 
 def about_to_order(files: list[str], settings: RunSettings) -> Order:
@@ -69,18 +76,7 @@ def about_to_order(files: list[str], settings: RunSettings) -> Order:
             except InputError:
                 continue
             order.files[file] = checked.sheet.sha256
-            final, _ = preview.verdict(checked)
-            for utid, method, amount, quantity, status in final.frame.select(
-                    "utid", "deliveryMethod", "amount", "quantity", "status").iter_rows():
-                if status != Status.VALID.value:
-                    order.held_back += 1
-                    continue
-                value = _money(amount) * (_money(quantity) or 1)
-                order.rows += 1
-                order.amount += value
-                order.by_reward[utid or "?"] += 1
-                order.amount_by_reward[utid or "?"] = order.amount_by_reward.get(utid or "?", Decimal(0)) + value
-                order.by_method[method or "?"] += 1
+            order.add(preview.verdict(checked)[0].frame)
     finally:
         preview.close()
     return order

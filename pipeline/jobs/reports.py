@@ -16,7 +16,7 @@ from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
-from pipeline.stages.report import new_folder, summarize, where, write_reports
+from pipeline.stages.report import new_folder, summarize, where, with_paths, write_reports
 from pipeline.stages.validate import Validated
 
 __all__ = ["outcomes_from", "report_file", "rewrite_after", "rewrite_reports"]
@@ -40,15 +40,15 @@ def report_file(checked: Checked, final: Validated, settings: StatusSettings, pr
         folder = new_folder(settings.output, checked.sheet.path, checked.started)
     with progress.rows("writing report", checked.sheet.frame.height) as tick:
         paths = write_reports(folder, checked.sheet, final, summary, tick)
-    counts = ", ".join(f"{n} {s}" for s, n in summary["status_counts"].items() if n)
-    progress.say(f"{checked.path.name}: {summary['rows']} rows: {counts or 'no rows'}", event="file_reported",
-                 file=checked.sheet.name, rows=summary["rows"],
-                 counts={s: n for s, n in summary["status_counts"].items() if n}, report=str(paths["report"]),
-                 failures=str(paths["failures"]) if "failures" in paths else None)
+    written = with_paths(summary, paths)
+    counts = {s: n for s, n in summary["status_counts"].items() if n}
+    progress.say(f"{checked.path.name}: {summary['rows']} rows: "
+                 + (", ".join(f"{n} {s}" for s, n in counts.items()) or "no rows"), event="file_reported",
+                 file=checked.sheet.name, rows=summary["rows"], counts=counts, report=written["report"],
+                 failures=written["failures"])
     for line in where(paths):
         progress.say(line)
-    return {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]) if "failures" in paths
-            else None, "folder": str(folder)}
+    return {**written, "folder": str(folder)}
 
 
 def rewrite_after(ledger: Ledger, refs: set[str], settings: StatusSettings, progress: Progress,

@@ -8,7 +8,6 @@ HELD, the ledger opened read only. The Summary says which checks were made.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import tempfile
 import traceback
@@ -29,13 +28,13 @@ from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.preflight import Catalog, load_catalog
-from pipeline.stages.report import new_folder, summarize, where, write_reports
+from pipeline.stages.report import new_folder, summarize, where, with_paths, write_reports
 from pipeline.stages.validate import Validated
 from pipeline.state import OLD_LEDGER_NAME, beside
 from pipeline.tango.connect import SIMULATOR_STATE, connect, http_logger
 from pipeline.target import Target
 
-__all__ = ["FileResult", "Preview", "validate_file", "validate_files"]
+__all__ = ["FileResult", "Preview", "catalog_for", "validate_file", "validate_files"]
 
 
 @dataclass(frozen=True)
@@ -67,17 +66,13 @@ class Preview:
 
     def catalog(self) -> Catalog | None:
         if self._catalog is None and self.catalog_note is None:
-            client = connect(self.target, simulator_state=beside(self.ledger_path, SIMULATOR_STATE),
-                             rate=self.settings.rate, on_response=http_logger(None, None))
             try:
-                self._catalog = load_catalog(client, self.ledger_path, self.target.namespace)
+                self._catalog = catalog_for(self.target, self.ledger_path, self.settings.rate)
                 when = dt.datetime.fromtimestamp(self._catalog.fetched_at or 0).astimezone()
                 self.catalog_note = (f"each reward and amount against the catalog of {self.target.describe()}, "
                                      f"as read at {when:%Y-%m-%d %H:%M %Z}")
             except Stop as exc:
                 self.catalog_note = f"NOT CHECKED: {exc}. Rows the catalog would refuse show as VALID here"
-            finally:
-                client.close()
         return self._catalog
 
     def checks(self, plan_items: int) -> list[Check]:
@@ -106,6 +101,17 @@ class Preview:
 
     def close(self) -> None:
         self.ledger.close()
+
+
+def catalog_for(target: Target, ledger: Path, rate: float) -> Catalog:
+    """The target's catalog, from its cache beside ``ledger`` or from Tango, read without the run lock
+    (``validate``, ``template``). Raises ``Stop`` when it cannot be had."""
+    client = connect(target, simulator_state=beside(ledger, SIMULATOR_STATE), rate=rate,
+                     on_response=http_logger(None, None))
+    try:
+        return load_catalog(client, ledger, target.namespace)
+    finally:
+        client.close()
 
 
 def _ledger_as_run_sees_it(path: Path, output: Path, target: Target) -> tuple[Ledger, Path | None]:
@@ -215,7 +221,7 @@ def _each(paths: list[str], settings: CheckSettings, progress: Progress, preview
             code = max(code, ExitCode.INTERNAL)
             continue
         _say(result, progress)
-        summaries.append(json.loads(result.paths["summary"].read_text(encoding="utf-8")))
+        summaries.append(with_paths(result.summary, result.paths))
         if result.to_fix:
             code = max(code, ExitCode.ROWS_TO_FIX)
     return code

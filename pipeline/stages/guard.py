@@ -70,9 +70,8 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
     keep: list[LineItem] = []
     held: dict[int, Decision] = {}
     for item in items:
-        keys = item.recipient_keys or ((item.recipient,) if item.recipient else ())
-        repeats = [] if item.referenced or not keys else [
-            e for key in dict.fromkeys(keys) for e in by_recipient.get(key, ()) if e.line_item_id != item.id
+        repeats = [] if item.referenced else [
+            e for key in dict.fromkeys(item.recipients) for e in by_recipient.get(key, ()) if e.line_item_id != item.id
             and e.utid.upper() == item.utid.upper() and e.campaign == campaign and _within(e, window, now)]
         if not repeats:
             keep.append(item)
@@ -85,7 +84,6 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
 def guard(items: list[LineItem], ledger: Ledger, campaign: str | None, window: str | int,
           labels: Mapping[str, str]) -> tuple[list[LineItem], dict[int, Decision]]:
     """``hold_repeats`` with what the ledger knows of these items' recipients."""
-    recipients = {k for i in items if not i.referenced
-                  for k in (i.recipient_keys or ((i.recipient,) if i.recipient else ()))}
+    recipients = {k for i in items if not i.referenced for k in i.recipients}
     earlier = ledger.ordered_to(recipients) if recipients and window != "off" else []
     return hold_repeats(items, earlier, campaign, window, labels, dt.datetime.now(dt.UTC))

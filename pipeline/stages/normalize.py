@@ -16,6 +16,7 @@ import polars as pl
 
 from pipeline.model import IDX, ROW, SHEET, Severity, issue_schema
 from pipeline.stages.ingest import Sheet
+from pipeline.stages.ingest.names import settle_split
 from rules import RuleBook
 from rules.patterns import INVISIBLE_RE, SCIENTIFIC_RE
 
@@ -229,21 +230,10 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
             warnings.append(_warn(frame, after, step.field, step.rule, step.message,
                                   has_cell=has_cell))
         frame = after
-    frame = _unsplit_without_recipient(frame, sheet, book)
+    frame, split = settle_split(frame, sheet, book)      # a whole name split in two, checked on its rows
+    warnings += [split] if split is not None else []
     issues = pl.concat(warnings, how="vertical") if warnings else pl.DataFrame(schema=issue_schema())
     return Normalized(frame=frame, warnings=issues)
-
-
-def _unsplit_without_recipient(frame: pl.DataFrame, sheet: Sheet, book: RuleBook) -> pl.DataFrame:
-    """A name split from a full-name column is no recipient's on a line that has none (BULKDIGITAL,
-    BULKSHIPMENT): there the "Name" column names something else, and the line is sent without it."""
-    split_sheets = [p.key for p in sheet.parts if p.split]
-    if not split_sheets:
-        return frame
-    no_recipient = [m for m, spec in book.methods.items() if spec["recipient"] == "not allowed"]
-    blank = pl.col(SHEET).is_in(split_sheets) & pl.col("deliveryMethod").is_in(no_recipient)
-    return frame.with_columns(pl.when(blank).then(None).otherwise(pl.col(f)).alias(f)
-                              for f in ("firstName", "lastName"))
 
 
 def _mobile_fallback(frame: pl.DataFrame) -> pl.DataFrame:

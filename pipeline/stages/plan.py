@@ -67,6 +67,11 @@ class LineItem:
     recipient_keys: tuple[str, ...] = ()   # every way the row names its recipient (``model.recipient_keys``)
 
     @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every key of its recipient (``recipient_keys``; its ``recipient`` alone where only that is known)."""
+        return self.recipient_keys or ((self.recipient,) if self.recipient else ())
+
+    @property
     def utid(self) -> str:
         return str(self.payload["utid"])
 

@@ -161,10 +161,7 @@ def _reading_notes(sheet: Sheet, frame: pl.DataFrame) -> pl.DataFrame:
                           "text": [f"{header.get(n.column, n.column)}: {n.text}" for n in sheet.notes]},
                          schema={ROW: pl.Int64, SHEET: pl.String, "field": pl.String, "rule": pl.String,
                                  "severity": pl.String, "text": pl.String})
-    joined = frame.select(IDX, ROW, SHEET, "firstName").join(notes, on=[SHEET, ROW])
-    # a name split from a full name, left off a line that has no recipient: nothing to check there
-    joined = joined.filter((pl.col("rule") != "name.split") | pl.col("firstName").is_not_null())
-    return joined.select(list(issue_schema()))
+    return frame.select(IDX, ROW, SHEET).join(notes, on=[SHEET, ROW]).select(list(issue_schema()))
 
 
 def validate(sheet: Sheet, normalized: Normalized, today: dt.date, book: RuleBook) -> Validated:

@@ -16,20 +16,21 @@ from xlrd.biffh import error_text_from_code
 
 from pipeline.stages.ingest.sheet import column_letter
 
-__all__ = ["Marks", "ods_marks", "xls_marks"]
+__all__ = ["ODS_CELL", "ODS_ROW", "Marks", "ods_marks", "ods_number", "xls_marks"]
 
 Marks = tuple[list[tuple[str, int, str]], list[tuple[str, int, str, int]]]   # errors, merges (see apply_marks)
 
-_ROW = re.compile(rb"<table:table-row\b([^>]*?)(?:/>|>(.*?)</table:table-row>)", re.DOTALL)
-_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b([^>]*?)(?:/>|>(.*?)</table:(?:covered-)?table-cell>)",
-                   re.DOTALL)
+ODS_ROW = re.compile(rb"<table:table-row\b([^>]*?)(?:/>|>(.*?)</table:table-row>)", re.DOTALL)
+ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b([^>]*?)(?:/>|>(.*?)</table:(?:covered-)?table-cell>)",
+                      re.DOTALL)
 _NAME = re.compile(rb'^[^>]*?table:name="([^"]*)"')
 _TEXT = re.compile(rb"<text:p>(.*?)</text:p>", re.DOTALL)
 REPEATS_MARKED = 1000          # an error repeated over more rows or columns than this is marked on the first ones
 
 
-def _number(pattern: bytes, attributes: bytes, default: int = 1) -> int:
-    found = re.search(pattern + rb'="([0-9]+)"', attributes)
+def ods_number(attribute: bytes, attributes: bytes, default: int = 1) -> int:
+    """The number an .ods element's ``attribute`` holds (a repeat, a span), or ``default``."""
+    found = re.search(attribute + rb'="([0-9]+)"', attributes)
     return int(found.group(1)) if found else default
 
 
@@ -44,19 +45,19 @@ def ods_marks(content: bytes, sheet: str) -> Marks:
         if name is None or unescape(name.group(1).decode("utf-8", "replace")) != sheet:
             continue
         row = 1
-        for match in _ROW.finditer(table):
-            repeat = _number(rb"table:number-rows-repeated", match.group(1))
+        for match in ODS_ROW.finditer(table):
+            repeat = ods_number(rb"table:number-rows-repeated", match.group(1))
             column = 0
-            for cell in _CELL.finditer(match.group(2) or b""):
-                attrs, wide = cell.group(1), _number(rb"table:number-columns-repeated", cell.group(1))
+            for cell in ODS_CELL.finditer(match.group(2) or b""):
+                attrs, wide = cell.group(1), ods_number(rb"table:number-columns-repeated", cell.group(1))
                 if b'calcext:value-type="error"' in attrs:
                     shown = _TEXT.search(cell.group(2) or b"")
                     text = unescape(shown.group(1).decode("utf-8", "replace")) if shown else "#VALUE!"
                     errors += [(column_letter(c), r, text) for r in range(row, row + min(repeat, REPEATS_MARKED))
                                for c in range(column, column + min(wide, REPEATS_MARKED))]
-                tall = _number(rb"table:number-rows-spanned", attrs)
+                tall = ods_number(rb"table:number-rows-spanned", attrs)
                 if tall > 1:
-                    across = _number(rb"table:number-columns-spanned", attrs)
+                    across = ods_number(rb"table:number-columns-spanned", attrs)
                     merges.append((column_letter(column), row, column_letter(column + across - 1), row + tall - 1))
                 column += wide
             row += repeat

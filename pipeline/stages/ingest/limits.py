@@ -26,6 +26,7 @@ import polars as pl
 
 from pipeline.errors import InputError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
+from pipeline.stages.ingest.legacy_cells import ODS_CELL, ODS_ROW, ods_number
 
 __all__ = [
     "MAX_COLUMNS",
@@ -143,18 +144,6 @@ def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
     return last
 
 
-_ODS_ROW = re.compile(rb"<table:table-row\b([^>]*?)(?:/>|>(.*?)</table:table-row>)", re.DOTALL)
-_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b([^>]*?)(?:/>|>(.*?)</table:(?:covered-)?table-cell>)",
-                       re.DOTALL)
-_ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]+)"')
-_COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]+)"')
-
-
-def _repeat(pattern: re.Pattern[bytes], attributes: bytes) -> int:
-    found = pattern.search(attributes)
-    return int(found.group(1)) if found else 1
-
-
 def _ods_expanded(path: Path, xml: bytes) -> None:
     """An .ods file says "this row 1,000,000 times" in a few bytes, which a reader expands into a grid
     as tall as a sheet's last value and as wide as its widest row: each sheet's grid is measured so,
@@ -163,15 +152,15 @@ def _ods_expanded(path: Path, xml: bytes) -> None:
     cells = 0
     for table in xml.split(b"<table:table ")[1:]:
         counted = blank = widest = 0
-        for row in _ODS_ROW.finditer(table):
+        for row in ODS_ROW.finditer(table):
             width = gap = 0
-            for cell in _ODS_CELL.finditer(row.group(2) or b""):
-                n = _repeat(_COLUMNS_REPEATED, cell.group(1))
+            for cell in ODS_CELL.finditer(row.group(2) or b""):
+                n = ods_number(b"table:number-columns-repeated", cell.group(1))
                 if cell.group(2) or b"value-type" in cell.group(1):
                     width, gap = width + gap + n, 0
                 else:
                     gap += n
-            repeat = _repeat(_ROWS_REPEATED, row.group(1))
+            repeat = ods_number(b"table:number-rows-repeated", row.group(1))
             if width:
                 counted, blank, widest = counted + blank + repeat, 0, max(widest, width)
             else:

@@ -9,13 +9,17 @@ split.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from pipeline.model import ROW
+from pipeline.model import IDX, SHEET, Severity, issue_schema
 from rules import FULL_NAME, RuleBook
 
-__all__ = ["Split", "split_name", "split_names"]
+if TYPE_CHECKING:
+    from pipeline.stages.ingest.sheet import Sheet
+
+__all__ = ["Split", "settle_split", "split_name", "split_names"]
 
 SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})   # stay with the last name
 
@@ -42,37 +46,53 @@ def split_name(text: str, particles: frozenset[str]) -> tuple[str | None, str | 
 
 @dataclass(frozen=True)
 class Split:
-    """The two columns added: their frame names and headers, and the warning of each row."""
+    """The two columns added: their frame names and headers."""
     frame: pl.DataFrame
     columns: tuple[str, str]
     headers: tuple[str, str]
-    warnings: list[tuple[int, str]]       # (row number, text), said on the first-name column
     after: str                            # the full-name column, which they follow
 
 
-def split_names(data: pl.DataFrame, fields: dict[str, str], headers: dict[str, str], book: RuleBook,
-                names: tuple[str, str]) -> Split | None:
+def split_names(data: pl.DataFrame, fields: dict[str, str], book: RuleBook, names: tuple[str, str]) -> Split | None:
     """The frame with first and last name columns (``names``) split from its full-name column, when
     it has one and neither of the other two."""
     have = set(fields.values())
     if FULL_NAME not in have or have & {"firstName", "lastName"}:
         return None
     column = next(c for c, f in fields.items() if f == FULL_NAME)
-    values = data[column].drop_nulls().unique().to_list()
-    parts = {v: split_name(v, book.particles) for v in values}
-    first_label, last_label = book.labels["firstName"], book.labels["lastName"]
+    parts = {v: split_name(v, book.particles) for v in data[column].drop_nulls().unique().to_list()}
     frame = data.with_columns(
         pl.col(column).replace_strict({v: f for v, (f, _) in parts.items()}, default=None,
                                       return_dtype=pl.String).alias(names[0]),
         pl.col(column).replace_strict({v: last for v, (_, last) in parts.items()}, default=None,
                                       return_dtype=pl.String).alias(names[1]))
-    said = headers[column]
+    return Split(frame, names, (book.labels["firstName"], book.labels["lastName"]), column)
+
+
+def settle_split(frame: pl.DataFrame, sheet: Sheet, book: RuleBook) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The normalized rows with a split name left off the lines that have no recipient (BULKDIGITAL,
+    BULKSHIPMENT: there the "Name" column names something else), and a warning on every row that
+    keeps one, to check it."""
+    parts = [p for p in sheet.parts if p.split]
+    if not parts:
+        return frame, None
+    no_recipient = [m for m, spec in book.methods.items() if spec["recipient"] == "not allowed"]
+    blank = pl.col(SHEET).is_in([p.key for p in parts]) & pl.col("deliveryMethod").is_in(no_recipient)
+    frame = frame.with_columns(pl.when(blank).then(None).otherwise(pl.col(f)).alias(f)
+                               for f in ("firstName", "lastName"))
+    first, last = book.labels["firstName"], book.labels["lastName"]
     warnings = []
-    for row, whole in frame.select(ROW, column).filter(pl.col(column).is_not_null()).iter_rows():
-        first, last = parts[whole]
-        if first is None:
-            continue
-        got = f"'{first}' and " + (f"{last_label} '{last}'" if last else f"no {last_label}")
-        warnings.append((row, f"{got} split from {said} '{' '.join(whole.split())}'; check both (or give the "
-                              f"sheet {first_label} and {last_label} columns)."))
-    return Split(frame, names, (first_label, last_label), warnings, column)
+    for part in parts:
+        column = next(c for c, f in part.fields.items() if f == FULL_NAME)
+        said = part.headers[part.columns.index(column)]
+        whole = sheet.frame[column].str.replace_all(r"\s+", " ").str.strip_chars()
+        split = pl.col("lastName").is_not_null()
+        warnings.append(frame.with_columns(whole.alias("_whole")).filter(
+            (pl.col(SHEET) == part.key) & pl.col("firstName").is_not_null()).select(
+            IDX, pl.lit("firstName").alias("field"), pl.lit("name.split").alias("rule"),
+            pl.lit(Severity.WARNING.value).alias("severity"),
+            pl.format(f"{first}: '{{}}' and {{}} split from {said} '{{}}'; check both (or give the sheet {first} "
+                      f"and {last} columns).", pl.col("firstName"),
+                      pl.when(split).then(pl.format(f"{last} '{{}}'", pl.col("lastName")))
+                      .otherwise(pl.lit(f"no {last}")), pl.col("_whole")).alias("text")))
+    return frame, pl.concat(warnings).select(list(issue_schema()))

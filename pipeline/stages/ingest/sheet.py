@@ -222,15 +222,12 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
     position = {src[i]: name for name, i in zip(names, mapped.keep, strict=True)}
     notes = tuple(CellNote(row_of[n.row], position[n.column], n.text, n.rule, n.error, grid.sheet)
                   for n in grid.notes if n.column in position and n.row in row_of)
-    split = split_names(data, fields, dict(kept), book, (f"c{first_column + len(names)}",
-                                                         f"c{first_column + len(names) + 1}"))
+    split = split_names(data, fields, book, (f"c{first_column + len(names)}", f"c{first_column + len(names) + 1}"))
     if split is not None:        # the two name columns follow the full name's
         at = [c for c, _ in kept].index(split.after) + 1
         kept[at:at] = list(zip(split.columns, split.headers, strict=True))
         data = split.frame.select(*[c for c, _ in kept], ROW, SHEET)
         fields.update({split.columns[0]: "firstName", split.columns[1]: "lastName"})
-        notes += tuple(CellNote(row, split.columns[0], text, "name.split", sheet=grid.sheet)
-                       for row, text in split.warnings)
     part = Part(grid.sheet, header_row, tuple(h for _, h in kept), tuple(c for c, _ in kept), fields,
                 split.columns if split is not None else ())
     return Piece(part, data, notes, tuple((f"sheet '{grid.sheet}': " if grid.sheet else "") + n

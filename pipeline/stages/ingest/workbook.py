@@ -45,6 +45,13 @@ __all__ = ["EXCEL_SUFFIXES", "read_workbook"]
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"   # a legacy .xls, or an encrypted .xlsx, is an OLE container
 ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
+
+
+def _format(content: bytes) -> str:
+    """"xls" (an OLE container), "ods" (an OpenDocument zip), else "xlsx", by the bytes, not the name."""
+    if content.startswith(OLE_MAGIC):
+        return "xls"
+    return "ods" if content.startswith(b"PK") and ODS_MIMETYPE in content[:100] else "xlsx"
 RECOGNIZED = 2                    # known columns a header names for its sheet to be read
 
 
@@ -60,7 +67,7 @@ class _Found:
 
 def _hidden(reader: fastexcel.ExcelReader, content: bytes) -> set[str]:
     """The sheets Excel or LibreOffice does not show."""
-    if content.startswith(b"PK") and ODS_MIMETYPE not in content[:100]:
+    if _format(content) == "xlsx":
         return xlsx_cells.hidden_sheets(content)
     hidden = set()
     for name in reader.sheet_names:
@@ -84,10 +91,10 @@ def _load(reader: fastexcel.ExcelReader, path: Path, name: str) -> tuple[pl.Data
 
 def _open(path: Path, content: bytes) -> fastexcel.ExcelReader:
     legacy = path.suffix.lower() == ".xls"
-    if content.startswith(OLE_MAGIC) and not legacy:
+    if _format(content) == "xls" and not legacy:
         raise InputError(str(path), "the workbook is password-protected (or an old .xls file saved with another "
                          "name): open it in Excel, remove the password, and save it as .xlsx")
-    if legacy and content.startswith(OLE_MAGIC):    # no compression in an .xls: its size on disk bounds it
+    if legacy and _format(content) == "xls":    # no compression in an .xls: its size on disk bounds it
         if len(content) > MAX_XLS_BYTES:
             raise InputError(str(path), f"the .xls file is {len(content) / 2**20:,.0f} MB, more than the "
                              f"{MAX_XLS_BYTES // 2**20} MB this pipeline reads in that old format; open it in Excel "
@@ -146,10 +153,11 @@ def _repaired(path: Path, content: bytes, found: _Found) -> tuple[pl.DataFrame, 
     """The sheet's cells with what calamine leaves out put back: error cells, merged ranges (and, in an
     .xlsx, formulas and typed-but-empty cells), whatever the workbook's format."""
     assert found.idx is not None
-    if content.startswith(b"PK") and ODS_MIMETYPE not in content[:100]:
+    kind = _format(content)
+    if kind == "xlsx":
         return xlsx_cells.repair(content, found.name, found.cells, found.letters, found.idx)
     try:
-        errors, merges = (xls_marks if content.startswith(OLE_MAGIC) else ods_marks)(content, found.name)
+        errors, merges = (xls_marks if kind == "xls" else ods_marks)(content, found.name)
     except Exception as exc:      # a file calamine read but the second reader cannot: not read half-checked
         raise InputError(str(path), f"cannot check the sheet's error and merged cells ({short(exc)}); open the "
                          "file in Excel or LibreOffice and save it as .xlsx", sheet=found.name) from None

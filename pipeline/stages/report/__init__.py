@@ -21,13 +21,14 @@ from pipeline.stages.ingest import Part, Sheet
 from pipeline.stages.report.dry_run import write_dry_run
 from pipeline.stages.report.folders import new_folder
 from pipeline.stages.report.summary import summarize, summary_sheet
-from pipeline.stages.report.workbook import MAX_WIDTH, WORKBOOK_OPTIONS, RowsSheet, bad_positions, widths
+from pipeline.stages.report.workbook import MAX_WIDTH, WORKBOOK_OPTIONS, CellKind, RowsSheet, bad_positions, widths
 from pipeline.stages.validate import Validated
 
-__all__ = ["new_folder", "summarize", "where", "worksheet_names", "write_dry_run", "write_reports"]
+__all__ = ["new_folder", "summarize", "where", "with_paths", "worksheet_names", "write_dry_run", "write_reports"]
 
-# the fields Tango knows as numbers and dates: their cells written as real ones (see workbook.KINDS)
-FIELD_KINDS = {"amount": "money", "quantity": "number", "deliveryDate": "date", "expirationDate": "date"}
+# the fields Tango knows as numbers and dates: their cells written as real ones (see workbook.CellKind)
+FIELD_KINDS: dict[str, CellKind] = {"amount": "money", "quantity": "number", "deliveryDate": "date",
+                                   "expirationDate": "date"}
 # what decides an order, shown beside a row when a campaign default filled one of them
 ORDERED_FIELDS = {"utid": "reward {}", "amount": "amount {}", "deliveryMethod": "{}", "quantity": "quantity {}"}
 # What a run adds to a row: Tango's references and its delivery event (frame column: header, width)
@@ -38,18 +39,16 @@ ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44)
 def _ordered(sheet: Sheet, validated: Validated) -> pl.Series | None:
     """"reward U761382, amount 25, EMAIL" on the rows where a campaign default filled one of the
     values that decide what is ordered (the sheet's cell empty, or no such column); None when none did."""
-    frame, raw = validated.frame, sheet.frame
-    filled = pl.Series([False] * frame.height)
-    for f in ORDERED_FIELDS:
-        cells = sheet.columns_of(f)
-        had = raw.select(pl.coalesce(cells).is_not_null()).to_series() if cells else pl.Series([False] * raw.height)
-        filled = filled | (~had & frame[f].is_not_null())
-    filled = filled & (frame["status"] != Status.INVALID.value)      # an invalid row orders nothing
-    if not filled.any():
-        return None
-    text = frame.select(pl.concat_str([pl.format(shape, pl.col(f)) for f, shape in ORDERED_FIELDS.items()],
-                                      separator=", ", ignore_nulls=True)).to_series()
-    return pl.select(pl.when(filled).then(text)).to_series().alias("ordered")
+    cells = {f: sheet.columns_of(f) for f in ORDERED_FIELDS}
+    both = pl.concat([sheet.frame.select(c for cs in cells.values() for c in cs),
+                      validated.frame.select(*ORDERED_FIELDS, "status")], how="horizontal")
+    filled = pl.any_horizontal((pl.coalesce(cs).is_null() if cs else pl.lit(True)) & pl.col(f).is_not_null()
+                               for f, cs in cells.items())
+    text = pl.concat_str([pl.format(shape, pl.col(f)) for f, shape in ORDERED_FIELDS.items()], separator=", ",
+                         ignore_nulls=True)
+    ordered = both.select(pl.when(filled & (pl.col("status") != Status.INVALID.value))   # an invalid row orders nothing
+                          .then(text).alias("ordered")).to_series()
+    return None if ordered.null_count() == ordered.len() else ordered
 
 
 def _row_texts(validated: Validated) -> pl.DataFrame:
@@ -74,7 +73,7 @@ class _Rows:
     headers: list[str]
     widths: list[int]
     notes: dict[tuple[int, int], str]       # (position in data, input column position) -> error messages
-    kinds: dict[str, str]                   # input column -> how it is written (number, date; workbook.KINDS)
+    kinds: dict[str, CellKind]              # input column -> how it is written (a number, a date)
 
     def shifted(self, by: int) -> dict[tuple[int, int], str]:
         """The notes, for a sheet whose input columns start ``by`` columns to the right."""
@@ -198,8 +197,7 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
     _report_workbook(_tmp(paths["report"]), parts, summary, id_cols, tick)
     if to_fix:
         _failures_workbook(_tmp(paths["failures"]), parts)
-    summary = {**summary, "report": str(paths["report"]), "failures": str(paths["failures"]) if to_fix else None}
-    _tmp(paths["summary"]).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+    _tmp(paths["summary"]).write_text(json.dumps(with_paths(summary, paths), indent=2, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
     for path in paths.values():
         os.replace(_tmp(path), path)
@@ -208,6 +206,13 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
 
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.part")
+
+
+def with_paths(summary: dict[str, Any], paths: dict[str, Path]) -> dict[str, Any]:
+    """A file's summary as summary.json holds it: with where its report and failures workbook are
+    (``failures`` None when there is none)."""
+    failures = paths.get("failures")
+    return {**summary, "report": str(paths["report"]), "failures": str(failures) if failures else None}
 
 
 def where(paths: dict[str, Path]) -> list[str]:

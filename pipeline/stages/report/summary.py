@@ -16,13 +16,17 @@ from pipeline.stages.ingest import Sheet
 from pipeline.stages.report.workbook import FILLS
 from pipeline.stages.validate import Validated
 
-__all__ = ["next_step", "summarize", "summary_sheet"]
+__all__ = ["next_step", "row_value", "summarize", "summary_sheet"]
+
+
+def row_value() -> pl.Expr:
+    """What a row orders: amount x quantity (no quantity is 1)."""
+    return (pl.col("amount").cast(pl.Float64, strict=False)
+            * pl.col("quantity").cast(pl.Float64, strict=False).fill_null(1.0))
 
 
 def _amount(frame: pl.DataFrame, statuses: Iterable[Status]) -> float:
-    value = (pl.col("amount").cast(pl.Float64, strict=False)
-             * pl.col("quantity").cast(pl.Float64, strict=False).fill_null(1.0))
-    total = frame.filter(pl.col("status").is_in([s.value for s in statuses])).select(value.sum()).item()
+    total = frame.filter(pl.col("status").is_in([s.value for s in statuses])).select(row_value().sum()).item()
     return round(float(total or 0.0), 2)
 
 

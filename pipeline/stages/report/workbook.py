@@ -12,13 +12,14 @@ anything else in them stays text. Status cells are filled by outcome; messages w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Literal
 
 import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-__all__ = ["KINDS", "MAX_WIDTH", "WORKBOOK_OPTIONS", "RowsSheet", "bad_positions", "widths"]
+__all__ = ["MAX_WIDTH", "WORKBOOK_OPTIONS", "CellKind", "RowsSheet", "bad_positions", "widths"]
 
 RISKY_RE = r"^[=+\-@\t\r]"     # what Excel would read as the start of a formula
 CONTROL_CODES = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF]
@@ -31,7 +32,7 @@ NUMBER_RE = r"^(0|-?[1-9][0-9]{0,14})(\.[0-9]{0,9}[1-9])?$"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 EXCEL_EPOCH_DAYS = 25569         # 1970-01-01 as an Excel day number
 # how a column is written besides plain text: a number, a date, a status filled by outcome, wrapped text
-KINDS = ("money", "number", "date", "status", "wrap")
+CellKind = Literal["money", "number", "date", "status", "wrap"]
 FILLS = {"done": ("#C6EFCE", "#006100"), "fix": ("#FFC7CE", "#9C0006"), "wait": ("#FFEB9C", "#9C5700"),
          "grey": ("#E7E6E6", "#3A3838")}
 WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
@@ -96,12 +97,12 @@ class RowsSheet:
     def write(self, headers: list[str], widths: list[int], data: pl.DataFrame,
               columns: list[str], numeric: set[str], bad: dict[str, pl.Series],
               notes: dict[tuple[int, int], str], tick: Callable[[int], None],
-              kinds: dict[str, str] | None = None) -> int:
+              kinds: Mapping[str, CellKind] | None = None) -> int:
         """Header, then one row per ``data`` row (its ``columns``, in order). Returns row count.
 
         ``bad[col]``: the row positions whose cell in ``col`` is failing (red, with a note from
         ``notes[(position, column index)]``). Columns in ``numeric`` are written as numbers;
-        ``kinds[col]`` (KINDS) says how else a column is written.
+        ``kinds[col]`` (``CellKind``) says how else a column is written.
         """
         ws = self.ws
         for c, (h, w) in enumerate(zip(headers, widths, strict=True)):
@@ -142,7 +143,7 @@ def _typed(v: pl.Expr, kind: str, ref: pl.Expr, xf: dict[str, int]) -> pl.Expr |
 LINE_POINTS, LINE_CHARS, MAX_POINTS = 15, 55, 409     # a wrapped line's height; characters a line holds
 
 
-def _height(columns: list[str], kinds: dict[str, str]) -> pl.Expr:
+def _height(columns: list[str], kinds: Mapping[str, CellKind]) -> pl.Expr:
     """A row whose wrapped messages take several lines gets the height to show them (Excel and
     LibreOffice do not fit a row written without one); other rows keep the default."""
     wrapped = [c for c in columns if kinds.get(c) == "wrap"]
@@ -165,7 +166,7 @@ def _plain_style(kind: str | None, v: pl.Expr, xf: dict[str, int], fills: dict[s
 
 
 def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: set[str],
-            bad: dict[str, pl.Series], xf: dict[str, int], kinds: dict[str, str],
+            bad: dict[str, pl.Series], xf: dict[str, int], kinds: Mapping[str, CellKind],
             fills: dict[str, int]) -> str:
     """The <row> elements of ``chunk``, whose first row is Excel row ``first_row``."""
     offset = first_row - 2
