@@ -73,6 +73,58 @@ def test_failing_cells_are_red_with_the_message_as_a_comment(result):
     assert fine.comment is None and fine.fill.fgColor.rgb != RED
 
 
+def test_failures_workbook_has_red_cells_and_the_messages_beside_them_without_comments(result):
+    book = openpyxl.load_workbook(result.paths["failures"])
+    ws = book.worksheets[0]
+    header = [c.value for c in ws[1]]
+    mobile = ws.cell(row=2, column=header.index("Mobile") + 1)
+    assert mobile.value == "12345" and mobile.fill.fgColor.rgb == RED and mobile.comment is None
+    assert ws.cell(row=2, column=header.index("Errors") + 1).value.startswith("Mobile must be a US mobile number")
+    assert not any(n.startswith("xl/comments") for n in zipfile.ZipFile(result.paths["failures"]).namelist())
+
+
+def test_comments_stop_at_the_limit_and_the_summary_says_so(tmp_path, monkeypatch):
+    import pipeline.stages.report as report
+    monkeypatch.setattr(report, "MAX_COMMENTS", 3)
+    rows = [base_row("EMAIL", Employee=f"E{i}", Email=f"bad{i}") for i in range(5)]
+    done = run(tmp_path, rows)
+    ws, header = rows_sheet(done.paths["report"])
+    email = header.index("Email") + 1
+    cells = [ws.cell(row=r, column=email) for r in range(2, 7)]
+    assert all(c.fill.fgColor.rgb == RED for c in cells)                   # every failing cell is still red
+    assert [c.comment is not None for c in cells] == [True, True, True, False, False]
+    assert all("bad" in ws.cell(row=r, column=header.index("Errors") + 1).value for r in range(2, 7))
+    summary = [row[0] for row in openpyxl.load_workbook(done.paths["report"])["Summary"].iter_rows(values_only=True)]
+    assert "Note: 5 cells fail; the first 3 carry their message as a comment. Every message is in its row's " \
+           "Errors cell." in summary
+    assert json.loads(done.paths["summary"].read_text())["cell_comments"] == {"failing_cells": 5, "with_comment": 3}
+
+
+def test_comments_written_fast_are_the_bytes_xlsxwriter_writes(tmp_path):
+    """The report's own comment writers (report.workbook._FastVml, _FastComments) against xlsxwriter's."""
+    import xlsxwriter
+
+    from pipeline.stages.report.workbook import WORKBOOK_OPTIONS, new_workbook
+
+    def build(book) -> None:
+        ws = book.add_worksheet("Rows")
+        ws.set_column(0, 3, 30)
+        for r in range(40):
+            ws.write_string(r, 0, "x")
+            text = f" Row {r} & <b>\n_x0041_ \x01 wrapped {'long ' * r}"
+            ws.write_comment(r, r % 4, text, {"x_scale": 3, "y_scale": 2})
+        ws.write_comment(50, 2, "shown", {"visible": True, "author": "HR"})
+        book.close()
+
+    build(xlsxwriter.Workbook(str(tmp_path / "theirs.xlsx"), WORKBOOK_OPTIONS))
+    build(new_workbook(tmp_path / "ours.xlsx"))
+    theirs, ours = zipfile.ZipFile(tmp_path / "theirs.xlsx"), zipfile.ZipFile(tmp_path / "ours.xlsx")
+    parts = [n for n in theirs.namelist() if "comments" in n or "vml" in n]
+    assert len(parts) == 2 and sorted(theirs.namelist()) == sorted(ours.namelist())
+    for name in parts:
+        assert ours.read(name) == theirs.read(name), name
+
+
 def test_no_input_cell_becomes_a_formula_or_a_link(result):
     for key in ("report", "failures"):
         book = openpyxl.load_workbook(result.paths[key])

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import xlsxwriter
 
 from pipeline.model import FILL, IDX, REPORT_MARKER, ROW, SHEET, TO_FIX, Severity, Status
 from pipeline.stages.ingest import Part, Sheet
 from pipeline.stages.report.dry_run import write_dry_run
 from pipeline.stages.report.folders import new_folder
 from pipeline.stages.report.summary import summarize, summary_sheet
-from pipeline.stages.report.workbook import MAX_WIDTH, WORKBOOK_OPTIONS, CellKind, RowsSheet, bad_positions, widths
+from pipeline.stages.report.workbook import MAX_WIDTH, CellKind, RowsSheet, bad_positions, new_workbook, widths
 from pipeline.stages.validate import Validated
 
 __all__ = ["new_folder", "summarize", "where", "with_paths", "worksheet_names", "write_dry_run", "write_reports"]
@@ -32,6 +31,10 @@ FIELD_KINDS: dict[str, CellKind] = {"amount": "money", "quantity": "number", "de
 # what decides an order, shown beside a row when a campaign default filled one of them
 ORDERED_FIELDS = {"utid": "reward {}", "amount": "amount {}", "deliveryMethod": "{}", "quantity": "quantity {}"}
 # What a run adds to a row: Tango's references and its delivery event (frame column: header, width)
+# a failing cell carries its message as a cell comment in report.xlsx, on the first MAX_COMMENTS
+# failing cells (each costs about 70 µs and 1.5 KB to write); every message is also in the row's
+# Errors cell, and failures.xlsx (which has that column next to the red cells) carries none
+MAX_COMMENTS = 10_000
 ID_COLUMNS = {"line_item_id": ("Line item ID", 36), "order_id": ("Order ID", 44),
               "reference_line_item_id": ("Reference line item ID", 24), "delivery": ("Delivery status", 16)}
 
@@ -140,7 +143,7 @@ def _titles(parts: list[_Rows], base: str, originals: bool) -> list[str]:
 def _workbook(path: Path) -> Any:
     """A workbook that carries the marker by which the pipeline knows its own reports when they
     come back as input (``REPORT_MARKER``)."""
-    book = xlsxwriter.Workbook(str(path), WORKBOOK_OPTIONS)
+    book = new_workbook(path)
     book.set_custom_property(REPORT_MARKER, "1")
     return book
 
@@ -148,7 +151,8 @@ def _workbook(path: Path) -> Any:
 def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
     """The rows to fix, each under its own sheet's name and with its original row number (the Row
     column), in a layout the pipeline reads again (the Errors column is ignored). A sheet with nothing
-    to fix is left out (all but the first, when no sheet has anything to fix)."""
+    to fix is left out (all but the first, when no sheet has anything to fix). The failing cells are red;
+    their messages are in the Errors column beside them (no cell comments)."""
     book = _workbook(path)
     to_fix = pl.col("status").is_in([s.value for s in TO_FIX])
     kept = [r for r in parts if not r.data.filter(to_fix).is_empty()] or parts[:1]
@@ -159,9 +163,15 @@ def _failures_workbook(path: Path, parts: list[_Rows]) -> None:
         notes = {(new_pos[r], c): t for (r, c), t in rows.shifted(2).items() if r in new_pos}
         cols = [ROW, "error", *rows.columns]
         RowsSheet(book, title).write(["Row", "Errors", *rows.headers], [7, MAX_WIDTH, *rows.widths], invalid, cols,
-                                     {ROW}, bad_positions(notes, cols), notes, lambda k: None,
+                                     {ROW}, bad_positions(notes, cols), {}, lambda k: None,
                                      {"error": "wrap", **rows.kinds})
     book.close()
+
+
+def comments(parts: list[_Rows]) -> dict[str, int]:
+    """How many failing cells the report has, and how many of them carry a comment (MAX_COMMENTS)."""
+    failing = sum(len(r.notes) for r in parts)
+    return {"failing_cells": failing, "with_comment": min(failing, MAX_COMMENTS)}
 
 
 def _report_workbook(path: Path, parts: list[_Rows], summary: dict[str, Any], id_cols: list[str],
@@ -169,9 +179,12 @@ def _report_workbook(path: Path, parts: list[_Rows], summary: dict[str, Any], id
     book = _workbook(path)
     summary_sheet(book, summary)
     several = len(parts) > 1
+    left = MAX_COMMENTS
     for rows, title in zip(parts, _titles(parts, "Rows", originals=False), strict=True):
         ordered = ["ordered"] if "ordered" in rows.data.columns else []
         notes = rows.shifted(3)
+        commented = dict(sorted(notes.items())[:left]) if len(notes) > left else notes
+        left -= len(commented)
         # Row, Status and Errors first: what happened is the first thing seen
         cols = [ROW, "status", "error", *rows.columns, *([SHEET] if several else []), *ordered, "warning", *id_cols]
         RowsSheet(book, title, {s.value: fill for s, fill in FILL.items()}).write(
@@ -180,7 +193,7 @@ def _report_workbook(path: Path, parts: list[_Rows], summary: dict[str, Any], id
              *(ID_COLUMNS[c][0] for c in id_cols)],
             [7, 11, MAX_WIDTH, *rows.widths, *([16] if several else []), *([36] if ordered else []), MAX_WIDTH,
              *(ID_COLUMNS[c][1] for c in id_cols)], rows.data, cols, {ROW}, bad_positions(notes, cols),
-            notes, tick, {"status": "status", "error": "wrap", "warning": "wrap", **rows.kinds})
+            commented, tick, {"status": "status", "error": "wrap", "warning": "wrap", **rows.kinds})
     book.close()
 
 
@@ -189,6 +202,7 @@ def write_reports(folder: Path, sheet: Sheet, validated: Validated, summary: dic
     """report.xlsx, failures.xlsx and summary.json in ``folder``; returns their paths."""
     id_cols = list(ID_COLUMNS) if summary["mode"] == "run" else ["line_item_id"]
     parts = _by_sheet(sheet, validated, id_cols)
+    summary = {**summary, "cell_comments": comments(parts)}
     paths = {"report": folder / "report.xlsx", "failures": folder / "failures.xlsx",
              "summary": folder / "summary.json"}
     to_fix = validated.frame["status"].is_in([s.value for s in TO_FIX]).any()

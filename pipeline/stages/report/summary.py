@@ -85,7 +85,7 @@ def next_step(summary: dict[str, Any]) -> str:
     steps = []
     if to_fix:
         rows = "1 row" if to_fix == 1 else f"{to_fix:,} rows"
-        steps.append(f"{rows} to fix: open failures.xlsx, correct the red cells (each one's note says what is wrong) "
+        steps.append(f"{rows} to fix: open failures.xlsx, correct the red cells (the Errors column says what is wrong) "
                      "and upload it again" + ("; the rows already ordered are never ordered twice."
                                               if summary["mode"] == "run" else "."))
     if summary["mode"] != "run":
@@ -198,6 +198,11 @@ def _next(ws: Any, r: int, summary: dict[str, Any], st: _Styles) -> int:
     ws.write_string(r, 0, "Next step", st.bold_top)
     ws.merge_range(r, 1, r, 5, summary["next_step"], st.wrap)     # our own sentence, across the tables' width
     ws.set_row(r, 15 * (1 + len(summary["next_step"]) // 75))
+    noted = summary.get("cell_comments") or {}
+    if noted.get("failing_cells", 0) > noted.get("with_comment", 0):
+        r += 1
+        ws.write_string(r, 0, f"Note: {noted['failing_cells']:,} cells fail; the first {noted['with_comment']:,} "
+                        "carry their message as a comment. Every message is in its row's Errors cell.")
     return r + 2
 
 
