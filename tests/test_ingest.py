@@ -144,6 +144,14 @@ class TestCsv:
         assert sheet.frame["__row__"].to_list() == [4, 7]
         assert sheet.frame["c1"].to_list() == ["02108", "2134"]    # leading zero kept
 
+    def test_rows_of_spaces_are_blank_and_a_row_starting_with_spaces_is_not(self, tmp_path):
+        path = tmp_path / "s.csv"
+        path.write_text("First Name,Last Name,ZIP\n  ,\t, \nAnn,Lee,02108\n  ,  ,2134\n , ,\n ,Ray, \n",
+                        encoding="utf-8")
+        sheet = read_sheet(path)
+        assert sheet.frame["__row__"].to_list() == [3, 4, 6]
+        assert sheet.frame["c2"].to_list() == ["02108", "2134", " "]
+
     def test_quoted_line_breaks_stay_in_the_cell(self, tmp_path):
         path = tmp_path / "q.csv"
         path.write_text('First Name,Message\nAnn,"line one\nline two"\nBob,hi\n', encoding="utf-8")

@@ -164,9 +164,38 @@ def short(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
+MIDNIGHT = " 00:00:00"
+
+
 def _excel_date(col: pl.Expr) -> pl.Expr:
     """A date cell reads as '2026-12-24 00:00:00'; what the user sees (and meant) is the date."""
     return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) 00:00:00$", "$1")
+
+
+def _with_dates(frame: pl.DataFrame, columns: list[str]) -> set[str]:
+    """The columns that hold a cell read as a date at midnight (a cheap literal test on each column
+    first: the date pattern runs only on those)."""
+    if not columns or frame.is_empty():
+        return set()
+    found = frame.select(pl.col(c).str.ends_with(MIDNIGHT).any() for c in columns).row(0)
+    return {c for c, hit in zip(columns, found, strict=True) if hit}
+
+
+def _filled(body: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """Whether each row has a cell with something in it besides spaces (a blank row is skipped).
+
+    A row's first non-empty cell decides it, except when that cell holds only spaces (rare): only
+    then are all its cells looked at."""
+    if not columns:
+        return pl.Series([True] * body.height, dtype=pl.Boolean)
+    first = pl.coalesce(columns)
+    flags = body.select(first.str.contains(r"\S").fill_null(False).alias("decided"),
+                        (first.is_not_null() & ~first.str.contains(r"\S")).fill_null(False).alias("spaces"))
+    decided, spaces = flags["decided"], flags["spaces"]
+    if not spaces.any():
+        return decided
+    anything = body.select(pl.any_horizontal(pl.col(c).str.contains(r"\S").fill_null(False) for c in columns))
+    return decided | (spaces & anything.to_series())
 
 
 PHYSICAL = "__physical__"         # the row number Excel shows for the row, while a piece is made
@@ -206,12 +235,13 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
         pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(PHYSICAL))
     # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
     if names:
-        filled = pl.any_horizontal([pl.col(src[i]).str.strip_chars().str.len_chars().fill_null(0) > 0
-                                    for i in mapped.keep])
-        body = body.filter(filled)
+        body = body.filter(_filled(body, [src[i] for i in mapped.keep]))
     body = _row_numbers(body, grid, mapped)
-    row_of = dict(body.select(PHYSICAL, ROW).iter_rows())       # a cell note is said on its row's number
-    data = body.select(*[_excel_date(pl.col(src[i])).alias(name) for name, i in zip(names, mapped.keep, strict=True)],
+    # a cell note is said on its row's number
+    row_of = dict(body.select(PHYSICAL, ROW).iter_rows()) if grid.notes else {}
+    dates = _with_dates(body, [src[i] for i in mapped.keep])
+    data = body.select(*[(_excel_date(pl.col(src[i])) if src[i] in dates else pl.col(src[i])).alias(name)
+                         for name, i in zip(names, mapped.keep, strict=True)],
                        ROW, pl.lit(grid.sheet or "").alias(SHEET))
     # drop trailing columns with neither a header nor any data
     empty = [c for c, h, i in zip(names, mapped.headers, mapped.keep, strict=True)
