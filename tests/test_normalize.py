@@ -155,3 +155,27 @@ class TestDefaults:
         del row["UTID"]
         assert errors(check([row], defaults={"utid": "U1"})) == set()
         assert errors(check([row])) == {"utid.required"}
+
+
+TRICKY_SPACES = ["Ann", " Ann", "Ann ", "A  nn", "A\tnn", "A\u00a0nn", "A\u2003nn", "l1\r\nl2", "l1\rl2", "l1 \n l2",
+                 "l1\n\nl2", "l1\nl2", " ", "\t", "a \u200b b", "\u200bAnn", "x\u2066y", "Ann\n"]
+
+
+@pytest.mark.parametrize("typed", TRICKY_SPACES)
+def test_only_columns_with_spaces_to_clean_are_cleaned_and_none_is_missed(tmp_path, typed):
+    """normalize looks for spaces to clean once per column (MESSY): each value comes out as cleaning
+    every cell would have left it, and a warning says so exactly when it changed."""
+    import polars as pl
+
+    from pipeline.stages.ingest import read_sheet
+    from pipeline.stages.normalize import INVISIBLE_RE, _clean_space, normalize
+    from tests.helpers import write_xlsx
+    path = write_xlsx(tmp_path / "s.xlsx", [["First Name", "Message", "Email"], [typed, typed, "a@example.com"],
+                                            ["Bob", "Hi", "b@example.com"]])
+    result = normalize(read_sheet(path, BOOK), BOOK)
+    for field, breaks in (("firstName", False), ("message", True)):
+        visible = typed if field == "message" else pl.Series([typed]).str.replace_all(INVISIBLE_RE, "")[0]
+        expected = pl.select(_clean_space(pl.lit(visible), breaks)).item()
+        assert result.frame[field][0] == expected, field
+        warned = result.warnings.filter((pl.col("field") == field) & (pl.col("rule") == "whitespace")).height
+        assert warned == (expected is not None and expected != visible), field

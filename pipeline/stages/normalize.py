@@ -186,6 +186,45 @@ def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
     ]
 
 
+# cells whose spaces the cleaning changes: a space at either end, two in a row, any other kind of
+# space (a tab, a line break, a no-break space), or nothing at all; a column with none is left as it is
+MESSY = r"^$|^\s|\s$|\s\s|[^\S ]"
+MESSY_KEEPING_BREAKS = r"^$|^\s|\s$|\r|[\t\u00a0]|  | \n|\n "
+Message = Callable[[pl.Expr, pl.Expr], pl.Expr]
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A field's value before and after one step (columns of the staged frame), and how it is said."""
+    field: str
+    before: str
+    after: str
+    rule: str
+    message: Message
+    cells_only: bool = False      # said only where the user wrote the cell (not a campaign default)
+
+
+class _Stages:
+    """The steps as one lazy query: each stage a ``with_columns`` that keeps, under new names, the
+    value each field it changes had before it and has after it, so that every warning is found
+    afterwards, all in one pass."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.query = frame.lazy()
+        self.changes: list[_Change] = []
+        self.n = 0
+
+    def add(self, steps: list[tuple[str, pl.Expr, str, Message]], cells_only: bool = False) -> None:
+        if not steps:
+            return
+        self.n += 1
+        before = [pl.col(f).alias(f"{f}<{self.n}") for f, *_ in steps]
+        self.query = self.query.with_columns(*before, *[value.alias(f) for f, value, *_ in steps]).with_columns(
+            pl.col(f).alias(f"{f}>{self.n}") for f, *_ in steps)
+        self.changes += [_Change(f, f"{f}<{self.n}", f"{f}>{self.n}", rule, message, cells_only)
+                         for f, _, rule, message in steps]
+
+
 def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None = None) -> Normalized:
     defaults = defaults or {}
     labels = sheet.labels(book)
@@ -197,65 +236,64 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
         # a field each sheet of the upload has a column for: each row's own sheet's cell
         *[(pl.coalesce(cols[f]) if f in cols else pl.lit(None, pl.String)).alias(f) for f in book.fields],
     )
-    warnings: list[pl.DataFrame] = []
-
-    # 0. invisible and text-direction characters (a right-to-left override, a zero-width space)
+    # which columns hold invisible characters or spaces to clean at all (most files: few or none)
     visible = [f for f in cols if f in VISIBLE_ONLY]
-    found = frame.select(pl.col(f).str.contains(INVISIBLE_RE).any() for f in visible).row(0) if visible else ()
-    visible = [f for f, hit in zip(visible, found, strict=True) if hit]        # most files: none at all
-    cleaned = frame.with_columns(pl.col(f).str.replace_all(INVISIBLE_RE, "") for f in visible)
-    for f in visible:
-        warnings.append(_warn(frame, cleaned, f, "text.invisible", _invisible(labels[f])))
-    frame = cleaned
-
-    # 1. whitespace, on the cells as written
-    spaced = frame.with_columns(
-        _clean_space(pl.col(f), f in KEEP_LINE_BREAKS).alias(f) for f in cols)
-    for f in cols:
-        warnings.append(_warn(frame, spaced, f, "whitespace",
-                              _changed(labels[f], "extra spaces removed")))
-    frame = spaced
-
-    # 2. campaign defaults fill the empty cells; a filled value is not a change of the user's cell
-    has_cell = frame.select(IDX, *[pl.col(f).is_not_null().alias(f) for f in cols])
-    frame = frame.with_columns(pl.col(f).fill_null(pl.lit(v)) for f, v in defaults.items())
-
-    # 3. one field at a time, each change a warning on the cell the user wrote
-    frame = frame.with_columns(_excel_datetime(pl.col("expirationDate")))
-    for step in steps(book, labels):
-        after = frame.with_columns(step.value(pl.col(step.field)).alias(step.field))
-        if step.field == "mobileNumber":
-            after = _mobile_fallback(after)
-        if step.field in cols:
-            warnings.append(_warn(frame, after, step.field, step.rule, step.message,
-                                  has_cell=has_cell))
-        frame = after
+    found = frame.select(
+        *[pl.col(f).str.contains(INVISIBLE_RE).any().alias(f"invisible {f}") for f in visible],
+        *[pl.col(f).str.contains(MESSY_KEEPING_BREAKS if f in KEEP_LINE_BREAKS else MESSY).any().alias(f"messy {f}")
+          for f in cols]).row(0, named=True) if cols else {}
+    invisible = [f for f in visible if found[f"invisible {f}"]]
+    stages = _Stages(frame)
+    # 0. invisible and text-direction characters (a right-to-left override, a zero-width space)
+    stages.add([(f, pl.col(f).str.replace_all(INVISIBLE_RE, ""), "text.invisible", _invisible(labels[f]))
+                for f in invisible])
+    # 1. whitespace, on the cells as written (taking invisible characters out may leave spaces to clean)
+    stages.add([(f, _clean_space(pl.col(f), f in KEEP_LINE_BREAKS), "whitespace",
+                 _changed(labels[f], "extra spaces removed")) for f in cols if found[f"messy {f}"] or f in invisible])
+    # 2. campaign defaults fill the empty cells (a filled value is not a change of the user's cell), and a
+    # date-and-time cell gets ISO 8601's T
+    has_cell = [pl.col(f).is_not_null().alias(f"{f}#cell") for f in cols]
+    filled = {f: pl.col(f).fill_null(pl.lit(v)) for f, v in defaults.items()}
+    filled["expirationDate"] = _excel_datetime(filled.get("expirationDate", pl.col("expirationDate")))
+    stages.query = stages.query.with_columns(*has_cell, *[v.alias(f) for f, v in filled.items()])
+    # 3. one step per field, each change a warning on the cell the user wrote; the fields' own steps
+    # at once, then the postal code's, which depend on the country found in the first
+    ordered = steps(book, labels)
+    postal = [s for s in ordered if s.field == "postalCode"]
+    stages.add([(s.field, s.value(pl.col(s.field)), s.rule, s.message) for s in ordered if s not in postal],
+               cells_only=True)
+    for step in postal:
+        stages.add([(step.field, step.value(pl.col(step.field)), step.rule, step.message)], cells_only=True)
+    staged = _mobile_fallback(stages.query.collect(),
+                              ["mobileNumber", *(c.after for c in stages.changes if c.field == "mobileNumber")])
+    order = {s.rule: n for n, s in enumerate(ordered)}       # a row's warnings in the steps' order
+    changes = sorted(stages.changes, key=lambda c: (c.rule in order, order.get(c.rule, 0)))
+    warnings = [_warn(staged, c, has_cell=f"{c.field}#cell" if c.cells_only else None)
+                for c in changes if c.field in cols]
+    frame = staged.select(IDX, ROW, SHEET, *book.fields)
     frame, split = settle_split(frame, sheet, book)      # a whole name split in two, checked on its rows
-    warnings += [split] if split is not None else []
-    issues = pl.concat(warnings, how="vertical") if warnings else pl.DataFrame(schema=issue_schema())
+    issues = pl.concat([*pl.collect_all(warnings), *([split] if split is not None else [])], how="vertical") \
+        if warnings or split is not None else pl.DataFrame(schema=issue_schema())
     return Normalized(frame=frame, warnings=issues)
 
 
-def _mobile_fallback(frame: pl.DataFrame) -> pl.DataFrame:
+def _mobile_fallback(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The mobile numbers the fast path left, in ``columns`` (the field, and its value after its step)."""
     col = pl.col("mobileNumber")
     undecided = frame.filter(col.is_not_null() & ~col.str.contains(r"^\+[0-9]{8,15}$")
                              & ~col.str.contains(SCIENTIFIC_RE))["mobileNumber"].unique()
     if undecided.is_empty():
         return frame
     mapping = {v: _mobile_slow(v) for v in undecided.to_list()}
-    return frame.with_columns(col.replace(mapping))
+    return frame.with_columns(pl.col(c).replace(mapping) for c in columns)
 
 
-def _warn(before: pl.DataFrame, after: pl.DataFrame, field: str, rule: str,
-          message: Callable[[pl.Expr, pl.Expr], pl.Expr],
-          has_cell: pl.DataFrame | None = None) -> pl.DataFrame:
-    old, new = before[field], after[field]
+def _warn(staged: pl.DataFrame, change: _Change, has_cell: str | None) -> pl.LazyFrame:
+    """The warnings of one change: a cell the step changed (not one it emptied)."""
+    old, new = pl.col(change.before), pl.col(change.after)
     changed = old.is_not_null() & new.is_not_null() & (old != new)
     if has_cell is not None:
-        changed = changed & has_cell[field]
-    pair = pl.DataFrame({IDX: before[IDX], "old": old, "new": new}).filter(changed)
-    return pair.select(
-        pl.col(IDX), pl.lit(field).alias("field"), pl.lit(rule).alias("rule"),
-        pl.lit(Severity.WARNING.value).alias("severity"),
-        message(pl.col("old"), pl.col("new")).alias("text"),
-    )
+        changed = changed & pl.col(has_cell)
+    return staged.lazy().filter(changed).select(
+        pl.col(IDX), pl.lit(change.field).alias("field"), pl.lit(change.rule).alias("rule"),
+        pl.lit(Severity.WARNING.value).alias("severity"), change.message(old, new).alias("text"))
