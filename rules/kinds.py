@@ -21,9 +21,9 @@ import polars as pl
 
 from rules import Rule, RuleBook
 from rules.patterns import DATE_RE, DATETIME_RE, E164_RE, FORMULA_START_RE, SCIENTIFIC_RE, US_MOBILE_RE
-from rules.wording import ascii_suggestion, chars_not_in, phone_reason, quote
+from rules.wording import MAX_SHOWN, ascii_suggestion, chars_not_in, phone_reason, quote
 
-__all__ = ["KINDS", "Failure", "Kind", "explain"]
+__all__ = ["KINDS", "Failure", "Failures", "Kind", "explain"]
 
 METHOD = pl.col("deliveryMethod")
 
@@ -61,8 +61,48 @@ class Failure:
         return f" {self.rule.fix}" if self.rule.fix else ""
 
 
+@dataclass(frozen=True)
+class Failures:
+    """One rule failing on many rows at once, for a message written as a polars expression: the
+    same words as the kind's message for one ``Failure``, built for every row in one pass (a test
+    compares the two). Its expressions are evaluated on the failing rows."""
+    rule: Rule
+    book: RuleBook
+    label: str
+    value: pl.Expr                          # the cell as the user wrote it (null: empty)
+    method: pl.Expr                         # the row's delivery method
+    has_column: pl.Expr                     # whether the row's sheet has a column for the field
+
+    @property
+    def p(self) -> dict[str, Any]:
+        return self.rule.params
+
+    @property
+    def got(self) -> pl.Expr:
+        v = self.value
+        shown = pl.when(v.str.len_chars() <= MAX_SHOWN).then(v).otherwise(v.str.slice(0, MAX_SHOWN - 1) + "…")
+        return pl.when(v.is_null()).then(pl.lit("an empty cell")).otherwise(pl.concat_str([pl.lit("'"), shown,
+                                                                                            pl.lit("'")]))
+
+    @property
+    def on(self) -> pl.Expr:
+        if self.rule.methods is None:
+            return pl.lit("")
+        return pl.when(self.method.is_not_null()).then(pl.concat_str([pl.lit(" for "), self.method,
+                                                                        pl.lit(" delivery")])).otherwise(pl.lit(""))
+
+    @property
+    def fix(self) -> str:
+        return f" {self.rule.fix}" if self.rule.fix else ""
+
+    def say(self, *parts: str | pl.Expr) -> pl.Expr:
+        """The parts, text as it is and expressions as they evaluate, one after the other."""
+        return pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in parts])
+
+
 Check = Callable[[pl.Expr, Rule, RuleBook, dt.date], pl.Expr]
 Message = Callable[[Failure], str]
+Messages = Callable[[Failures], pl.Expr]
 
 
 @dataclass(frozen=True)
@@ -70,15 +110,18 @@ class Kind:
     check: Check
     message: Message
     empty_passes: bool = True               # an empty cell breaks no rule of this kind
+    messages: Messages | None = None        # the message as an expression, for many rows at once
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def kind(name: str, check: Check, *, empty_passes: bool = True) -> Callable[[Message], Message]:
-    """Register ``check`` and the decorated message as the rule kind ``name``."""
+def kind(name: str, check: Check, *, empty_passes: bool = True,
+         messages: Messages | None = None) -> Callable[[Message], Message]:
+    """Register ``check`` and the decorated message (and, for the kinds that fail most, the same
+    message as an expression: ``messages``) as the rule kind ``name``."""
     def register(message: Message) -> Message:
-        KINDS[name] = Kind(check, message, empty_passes)
+        KINDS[name] = Kind(check, message, empty_passes, messages)
         return message
     return register
 
@@ -92,7 +135,14 @@ def _param(rule: Rule, key: str) -> int:
     return int(rule.params[key])
 
 
-@kind("required", lambda c, r, b, t: c.is_not_null(), empty_passes=False)
+def _required_all(f: Failures) -> pl.Expr:
+    without = (f"{f.label} is required", f.on, f", and the sheet has no {f.label} column (nor a campaign default): "
+               "the Summary says how to add or map one.")
+    return pl.when(f.has_column).then(f.say(f"{f.label} is required", f.on, f"; the cell is empty.{f.fix}")) \
+        .otherwise(f.say(*without))
+
+
+@kind("required", lambda c, r, b, t: c.is_not_null(), empty_passes=False, messages=_required_all)
 def _required(f: Failure) -> str:
     if not f.has_column:
         return (f"{f.label} is required{f.on}, and the sheet has no {f.label} column (nor a campaign "
@@ -100,7 +150,8 @@ def _required(f: Failure) -> str:
     return f"{f.label} is required{f.on}; the cell is empty.{f.fix}"
 
 
-@kind("forbidden", lambda c, r, b, t: c.is_null(), empty_passes=False)
+@kind("forbidden", lambda c, r, b, t: c.is_null(), empty_passes=False,
+      messages=lambda f: f.say(f"{f.label} must be empty", f.on, "; got ", f.got, f".{f.fix}"))
 def _forbidden(f: Failure) -> str:
     return f"{f.label} must be empty{f.on}; got {f.got}.{f.fix}"
 
@@ -130,8 +181,12 @@ def _expected(f: Failure) -> str:
     return f"{f.label} must be {f.p['expect']}; got {f.got}.{f.fix}"
 
 
-kind("pattern", lambda c, r, b, t: c.str.contains(r.params["pattern"]))(_expected)
-kind("one_of", lambda c, r, b, t: c.is_in(list(b.value_list(r.params["values"]))))(_expected)
+def _expected_all(f: Failures) -> pl.Expr:
+    return f.say(f"{f.label} must be {f.p['expect']}; got ", f.got, f".{f.fix}")
+
+
+kind("pattern", lambda c, r, b, t: c.str.contains(r.params["pattern"]), messages=_expected_all)(_expected)
+kind("one_of", lambda c, r, b, t: c.is_in(list(b.value_list(r.params["values"]))), messages=_expected_all)(_expected)
 
 
 def _amount_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) -> pl.Expr:
@@ -140,7 +195,17 @@ def _amount_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) -> pl.E
     return col.str.contains(shape) & (col.cast(pl.Float64, strict=False) > 0)
 
 
-@kind("amount", _amount_ok)
+def _amount_all(f: Failures) -> pl.Expr:
+    decimals = int(f.rule.params.get("max_decimals", 2))
+    text = f.value.fill_null("")
+    return (pl.when(~text.str.contains(r"^-?[0-9]+(\.[0-9]+)?$"))
+            .then(f.say(f"{f.label} must be a number of dollars such as 25 or 25.50; got ", f.got, "."))
+            .when(text.str.contains(rf"\.[0-9]{{{decimals + 1},}}$"))
+            .then(f.say(f"{f.label} has more than {decimals} decimals; got ", f.got, ". Round it to whole cents."))
+            .otherwise(f.say(f"{f.label} must be more than 0; got ", f.got, ".")))
+
+
+@kind("amount", _amount_ok, messages=_amount_all)
 def _amount(f: Failure) -> str:
     decimals = int(f.rule.params.get("max_decimals", 2))
     text = f.value or ""
@@ -169,7 +234,8 @@ def _row_total(f: Failure) -> str:
 
 
 @kind("whole_number", lambda c, r, b, t: c.str.contains(r"^[0-9]+$")
-      & (c.cast(pl.Int64, strict=False) >= r.params["min"]))
+      & (c.cast(pl.Int64, strict=False) >= r.params["min"]),
+      messages=lambda f: f.say(f"{f.label} must be a whole number of {f.p['min']} or more; got ", f.got, f".{f.fix}"))
 def _whole_number(f: Failure) -> str:
     return f"{f.label} must be a whole number of {f.p['min']} or more; got {f.got}.{f.fix}"
 
@@ -179,7 +245,8 @@ def _bulk_quantity_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) 
     return (col.cast(pl.Int64, strict=False) <= 1) | METHOD.is_in(bulk)
 
 
-@kind("bulk_quantity", _bulk_quantity_ok)
+@kind("bulk_quantity", _bulk_quantity_ok, messages=lambda f: f.say(
+    f"{f.label} can be more than 1 only for BULKDIGITAL or BULKSHIPMENT; got ", f.got, f.on, f".{f.fix}"))
 def _bulk_quantity(f: Failure) -> str:
     return f"{f.label} can be more than 1 only for BULKDIGITAL or BULKSHIPMENT; got {f.got}{f.on}.{f.fix}"
 
@@ -206,7 +273,8 @@ def _is_date(col: pl.Expr) -> pl.Expr:
     return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False).is_not_null()
 
 
-@kind("date_or_datetime", lambda c, r, b, t: c.str.contains(DATETIME_RE) & _is_date(c))
+@kind("date_or_datetime", lambda c, r, b, t: c.str.contains(DATETIME_RE) & _is_date(c),
+      messages=lambda f: f.say(f"{f.label} must be a date or a date and time; got ", f.got, f".{f.fix}"))
 def _date_or_datetime(f: Failure) -> str:
     return f"{f.label} must be a date or a date and time; got {f.got}.{f.fix}"
 
@@ -220,7 +288,17 @@ def _region_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) -> pl.E
     )
 
 
-@kind("region", _region_ok)
+def _region_all(f: Failures) -> pl.Expr:
+    country = pl.col("country")
+    return (pl.when(country == "US")
+            .then(f.say(f"{f.label} must be a US state or territory code such as CA, NY or DC; got ", f.got, "."))
+            .when(country == "CA")
+            .then(f.say(f"{f.label} must be a Canadian province code such as ON, QC or BC; got ", f.got, "."))
+            .otherwise(f.say(f"{f.label} may have at most {f.p['max_international']} characters for an address "
+                             "outside the US and Canada; got ", f.got, ".")))
+
+
+@kind("region", _region_ok, messages=_region_all)
 def _region(f: Failure) -> str:
     country = f.row.get("country")
     if country == "US":
@@ -238,7 +316,9 @@ def _postal_ok(col: pl.Expr, rule: Rule, book: RuleBook, today: dt.date) -> pl.E
     )
 
 
-@kind("postal", _postal_ok)
+@kind("postal", _postal_ok, messages=lambda f: pl.when(pl.col("country") == "US").then(
+    f.say(f"{f.label} must be a 5-digit US ZIP code such as 02134; got ", f.got, ".")).otherwise(
+    f.say(f"{f.label} must be 5 to 10 letters and digits; got ", f.got, ".")))
 def _postal(f: Failure) -> str:
     if f.row.get("country") == "US":
         return f"{f.label} must be a 5-digit US ZIP code such as 02134; got {f.got}."
@@ -254,7 +334,8 @@ def _no_formula_start(f: Failure) -> str:
     return f"{f.label} must not start with an invisible control character (U+{ord(first):04X}).{f.fix}"
 
 
-@kind("not_scientific", lambda c, r, b, t: ~c.str.contains(SCIENTIFIC_RE))
+@kind("not_scientific", lambda c, r, b, t: ~c.str.contains(SCIENTIFIC_RE), messages=lambda f: f.say(
+    f"{f.label} ", f.got, f" is in scientific notation, so digits were lost.{f.fix}"))
 def _not_scientific(f: Failure) -> str:
     return f"{f.label} {f.got} is in scientific notation, so digits were lost.{f.fix}"
 
@@ -266,7 +347,13 @@ def _mobile(f: Failure) -> str:
             f"({phone_reason(f.value or '')}).{f.fix}")
 
 
-@kind("phone", lambda c, r, b, t: c.str.contains(E164_RE) | c.str.contains(SCIENTIFIC_RE))
+def _phone_all(f: Failures) -> pl.Expr:
+    whose = pl.when(f.method == "BULKSHIPMENT").then(pl.lit(" (the shipping contact's phone)")).otherwise(pl.lit(""))
+    return f.say(f.label, whose, " must be a phone number with its country code, such as +1 415 555 2671; got ",
+                 f.got, f".{f.fix}")
+
+
+@kind("phone", lambda c, r, b, t: c.str.contains(E164_RE) | c.str.contains(SCIENTIFIC_RE), messages=_phone_all)
 def _phone(f: Failure) -> str:
     whose = " (the shipping contact's phone)" if f.method == "BULKSHIPMENT" else ""
     return (f"{f.label}{whose} must be a phone number with its country code, such as "

@@ -15,15 +15,15 @@ from phonenumbers import NumberParseException, geocoder
 
 from rules.patterns import SCIENTIFIC_RE
 
-__all__ = ["ascii_suggestion", "chars_not_in", "phone_reason", "quote"]
+__all__ = ["MAX_SHOWN", "ascii_suggestion", "chars_not_in", "phone_reason", "quote"]
 
-_MAX_SHOWN = 60
+MAX_SHOWN = 60
 
 
 def quote(value: str | None) -> str:
     if value is None:
         return "an empty cell"
-    shown = value if len(value) <= _MAX_SHOWN else value[: _MAX_SHOWN - 1] + "…"
+    shown = value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 1] + "…"
     return f"'{shown}'"
 
 

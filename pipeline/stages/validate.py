@@ -8,7 +8,9 @@ and the warnings for data Tango would refuse on a digital order (an address) are
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandera.errors
 import polars as pl
@@ -17,8 +19,8 @@ from pipeline.model import ADDRESS_FIELDS, IDENTITY, IDX, ROW, SHEET, Severity, 
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.ingest.xlsx_cells import EXCEL_ERRORS
 from pipeline.stages.normalize import Normalized
-from rules import RuleBook
-from rules.kinds import Failure, explain
+from rules import Rule, RuleBook
+from rules.kinds import KINDS, Failure, Failures, explain
 from rules.schema import build_schema
 
 __all__ = ["Validated", "validate"]
@@ -43,28 +45,101 @@ def _failures(frame: pl.DataFrame, book: RuleBook, today: dt.date) -> pl.DataFra
     return pl.DataFrame(schema={IDX: pl.UInt32, "field": pl.String, "rule": pl.String})
 
 
+class _Row(Mapping[str, "str | None"]):
+    """One row of a frame's columns taken out as lists: what a message reads of its row, without a
+    dict built for each of the rows that fail."""
+    __slots__ = ("at", "columns")
+
+    def __init__(self, columns: dict[str, list[Any]], at: int) -> None:
+        self.columns, self.at = columns, at
+
+    def __getitem__(self, key: str) -> Any:
+        return self.columns[key][self.at]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+def _lists(frame: pl.DataFrame, rows: pl.Series) -> dict[str, list[Any]]:
+    return {c: s.to_list() for c, s in frame.select(pl.all().gather(rows)).to_dict().items()}
+
+
+# what the user wrote, as a message quotes it: its runs of spaces as one, none at either end (as
+# Python's str.split sees spaces: Unicode's and the four separator controls)
+SPACES = r"[\s\x1c-\x1f]+"
+
+
 def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
                     book: RuleBook, today: dt.date) -> pl.DataFrame:
+    """Each failure's message: for the kinds that have one, the message as an expression over all
+    the failures of a rule at once; for the others, the kind's message for each failure."""
     if failures.is_empty():
         return pl.DataFrame(schema=issue_schema())
-    labels = sheet.labels(book)
     by_id = {(r.id, r.field): r for r in book.rules}
-    # each sheet's own column for a field: the cell a row's message quotes is on its own sheet
-    raw_cols = {(p.key, f): c for p in sheet.parts for c, f in p.fields.items()}
-    rows = frame.join(failures.select(IDX).unique(), on=IDX).to_dicts()
-    normalized = {r[IDX]: r for r in rows}
-    raw_frame = sheet.frame.with_row_index(IDX).join(failures.select(IDX).unique(), on=IDX)
-    raw = {r[IDX]: r for r in raw_frame.to_dicts()}
+    many = {key for key, r in by_id.items() if KINDS[r.kind].messages is not None}
+    is_many = pl.struct("rule", "field").is_in([{"rule": i, "field": f} for i, f in many]) if many else pl.lit(False)
+    fast = failures.with_row_index("_n").filter(is_many)
+    slow = failures.with_row_index("_n").filter(~is_many)
+    texts = [_messages_at_once(fast, frame, sheet, book, by_id), _messages_one_by_one(slow, frame, sheet, book,
+                                                                                      today, by_id)]
+    text = pl.concat([t for t in texts if not t.is_empty()] or texts[:1]).sort("_n")["text"]
+    return failures.with_columns(pl.lit(ERROR).alias("severity"), text.alias("text")).select(list(issue_schema()))
+
+
+def _raw_columns(sheet: Sheet) -> dict[tuple[str, str], str]:
+    """(sheet key, field) -> the sheet's own column for the field: the cell a message quotes is on the row's sheet."""
+    return {(p.key, f): c for p in sheet.parts for c, f in p.fields.items()}
+
+
+def _messages_at_once(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet, book: RuleBook,
+                      by_id: dict[tuple[str, str], Rule]) -> pl.DataFrame:
+    if failures.is_empty():
+        return pl.DataFrame(schema={"_n": pl.UInt32, "text": pl.String})
+    labels = sheet.labels(book)
+    raw_cols = _raw_columns(sheet)
+    rows = failures.join(frame, on=IDX, how="left").join(
+        sheet.frame.select(sorted(set(raw_cols.values()))).with_row_index(IDX), on=IDX, how="left") \
+        if raw_cols else failures.join(frame, on=IDX, how="left")
+    parts = []
+    for (rule_id, field), group in rows.group_by("rule", "field"):
+        rule = by_id[(str(rule_id), str(field))]
+        mine = {key: col for (key, f), col in raw_cols.items() if f == field}
+        cell = pl.coalesce([pl.when(pl.col(SHEET) == key).then(pl.col(col)) for key, col in mine.items()]) \
+            if mine else pl.lit(None, pl.String)
+        written = cell.str.replace_all(SPACES, " ").str.strip_chars(" ")
+        value = pl.when(written.str.len_chars() > 0).then(written).otherwise(pl.col(str(field)))
+        wording = Failures(rule, book, labels[str(field)], value, pl.col("deliveryMethod"),
+                           pl.col(SHEET).is_in(list(mine)))
+        messages = KINDS[rule.kind].messages
+        assert messages is not None
+        parts.append(group.select("_n", messages(wording).alias("text")))
+    return pl.concat(parts)
+
+
+def _messages_one_by_one(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet, book: RuleBook,
+                         today: dt.date, by_id: dict[tuple[str, str], Rule]) -> pl.DataFrame:
+    if failures.is_empty():
+        return pl.DataFrame(schema={"_n": pl.UInt32, "text": pl.String})
+    labels = sheet.labels(book)
+    raw_cols = _raw_columns(sheet)
+    # the failing rows (a row's IDX is its position in both frames)
+    failing = failures[IDX].unique().sort()
+    at = {idx: n for n, idx in enumerate(failing.to_list())}
+    normalized = _lists(frame, failing)
+    raw = _lists(sheet.frame.select(sorted(set(raw_cols.values()))), failing) if raw_cols else {}
+    sheets = normalized[SHEET]
     messages = []
-    for idx, field, rule_id in failures.iter_rows():
-        rule = by_id[(rule_id, field)]
-        row = normalized[idx]
-        col = raw_cols.get((row[SHEET], field))
-        cell = raw[idx].get(col) if col else None
-        value = " ".join(cell.split()) if cell and cell.strip() else row.get(field)
-        messages.append(explain(Failure(rule, book, labels[field], value, row, today, has_column=col is not None)))
-    return failures.with_columns(pl.lit(ERROR).alias("severity"),
-                                 pl.Series("text", messages, pl.String)).select(list(issue_schema()))
+    for idx, field, rule_id in failures.select(IDX, "field", "rule").iter_rows():
+        n = at[idx]
+        col = raw_cols.get((sheets[n], field))
+        cell = raw[col][n] if col else None
+        value = " ".join(cell.split()) if cell and cell.strip() else normalized[field][n]
+        messages.append(explain(Failure(by_id[(rule_id, field)], book, labels[field], value, _Row(normalized, n),
+                                        today, has_column=col is not None)))
+    return failures.select("_n", pl.Series("text", messages, pl.String))
 
 
 def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
@@ -74,28 +149,34 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     apart, and neither could a re-upload: the later one is an error until the rows carry
     different Reference cells, which then identify them for good.
     """
-    ref = pl.col("externalRefLineItemID").fill_null("")
-    key = pl.concat_str([*same_reward(), ref], separator="\x1f")
+    ref = pl.col("externalRefLineItemID")
+    key = pl.struct([e.alias(f"k{n}") for n, e in enumerate([*same_reward(), ref.fill_null("")])])
+    # the first row of each key (and of each reference), by one grouping each; a row's IDX is its position
+    firsts = frame.select(IDX, ref.is_not_null().alias("has_ref"), pl.col(IDX).first().over(key).alias("first"),
+                          pl.col(IDX).first().over(ref).alias("first_ref"))
+    repeat = firsts.filter(pl.col("first") != pl.col(IDX))
+    reused = firsts.filter(pl.col("has_ref") & (pl.col("first_ref") != pl.col(IDX))
+                           & ~pl.col(IDX).is_in(repeat[IDX].implode()))
+    if repeat.is_empty() and reused.is_empty():
+        return pl.DataFrame(schema=issue_schema())
     anonymous = pl.all_horizontal(pl.col(f).is_null() for f in IDENTITY)
-    # the earlier row, named as it can be found: its number (the Row column of a report), and its
-    # sheet when it is on another one (worked out in two steps: polars panics on the nested form)
-    firsts = frame.select(IDX, ROW, SHEET, "externalRefLineItemID", anonymous.alias("anonymous"),
-                          pl.col(IDX).first().over(key).alias("first"),
-                          pl.col(IDX).first().over("externalRefLineItemID").alias("first_ref"),
-                          pl.col(ROW).first().over(key).alias("row_a"),
-                          pl.col(SHEET).first().over(key).alias("sheet_a"),
-                          pl.col(ROW).first().over("externalRefLineItemID").alias("row_b"),
-                          pl.col(SHEET).first().over("externalRefLineItemID").alias("sheet_b"))
 
-    def place(row: str, sheet: str) -> pl.Expr:
-        elsewhere = pl.format(" of sheet '{}'", pl.col(sheet))
-        return pl.concat_str([pl.lit("row "), pl.col(row).cast(pl.String),
-                              pl.when(pl.col(sheet) != pl.col(SHEET)).then(elsewhere).otherwise(pl.lit(""))])
-    marked = firsts.with_columns(place("row_a", "sheet_a").alias("first_row"),
-                                 place("row_b", "sheet_b").alias("first_ref_row"))
-    repeat = marked.filter(pl.col("first") != pl.col(IDX))
+    def earlier(found: pl.DataFrame, first: str) -> pl.DataFrame:
+        """The rows ``found``, each with the number and sheet of the earlier row (its ``first``)."""
+        rows = frame.select(IDX, ROW, SHEET, "externalRefLineItemID", anonymous.alias("anonymous")).join(
+            found.select(IDX, first), on=IDX)
+        return rows.with_columns(frame.select(pl.col(ROW).gather(rows[first]))[ROW].alias("_row"),
+                                 frame.select(pl.col(SHEET).gather(rows[first]))[SHEET].alias("_sheet"))
+
+    def named() -> pl.Expr:
+        """The earlier row, named as it can be found: its number (the Row column of a report), and
+        its sheet when it is on another one."""
+        elsewhere = pl.format(" of sheet '{}'", pl.col("_sheet"))
+        return pl.concat_str([pl.lit("row "), pl.col("_row").cast(pl.String),
+                              pl.when(pl.col("_sheet") != pl.col(SHEET)).then(elsewhere).otherwise(pl.lit(""))])
+
     reference = pl.lit(labels["externalRefLineItemID"])
-    same = repeat.select(
+    same = earlier(repeat, "first").select(
         IDX, pl.lit(None, pl.String).alias("field"),
         pl.when(pl.col("anonymous")).then(pl.lit("row.same_as")).otherwise(pl.lit("row.duplicate"))
         .alias("rule"),
@@ -103,19 +184,17 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
         pl.when(pl.col("anonymous")).then(pl.format(
             "Same reward, amount and quantity as {}, with no recipient to tell the two apart. If both "
             "are meant, give each row its own {} (any text unique to it); otherwise delete this row.",
-            pl.col("first_row"), reference))
+            named(), reference))
         .otherwise(pl.format(
             "Duplicate of {}: the same reward for the same recipient. Delete this row, or give "
             "the two rows different {} values if both rewards are meant.",
-            pl.col("first_row"), reference)).alias("text"))
-    reused = marked.filter(pl.col("externalRefLineItemID").is_not_null()
-                           & (pl.col("first_ref") != pl.col(IDX))
-                           & ~pl.col(IDX).is_in(repeat[IDX].implode())).select(
+            named(), reference)).alias("text"))
+    again = earlier(reused, "first_ref").select(
         IDX, pl.lit("externalRefLineItemID").alias("field"),
         pl.lit("externalRefLineItemID.unique").alias("rule"), pl.lit(ERROR).alias("severity"),
         pl.format("{} '{}' is already used on {}; each row needs its own reference.",
-                  reference, pl.col("externalRefLineItemID"), pl.col("first_ref_row")).alias("text"))
-    return pl.concat([same, reused]).select(list(issue_schema()))
+                  reference, pl.col("externalRefLineItemID"), named()).alias("text"))
+    return pl.concat([same, again]).select(list(issue_schema()))
 
 
 def _digital_extras(frame: pl.DataFrame, book: RuleBook,
