@@ -8,6 +8,7 @@ first rows of the sheet by matching cells against the aliases of the rule data.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def read_sheet(path: str | Path, book: RuleBook, sheet: str | Sequence[str] | No
         raise InputError(str(path), f"unsupported file type '{suffix or '(none)'}'; "
                          "upload an .xlsx, .xlsm, .xls, .ods or .csv file")
     content = read_regular(path)
-    if not content.strip(b"\xef\xbb\xbf \t\r\n"):
+    if not re.search(rb"[^\xef\xbb\xbf \t\r\n]", content):      # (without a copy of the file, as strip makes)
         raise InputError(str(path), "the file is empty")
     digest = hashlib.sha256(content).hexdigest()
     if suffix in EXCEL_SUFFIXES:
