@@ -124,12 +124,13 @@ def plan_file(frame: pl.DataFrame, sha256: str, file_name: str, campaign: Campai
     ``seen``: line-item id -> "file row N" (with its sheet when the file has several) for the rows
     this run sends; updated with this file's.
     """
-    items = line_items(frame, campaign, book)
+    ids = line_item_ids(frame, campaign)
+    items = line_items(frame, campaign, book, ids)
     invalid_rows = frame.filter(pl.col("status") == Status.INVALID.value).select(IDX, SHEET, ROW)
     invalid: dict[int, tuple[str, int, str]] = {}
     if not invalid_rows.is_empty():
-        ids = line_item_ids(frame, campaign)
-        invalid = {idx: (sheet, row, ids[idx]) for idx, sheet, row in invalid_rows.iter_rows()}
+        id_of = ids.to_list()
+        invalid = {idx: (sheet, row, id_of[idx]) for idx, sheet, row in invalid_rows.iter_rows()}
     view = ledger_view(ledger, sha256, [i.id for i in items] + [lid for _, _, lid in invalid.values()])
     plan = FilePlan()
     _valid_rows(items, view, plan, seen, file_name, frame[SHEET].n_unique() > 1)

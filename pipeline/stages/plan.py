@@ -33,7 +33,6 @@ from pipeline.model import (
     SHEET,
     Status,
     recipient_keys,
-    recipient_of,
     same_reward,
 )
 from rules import RuleBook, ShippingForm
@@ -168,17 +167,20 @@ def _payload(row: dict[str, Any], item_id: str, book: RuleBook) -> dict[str, Any
     return item
 
 
-def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[LineItem]:
-    """The valid rows of a validated frame as line items, in row order."""
-    ids = line_item_ids(frame, campaign)
+def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
+               ids: pl.Series | None = None) -> list[LineItem]:
+    """The valid rows of a validated frame as line items, in row order (``ids``: the frame's
+    ``line_item_ids``, when the caller has them already)."""
+    ids = line_item_ids(frame, campaign) if ids is None else ids
     valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value)
     items = []
     for row in valid.iter_rows(named=True):
+        keys = recipient_keys(row)
         items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
-                              payload=_payload(row, row["_id"], book), recipient=recipient_of(row),
-                              recipient_keys=recipient_keys(row),
+                              payload=_payload(row, row["_id"], book), recipient=keys[0] if keys else None,
+                              recipient_keys=keys,
                               referenced=bool(row.get("externalRefLineItemID")),
                               details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))
     return items
