@@ -14,10 +14,11 @@ failure gets generation + 1, hence a new ID.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,19 +52,27 @@ OWN_ORDER = re.compile(r"^B[0-9a-f]{40}$")
 
 @dataclass(frozen=True)
 class LineItem:
-    """One valid row as Tango will see it."""
+    """One valid row as Tango will see it.
+
+    Its ``payload`` (the line item of the order's JSON) is made from ``fields`` the first time it
+    is asked for: a run sends it, a preview (``validate``) never does and never pays for it."""
     id: str                       # externalRefLineItemID
     idx: int                      # row position in its sheet's frame
     row: int                      # Excel row number
     amount: Decimal
     quantity: int
     delivery_method: str
-    payload: dict[str, Any]
+    fields: Mapping[str, Any]     # the row's values; without a ``book``, the payload itself (made by hand)
     recipient: str | None = None  # who it is for (``model.recipient_of``); None for bulk lines
     referenced: bool = False      # the row has its own Reference: a reward meant on purpose
     details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
     sheet: str = ""               # the sheet it is on ('' for CSV)
     recipient_keys: tuple[str, ...] = ()   # every way the row names its recipient (``model.recipient_keys``)
+    book: RuleBook | None = field(default=None, compare=False, repr=False)   # how ``fields`` become the payload
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        return dict(self.fields) if self.book is None else _payload(self.fields, self.id, self.book)
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -72,7 +81,7 @@ class LineItem:
 
     @property
     def utid(self) -> str:
-        return str(self.payload["utid"])
+        return str(self.fields["utid"])
 
     @property
     def value(self) -> Decimal:
@@ -130,11 +139,11 @@ def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
                                     pl.Series(hashed, dtype=pl.String)).alias("line_item_id"))["line_item_id"]
 
 
-def _address(row: dict[str, Any]) -> dict[str, Any]:
+def _address(row: Mapping[str, Any]) -> dict[str, Any]:
     return {f: row[f] for f in ADDRESS_FIELDS if row.get(f)}
 
 
-def _bulk_shipping(row: dict[str, Any], form: ShippingForm) -> dict[str, Any]:
+def _bulk_shipping(row: Mapping[str, Any], form: ShippingForm) -> dict[str, Any]:
     """Where a bulk shipment goes, in the spelling ``form`` (seed 004's or the reference's)."""
     contact = {key: " ".join(v for v in (row.get(f) for f in cells.split()) if v) or None
                for key, cells in form.fields.items()}
@@ -142,7 +151,7 @@ def _bulk_shipping(row: dict[str, Any], form: ShippingForm) -> dict[str, Any]:
     return {**{k: v for k, v in contact.items() if v}, "address": address}
 
 
-def _payload(row: dict[str, Any], item_id: str, book: RuleBook) -> dict[str, Any]:
+def _payload(row: Mapping[str, Any], item_id: str, book: RuleBook) -> dict[str, Any]:
     method = row["deliveryMethod"]
     spec = book.methods[method]
     item: dict[str, Any] = {
@@ -179,7 +188,7 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
         items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
-                              payload=_payload(row, row["_id"], book), recipient=keys[0] if keys else None,
+                              fields=row, book=book, recipient=keys[0] if keys else None,
                               recipient_keys=keys,
                               referenced=bool(row.get("externalRefLineItemID")),
                               details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))

@@ -80,7 +80,7 @@ def catalog_check(items: list[LineItem], catalog: Catalog) -> tuple[list[LineIte
     keep: list[LineItem] = []
     refused: dict[int, Decision] = {}
     for item in items:
-        key = (item.payload["utid"], str(item.amount))
+        key = (item.utid, str(item.amount))
         if key not in verdicts:
             verdicts[key] = catalog.problem(*key)
         verdict = verdicts[key]
