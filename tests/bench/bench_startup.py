@@ -4,10 +4,11 @@ Goals on a 2-core machine (issue 12):
 - ``tango-batch --help``: <= 0.3 s wall, <= 80 MB peak RSS
 - ``tango-batch validate`` of a 5-row .xlsx: <= 0.6 s wall
 
-Each run is a fresh process, measured from outside: its wall time, and its own peak RSS (``os.wait4``
-gives each child's resource usage). The package's modules are byte-compiled once by a warm-up run
-into a cache under the temporary folder (``PYTHONPYCACHEPREFIX``), as an installed package is, so
-the figures do not depend on ``PYTHONDONTWRITEBYTECODE``. Output, state, ledger and the catalog
+Each run is a fresh process, measured from outside: its wall time, and its own CPU time and peak RSS
+(``os.wait4`` gives each child's resource usage; CPU time depends less on the machine's load than
+wall). The package's modules are byte-compiled once by a warm-up run into a cache under the
+temporary folder (``PYTHONPYCACHEPREFIX``), as an installed package is, so the figures do not
+depend on ``PYTHONDONTWRITEBYTECODE``. Output, state, ledger and the catalog
 cache all live in that folder. Run:
 
     python tests/bench/bench_startup.py [REPEATS] [--against OTHER_CHECKOUT]
@@ -62,18 +63,19 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _run_once(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of one fresh process."""
+def _run_once(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MB and exit code of one fresh process."""
     start = time.perf_counter()
     proc = subprocess.Popen(list(argv), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
-def _summary(walls: list[float], rss: list[float], codes: list[int]) -> dict[str, Any]:
-    return {"wall_min_s": min(walls), "wall_median_s": statistics.median(walls), "rss_min_mb": min(rss),
+def _summary(walls: list[float], cpu: list[float], rss: list[float], codes: list[int]) -> dict[str, Any]:
+    return {"wall_min_s": min(walls), "wall_median_s": statistics.median(walls), "cpu_min_s": min(cpu),
+            "cpu_median_s": statistics.median(cpu), "rss_min_mb": min(rss),
             "rss_median_mb": statistics.median(rss), "rss_max_mb": max(rss), "exit_codes": sorted(set(codes)),
             "runs": len(walls)}
 
@@ -86,14 +88,15 @@ def measure_many(tmp: Path, repeats: int, clis: dict[str, list[str]]) -> dict[st
     for cli in clis.values():                  # warm-up: byte-compile, fetch and cache the catalog
         for args in cases.values():
             _run_once([*cli, *args], env)
-    raw: dict[str, dict[str, tuple[list[float], list[float], list[int]]]] = {
-        name: {case: ([], [], []) for case in cases} for name in clis}
+    raw: dict[str, dict[str, tuple[list[float], list[float], list[float], list[int]]]] = {
+        name: {case: ([], [], [], []) for case in cases} for name in clis}
     for _ in range(repeats):
         for case, args in cases.items():
             for name, cli in clis.items():
-                wall, rss, code = _run_once([*cli, *args], env)
-                walls, peaks, codes = raw[name][case]
+                wall, cpu, rss, code = _run_once([*cli, *args], env)
+                walls, cpus, peaks, codes = raw[name][case]
                 walls.append(wall)
+                cpus.append(cpu)
                 peaks.append(rss)
                 codes.append(code)
     result: dict[str, Any] = {name: {case: _summary(*raw[name][case]) for case in cases} for name in clis}
@@ -104,7 +107,8 @@ def measure_many(tmp: Path, repeats: int, clis: dict[str, list[str]]) -> dict[st
 
 def measure(tmp: Path, repeats: int) -> dict[str, Any]:
     """This environment's ``tango-batch``: {"help": {...}, "validate": {...}, "validate_campaign": {...},
-    "load": {...}, "repeats": n}, each case with wall_min_s, wall_median_s, rss_*_mb and exit_codes."""
+    "load": {...}, "repeats": n}, each case with wall_min_s, wall_median_s, cpu_min_s, cpu_median_s,
+    rss_min_mb, rss_median_mb, rss_max_mb and exit_codes."""
     many = measure_many(tmp, repeats, {"this": default_cli()})
     return {**many["this"], "load": many["load"], "repeats": repeats}
 
@@ -120,6 +124,7 @@ def show(results: dict[str, Any]) -> None:
         for name in names:
             r = results[name][case]
             print(f"  {name:>12}: wall min {r['wall_min_s']:.3f} s, median {r['wall_median_s']:.3f} s; "
+                  f"CPU median {r['cpu_median_s']:.3f} s; "
                   f"peak RSS median {r['rss_median_mb']:.0f} MB (max {r['rss_max_mb']:.0f}); "
                   f"exit {'/'.join(map(str, r['exit_codes']))}")
 
