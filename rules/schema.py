@@ -9,13 +9,16 @@ collected in one pass and comes back as pandera's ``failure_cases`` frame (colum
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
-from pandera.api.polars.types import PolarsData
 
 from rules import Rule, RuleBook
 from rules.kinds import KINDS, METHOD
+
+if TYPE_CHECKING:     # pandera.polars takes 0.1 s to import: only once a schema is built
+    import pandera.polars as pa
+    from pandera.api.polars.types import PolarsData
 
 __all__ = ["build_schema", "rule_expr"]
 
@@ -33,6 +36,7 @@ def rule_expr(rule: Rule, book: RuleBook, today: dt.date) -> pl.Expr:
 
 
 def _check(rule: Rule, book: RuleBook, today: dt.date) -> pa.Check:
+    import pandera.polars as pa
     expr = rule_expr(rule, book, today)
 
     def run(data: PolarsData) -> pl.LazyFrame:
@@ -43,6 +47,7 @@ def _check(rule: Rule, book: RuleBook, today: dt.date) -> pa.Check:
 
 def build_schema(book: RuleBook, today: dt.date) -> pa.DataFrameSchema:
     """One nullable text column per line-item field, each carrying the checks of its rules."""
+    import pandera.polars as pa
     columns = {
         name: pa.Column(pl.String, checks=[_check(r, book, today) for r in book.rules_for(name)],
                         nullable=True, required=True)

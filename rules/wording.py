@@ -11,7 +11,7 @@ import re
 import unicodedata
 
 import phonenumbers
-from phonenumbers import NumberParseException, geocoder
+from phonenumbers import NumberParseException
 
 from rules.patterns import SCIENTIFIC_RE
 
@@ -46,6 +46,8 @@ def phone_reason(value: str) -> str:
     except NumberParseException:
         return "it is not a phone number"
     if number.country_code != 1:
+        # the geocoder: 0.5 s and 100 MB of place names, loaded only for this message
+        from phonenumbers import geocoder
         region = phonenumbers.region_code_for_number(number)
         where = geocoder.country_name_for_number(number, "en") or region or "a non-US"
         return f"it is a {where} number (+{number.country_code}); Tango texts US numbers only"

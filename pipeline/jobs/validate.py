@@ -14,25 +14,23 @@ import traceback
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import CheckSettings
 from pipeline.environment import os_error_in, unwritable
 from pipeline.errors import InputError, LedgerUnusable, Locked, Stop, bugs
-from pipeline.jobs.verdict import decide
-from pipeline.ledger import Ledger
-from pipeline.ledger.merge import merge
 from pipeline.model import TO_FIX, ExitCode, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
-from pipeline.stages.outcome import Outcomes, row_outcomes
-from pipeline.stages.preflight import Catalog, load_catalog
 from pipeline.stages.report import new_folder, summarize, where, with_paths, write_reports
 from pipeline.stages.validate import Validated
 from pipeline.state import OLD_LEDGER_NAME, beside
-from pipeline.tango.connect import SIMULATOR_STATE, connect, http_logger
 from pipeline.target import Target
+
+if TYPE_CHECKING:     # run's verdict (the ledger, the catalog): only validate --config needs them
+    from pipeline.ledger import Ledger
+    from pipeline.stages.preflight import Catalog
 
 __all__ = ["FileResult", "Preview", "catalog_for", "validate_file", "validate_files"]
 
@@ -94,6 +92,8 @@ class Preview:
         ]
 
     def verdict(self, checked: Checked) -> tuple[Validated, list[Check]]:
+        from pipeline.jobs.verdict import decide
+        from pipeline.stages.outcome import Outcomes, row_outcomes
         plan = decide(checked, self.ledger, self.campaign, self.settings.book, self.seen, self.catalog)
         records = self.ledger.lines(plan.ids.values())
         final = row_outcomes(checked.validated, Outcomes(plan.ids, plan.decisions, records, set(), preview=True))
@@ -105,7 +105,13 @@ class Preview:
 
 def catalog_for(target: Target, ledger: Path, rate: float) -> Catalog:
     """The target's catalog, from its cache beside ``ledger`` or from Tango, read without the run lock
-    (``validate``, ``template``). Raises ``Stop`` when it cannot be had."""
+    (``validate``, ``template``). Raises ``Stop`` when it cannot be had. A cached catalog needs no client
+    (nor httpx, nor the simulator)."""
+    from pipeline.stages.preflight import cached_catalog, load_catalog
+    cached = cached_catalog(ledger, target.namespace)
+    if cached is not None:
+        return cached
+    from pipeline.tango.connect import SIMULATOR_STATE, connect, http_logger
     client = connect(target, simulator_state=beside(ledger, SIMULATOR_STATE), rate=rate,
                      on_response=http_logger(None, None))
     try:
@@ -118,6 +124,8 @@ def _ledger_as_run_sees_it(path: Path, output: Path, target: Target) -> tuple[Le
     """The ledger, read only; with the ledger an older version kept under ``--output``, which run
     merges into it before anything else (see ``jobs.ledger.adopt_old_ledger``), merged into a copy in
     memory: neither file is written."""
+    from pipeline.ledger import Ledger
+    from pipeline.ledger.merge import merge
     old = output / OLD_LEDGER_NAME
     if not old.is_file() or (path.is_file() and old.resolve() == path.resolve()):
         return Ledger.read_only(path, target.namespace), None

@@ -16,15 +16,17 @@ import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import Rejected, Stop, TangoError
 from pipeline.model import Decision, RunRule, Severity, Status
 from pipeline.stages.plan import LineItem
 from pipeline.state import beside
-from pipeline.tango import TangoClient
 
-__all__ = ["CATALOG_TTL", "Catalog", "cache_path", "catalog_check", "check_account", "load_catalog"]
+if TYPE_CHECKING:     # httpx: not imported by validate when the catalog is cached
+    from pipeline.tango import TangoClient
+
+__all__ = ["CATALOG_TTL", "Catalog", "cache_path", "cached_catalog", "catalog_check", "check_account", "load_catalog"]
 
 CATALOG_TTL = 12 * 3600
 
@@ -98,9 +100,8 @@ def cache_path(base: Path, namespace: str) -> Path:
     return base.with_name(f"{base.name}-{re.sub(r'[^A-Za-z0-9]+', '-', namespace).strip('-')}.json")
 
 
-def load_catalog(client: TangoClient, ledger: Path, namespace: str,
-                 clock: Callable[[], float] = time.time) -> Catalog:
-    """The catalog, from a cache younger than 12 hours or from Tango (then cached beside ``ledger``)."""
+def cached_catalog(ledger: Path, namespace: str, clock: Callable[[], float] = time.time) -> Catalog | None:
+    """The catalog cached beside ``ledger`` when it is younger than 12 hours; else None."""
     path = cache_path(beside(ledger, "catalog"), namespace)
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
@@ -108,6 +109,16 @@ def load_catalog(client: TangoClient, ledger: Path, namespace: str,
             return Catalog(cached["catalog"], float(cached["fetched_at"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    return None
+
+
+def load_catalog(client: TangoClient, ledger: Path, namespace: str,
+                 clock: Callable[[], float] = time.time) -> Catalog:
+    """The catalog, from a cache younger than 12 hours or from Tango (then cached beside ``ledger``)."""
+    cached = cached_catalog(ledger, namespace, clock)
+    if cached is not None:
+        return cached
+    path = cache_path(beside(ledger, "catalog"), namespace)
     try:
         data = client.get_catalog()
     except TangoError as exc:
