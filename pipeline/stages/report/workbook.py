@@ -12,21 +12,15 @@ anything else in them stays text. Status cells are filled by outcome; messages w
 
 from __future__ import annotations
 
-import functools
-import threading
-import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 import xlsxwriter
-import xlsxwriter.comments
-import xlsxwriter.packager
-import xlsxwriter.vml
-import xlsxwriter.workbook
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_rowcol_to_cell
+from xlsxwriter.utility import xl_col_to_name
+
+from pipeline.stages.report.fast_xlsx import FastWorkbook
 
 __all__ = ["MAX_WIDTH", "WORKBOOK_OPTIONS", "CellKind", "RowsSheet", "bad_positions", "new_workbook", "widths"]
 
@@ -48,75 +42,9 @@ WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
                     "strings_to_urls": False, "strings_to_numbers": False}
 MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
-# deflate level of the workbook's parts: 1 compresses 100,000 rows about three times faster than
-# zlib's default (6), for a file about a third larger
-ZIP_LEVEL = 1
-_ZIP_LOCK = threading.Lock()
-
-
-class _Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
-    """xlsxwriter's workbook, zipped at ``ZIP_LEVEL`` and with its cell comments written fast.
-
-    xlsxwriter has no option for the zip level, and writes each comment with some twenty calls of
-    its XML writer (about 70 µs a comment): while it stores the workbook, the ZipFile it makes is
-    given a level and its comment writers are swapped for ``_FastVml``/``_FastComments``, which
-    write the same bytes (tests compare them with xlsxwriter's own). Under a lock, so two reports
-    written at once by two threads both get them, and the modules are left as they were."""
-
-    def _store_workbook(self) -> None:
-        with _ZIP_LOCK, _swapped(xlsxwriter.workbook, "ZipFile",
-                                 functools.partial(zipfile.ZipFile, compresslevel=ZIP_LEVEL)), \
-                _swapped(xlsxwriter.packager, "Vml", _FastVml), \
-                _swapped(xlsxwriter.packager, "Comments", _FastComments):
-            super()._store_workbook()
-
-
-@contextmanager
-def _swapped(module: Any, name: str, value: Any) -> Iterator[None]:
-    before = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, before)
-
-
-class _FastVml(xlsxwriter.vml.Vml):  # type: ignore[misc]
-    """The ``<v:shape>`` of a cell comment as one formatted string (xlsxwriter 3.3.1's bytes)."""
-
-    def _write_comment_shape(self, shape_id: int, z_index: int, comment: Any) -> None:
-        left, top, width, height = self._pixels_to_points(comment.vertices)
-        col_start, row_start, x1, y1, col_end, row_end, x2, y2 = comment.vertices[:8]
-        visibility = "visible" if comment.is_visible else "hidden"
-        self.fh.write(
-            f'<v:shape id="_x0000_s{shape_id}" type="#_x0000_t202" style="position:absolute;'
-            f"margin-left:{left:.15g}pt;margin-top:{top:.15g}pt;width:{width:.15g}pt;height:{height:.15g}pt;"
-            f'z-index:{z_index};visibility:{visibility}" fillcolor="{comment.color._vml_rgb_hex_value()}" '
-            'o:insetmode="auto"><v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/>'
-            '<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto"><div style="text-align:left">'
-            '</div></v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/><x:SizeWithCells/>'
-            f"<x:Anchor>{col_start}, {x1}, {row_start}, {y1}, {col_end}, {x2}, {row_end}, {y2}</x:Anchor>"
-            f"<x:AutoFill>False</x:AutoFill><x:Row>{comment.row}</x:Row><x:Column>{comment.col}</x:Column>"
-            f"{'<x:Visible/>' if comment.is_visible else ''}</x:ClientData></v:shape>")
-
-
-class _FastComments(xlsxwriter.comments.Comments):  # type: ignore[misc]
-    """A ``<comment>`` as one formatted string (xlsxwriter 3.3.1's bytes)."""
-
-    def _write_comment(self, comment: Any, author_id: int) -> None:
-        author = f' authorId="{author_id}"' if author_id != -1 else ""
-        space = ' xml:space="preserve"' if _preserve_whitespace(comment.text) else ""
-        text = self._escape_control_characters(self._escape_data(comment.text))
-        font = self._escape_attributes(comment.font_name)
-        self.fh.write(
-            f'<comment ref="{xl_rowcol_to_cell(comment.row, comment.col)}"{author}><text><r><rPr>'
-            f'<sz val="{comment.font_size}"/><color indexed="81"/><rFont val="{font}"/>'
-            f'<family val="{comment.font_family}"/></rPr><t{space}>{text}</t></r></text></comment>')
-
-
 def new_workbook(path: Path) -> Any:
     """An empty report workbook at ``path`` (written when closed)."""
-    return _Workbook(str(path), WORKBOOK_OPTIONS)
+    return FastWorkbook(str(path), WORKBOOK_OPTIONS)
 
 
 def widths(headers: Iterable[str], frame: pl.DataFrame, columns: list[str]) -> list[int]:
