@@ -8,7 +8,9 @@ It is what makes the two promises hold across crashes and reruns:
 
 Every state change is one transaction (WAL journal, synchronous=FULL), so killing the process at
 any instant leaves the ledger consistent. Each target (simulator, sandbox, production, a URL) is
-its own namespace: a simulator run never shadows a real one.
+its own namespace: a simulator run never shadows a real one. The HTTP log is no state change: its
+rows are written with the next state change (the outcome of the request they log, mostly), or when
+the ledger is closed, rather than each with a commit of its own.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UsageError
+from pipeline.errors import LedgerUnusable, Locked, UsageError
 from pipeline.ledger.history import History
 from pipeline.ledger.opening import connect, create, failures_of, not_empty, whole
 from pipeline.ledger.records import BatchRecord, LineRecord, LineUpdate, RowRecord, Sendable
@@ -41,6 +43,7 @@ class Ledger(History):
     def __init__(self, path: str | Path, target: str) -> None:
         self.path = Path(path)
         self.target = target
+        self._http: list[tuple[Any, ...]] = []      # HTTP log rows, written with the next transaction
         with failures_of(self.path):
             if not self.path.exists():
                 create(self.path)
@@ -58,7 +61,7 @@ class Ledger(History):
         even a migration; an empty ledger in memory when there is none at ``path`` yet. ``copy``: a
         copy in memory, which may be written (to merge another into it, say) and is then forgotten."""
         ledger = cls.__new__(cls)
-        ledger.path, ledger.target = Path(path), target
+        ledger.path, ledger.target, ledger._http = Path(path), target, []
         if not ledger.path.exists():
             ledger.db = sqlite3.connect(":memory:", isolation_level=None)
         else:
@@ -93,6 +96,10 @@ class Ledger(History):
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def close(self) -> None:
+        if self._http:
+            # the log rows no state change took along; a ledger that cannot be written keeps its own error
+            with suppress(Locked, LedgerUnusable), self.tx():
+                pass
         self.db.close()
 
     @contextmanager
@@ -102,12 +109,16 @@ class Ledger(History):
         with failures_of(self.path):
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                if self._http:
+                    self.db.executemany("INSERT INTO http_log (target, run_id, at, method, path, status, request_id,"
+                                        " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._http)
                 yield self.db
             except BaseException:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+            self._http.clear()
 
     # --- runs ---------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:
@@ -124,8 +135,16 @@ class Ledger(History):
 
     # --- line items and rows ------------------------------------------------------------------
     def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
-        rows = self._where_in("SELECT * FROM line_items WHERE target = ? AND line_item_id IN", ids)
-        return {r["line_item_id"]: _line(r) for r in rows}
+        ids = list(ids)
+        cursor = self.db.cursor()
+        cursor.row_factory = None               # plain tuples: a run reads every line of its files
+        found: dict[str, LineRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in cursor.execute(f"SELECT {LINE_COLUMNS} FROM line_items WHERE target = ? AND line_item_id IN"
+                                    f" ({','.join('?' * len(chunk))})", (self.target, *chunk)):
+                found[r[0]] = LineRecord(r[0], _STATUS[r[1]], *r[2:])
+        return found
 
     def add_pending(self, run_id: int, items: Iterable[Sendable], campaign: str | None = None) -> None:
         """Record line items about to be sent, with who they are for; known ones are kept as they are."""
@@ -142,9 +161,13 @@ class Ledger(History):
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:
         """Every input row of a file in this run, on its sheet."""
         with self.tx() as db:
+            # a row recorded again in the same run is updated in place (cheaper than REPLACE's delete and insert)
             db.executemany(
-                "INSERT OR REPLACE INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
-                " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
+                " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, file_sha256, sheet, row_number) DO UPDATE SET target = excluded.target,"
+                " file_name = excluded.file_name, line_item_id = excluded.line_item_id, status = excluded.status,"
+                " message = excluded.message",
                 [(run_id, self.target, file_sha256, file_name, r.sheet or "", r.row, r.line_item_id, r.status,
                   r.message) for r in rows])
 
@@ -188,15 +211,14 @@ class Ledger(History):
                 " final = ?, delivery_open = ?, updated_at = ? WHERE target = ? AND external_ref_id = ?",
                 (state, http, request_id, attempts, message, order_status, int(final), int(delivery_open), now,
                  self.target, ref))
-            for line in lines:
-                # a line back to PENDING is in no order; a line Tango has remembers the run that sent it
-                db.execute(
-                    "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
-                    " message = ?, updated_at = ?, batch_ref = CASE WHEN ? THEN NULL ELSE batch_ref END,"
-                    " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END,"
-                    " delivery_status = COALESCE(?, delivery_status) WHERE target = ? AND line_item_id = ?",
-                    (line.status, line.reference, line.message, now, line.status == Status.PENDING,
-                     line.status in AT_TANGO, run_id, line.delivery, self.target, line.line_item_id))
+            # a line back to PENDING is in no order; a line Tango has remembers the run that sent it
+            db.executemany(
+                "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
+                " message = ?, updated_at = ?, batch_ref = CASE WHEN ? THEN NULL ELSE batch_ref END,"
+                " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END,"
+                " delivery_status = COALESCE(?, delivery_status) WHERE target = ? AND line_item_id = ?",
+                [(line.status, line.reference, line.message, now, line.status == Status.PENDING,
+                  line.status in AT_TANGO, run_id, line.delivery, self.target, line.line_item_id) for line in lines])
 
     def close_deliveries(self, ref: str) -> None:
         """Stop following the deliveries of an order (they are final, or followed long enough)."""
@@ -261,10 +283,8 @@ class Ledger(History):
 
     def log_http(self, run_id: int | None, method: str, path: str, status: int | None,
                  request_id: str | None, outcome: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT INTO http_log (target, run_id, at, method, path, status, request_id, outcome)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (self.target, run_id, _now(), method, path, status, request_id, outcome))
+        """One request and its answer, stamped now; written with the next transaction (or at close)."""
+        self._http.append((self.target, run_id, _now(), method, path, status, request_id, outcome))
 
     # --- files ------------------------------------------------------------------------------
     def file_seen(self, run_id: int, sha256: str, name: str, path: str, run_date: str, sheet: str | None,
@@ -289,7 +309,8 @@ class Ledger(History):
                 " WHERE target = ? AND sha256 = ?",
                 (state, path, report_folder, note, _now(), self.target, sha256))
 
-def _line(r: sqlite3.Row) -> LineRecord:
-    return LineRecord(r["line_item_id"], Status(r["status"]), r["batch_ref"], r["reference_line_item_id"],
-                      r["message"], r["amount"], r["quantity"], r["first_run"], r["accepted_run"],
-                      r["delivery_status"])
+# a LineRecord's fields, in its order
+LINE_COLUMNS = ("line_item_id, status, batch_ref, reference_line_item_id, message, amount, quantity, first_run,"
+                " accepted_run, delivery_status")
+_STATUS = {s.value: s for s in Status}
+
