@@ -33,7 +33,6 @@ from pipeline.model import (
     SHEET,
     Status,
     recipient_keys,
-    recipient_of,
     same_reward,
 )
 from rules import RuleBook, ShippingForm
@@ -174,11 +173,12 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook) -> list[
     valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value)
     items = []
     for row in valid.iter_rows(named=True):
+        keys = recipient_keys(row)
         items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
-                              payload=_payload(row, row["_id"], book), recipient=recipient_of(row),
-                              recipient_keys=recipient_keys(row),
+                              payload=_payload(row, row["_id"], book), recipient=keys[0] if keys else None,
+                              recipient_keys=keys,
                               referenced=bool(row.get("externalRefLineItemID")),
                               details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))
     return items
