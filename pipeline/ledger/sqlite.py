@@ -135,7 +135,7 @@ class Ledger(History):
 
     # --- line items and rows ------------------------------------------------------------------
     def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
-        ids = list(ids)
+        ids = sorted(ids)                       # neighbours in the table (see add_pending)
         cursor = self.db.cursor()
         cursor.row_factory = None               # plain tuples: a run reads every line of its files
         found: dict[str, LineRecord] = {}
@@ -147,8 +147,11 @@ class Ledger(History):
         return found
 
     def add_pending(self, run_id: int, items: Iterable[Sendable], campaign: str | None = None) -> None:
-        """Record line items about to be sent, with who they are for; known ones are kept as they are."""
+        """Record line items about to be sent, with who they are for; known ones are kept as they are.
+        Stored in line-item ID order, the order batches take them in: the updates of a batch's lines
+        then fall on a few neighbouring pages of the table rather than one page each."""
         now = _now()
+        items = sorted(items, key=lambda i: i.id)
         with self.tx() as db:
             db.executemany(
                 "INSERT INTO line_items (target, line_item_id, status, amount, quantity, delivery_method,"
