@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Protocol
 
 from pipeline.model import BatchState, FileState, Status
@@ -37,11 +38,16 @@ class BatchRecord:
     order_status: str | None
     final: bool
     attempts: int
-    payload: dict[str, Any]
+    payload_json: str                       # the exact request, as written ahead of its POST
     run_id: int
     members: tuple[str, ...]
     created_at: str = ""
     delivery_open: bool = False             # physical rewards of it not yet delivered (or not known)
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The request, parsed when asked for: following many orders needs none of their payloads."""
+        return dict(json.loads(self.payload_json))
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ class Ledger(History):
             " ORDER BY position", (self.target, r["external_ref_id"])))
         return BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
                            r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
-                           r["attempts"], json.loads(r["payload"]), r["run_id"], members, r["created_at"],
+                           r["attempts"], r["payload"], r["run_id"], members, r["created_at"],
                            bool(r["delivery_open"]))
 
     def accepted_among(self, refs: Iterable[str]) -> set[str]:
