@@ -251,8 +251,13 @@ def test_rows_recorded_twice_in_a_run_are_one_row_each_with_the_last_status(tmp_
                                              RowRecord(3, None, Status.INVALID, "Email: not an e-mail address")])
     ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.COMPLETE, None),
                                              RowRecord(3, None, Status.INVALID, "Email: still not one")])
-    ledger.close()
     db = sqlite3.connect(path)
-    assert db.execute("SELECT row_number, line_item_id, status, message FROM rows ORDER BY row_number").fetchall() \
-        == [(2, "L1", "COMPLETE", None), (3, None, "INVALID", "Email: still not one")]
+    query = "SELECT row_number, line_item_id, status, message FROM rows ORDER BY row_number"
+    assert db.execute(query).fetchall() == [(2, "L1", "COMPLETE", None), (3, None, "INVALID", "Email: still not one")]
+    # a row whose line item changed is recorded with the new one
+    ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.COMPLETE, None),
+                                             RowRecord(3, "L3", Status.PENDING, None)])
+    ledger.close()
+    assert db.execute(query).fetchall() == [(2, "L1", "COMPLETE", None), (3, "L3", "PENDING", None)]
+    assert db.execute("SELECT COUNT(*) FROM rows WHERE target = 'simulator' AND line_item_id = 'L3'").fetchone() == (1,)
     db.close()

@@ -163,16 +163,18 @@ class Ledger(History):
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:
         """Every input row of a file in this run, on its sheet."""
+        values = [(run_id, self.target, file_sha256, file_name, r.sheet or "", r.row, r.line_item_id, r.status,
+                   r.message) for r in rows]
+        insert = ("INSERT INTO rows (run_id, target, file_sha256, file_name, sheet, row_number, line_item_id, status,"
+                  " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, file_sha256, sheet, row_number)"
+                  " DO UPDATE SET file_name = excluded.file_name, status = excluded.status, message = excluded.message")
         with self.tx() as db:
-            # a row recorded again in the same run is updated in place (cheaper than REPLACE's delete and insert)
-            db.executemany(
-                "INSERT INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
-                " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run_id, file_sha256, sheet, row_number) DO UPDATE SET target = excluded.target,"
-                " file_name = excluded.file_name, line_item_id = excluded.line_item_id, status = excluded.status,"
-                " message = excluded.message",
-                [(run_id, self.target, file_sha256, file_name, r.sheet or "", r.row, r.line_item_id, r.status,
-                  r.message) for r in rows])
+            # A run records its rows before sending and again at the end: updated in place, and, as their
+            # line item is the same, without rewriting the index entries of the columns that did not change.
+            same = db.executemany(insert + " WHERE rows.target = excluded.target AND rows.line_item_id IS"
+                                  " excluded.line_item_id", values)
+            if same.rowcount != len(values):        # some row's line item (or target) did change
+                db.executemany(insert + ", target = excluded.target, line_item_id = excluded.line_item_id", values)
 
     # --- batches ------------------------------------------------------------------------------
     def generation(self, member_key: str) -> int:
