@@ -6,15 +6,15 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pipeline.model import BatchState, FileState, Status
 
 __all__ = ["BatchRecord", "FileRecord", "LineRecord", "LineUpdate", "OrderedTo", "RowRecord", "Sendable"]
 
 
-@dataclass(frozen=True)
-class LineRecord:
+class LineRecord(NamedTuple):
+    """A line item as the ledger holds it (a tuple: a run reads every line of its files, often)."""
     line_item_id: str
     status: Status
     batch_ref: str | None
@@ -86,9 +86,8 @@ class LineUpdate:
     delivery: str | None = None             # Tango's delivery event, once it says one
 
 
-@dataclass(frozen=True)
-class RowRecord:
-    """One input row of a file as a run left it."""
+class RowRecord(NamedTuple):
+    """One input row of a file as a run left it (a tuple: a run records every row, twice)."""
     row: int                                # the row number Excel shows
     line_item_id: str | None
     status: Status
