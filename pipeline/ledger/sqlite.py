@@ -26,7 +26,7 @@ from typing import Any
 from pipeline.errors import LedgerUnusable, Locked, UsageError
 from pipeline.ledger.history import History
 from pipeline.ledger.opening import connect, create, failures_of, not_empty, whole
-from pipeline.ledger.records import BatchRecord, LineRecord, LineUpdate, RowRecord, Sendable
+from pipeline.ledger.records import LineUpdate, RowRecord, Sendable
 from pipeline.ledger.schema import MIGRATIONS
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
 
@@ -134,18 +134,6 @@ class Ledger(History):
                        (_now(), exit_code, note, run_id))
 
     # --- line items and rows ------------------------------------------------------------------
-    def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
-        ids = sorted(ids)                       # neighbours in the table (see add_pending)
-        cursor = self.db.cursor()
-        cursor.row_factory = None               # plain tuples: a run reads every line of its files
-        found: dict[str, LineRecord] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for r in cursor.execute(f"SELECT {LINE_COLUMNS} FROM line_items WHERE target = ? AND line_item_id IN"
-                                    f" ({','.join('?' * len(chunk))})", (self.target, *chunk)):
-                found[r[0]] = LineRecord(r[0], _STATUS[r[1]], *r[2:])
-        return found
-
     def add_pending(self, run_id: int, items: Iterable[Sendable], campaign: str | None = None) -> None:
         """Record line items about to be sent, with who they are for; known ones are kept as they are.
         Stored in line-item ID order, the order batches take them in: the updates of a batch's lines
@@ -231,50 +219,6 @@ class Ledger(History):
             db.execute("UPDATE batches SET delivery_open = 0, updated_at = ? WHERE target = ? AND external_ref_id = ?",
                        (_now(), self.target, ref))
 
-    def batches(self, *, states: Iterable[BatchState] | None = None, unfinished: bool = False,
-                deliveries: bool = False) -> list[BatchRecord]:
-        """Batches by state; ``unfinished``: accepted, lines not final; ``deliveries``: accepted, lines
-        final, physical rewards not yet delivered."""
-        sql = "SELECT * FROM batches WHERE target = ?"
-        args: list[Any] = [self.target]
-        if states is not None:
-            states = list(states)
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            args += states
-        if unfinished:
-            sql += " AND state = ? AND final = 0"
-            args.append(BatchState.ACCEPTED)
-        if deliveries:
-            sql += " AND state = ? AND final = 1 AND delivery_open = 1"
-            args.append(BatchState.ACCEPTED)
-        sql += " ORDER BY created_at, external_ref_id"
-        return [self._batch(r) for r in self.db.execute(sql, args).fetchall()]
-
-    def batch(self, ref: str) -> BatchRecord | None:
-        r = self.db.execute("SELECT * FROM batches WHERE target = ? AND external_ref_id = ?",
-                            (self.target, ref)).fetchone()
-        return self._batch(r) if r else None
-
-    def _batch(self, r: sqlite3.Row) -> BatchRecord:
-        members = tuple(m[0] for m in self.db.execute(
-            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
-            " ORDER BY position", (self.target, r["external_ref_id"])))
-        return BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
-                           r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
-                           r["attempts"], r["payload"], r["run_id"], members, r["created_at"],
-                           bool(r["delivery_open"]))
-
-    def accepted_among(self, refs: Iterable[str]) -> set[str]:
-        """Which of these batches Tango accepted."""
-        return {r[0] for r in self._where_in(
-            f"SELECT external_ref_id FROM batches WHERE state = '{BatchState.ACCEPTED}' AND target = ?"
-            " AND external_ref_id IN", refs)}
-
-    def members_of(self, refs: Iterable[str]) -> list[str]:
-        """The line items of these batches."""
-        return [r[0] for r in self._where_in(
-            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id IN", refs)]
-
     def last_check(self, customer: str, account: str) -> str | None:
         """When Tango's order list of this account was last found to hold nothing the ledger did not know."""
         row = self.db.execute("SELECT checked_at FROM ledger_checks WHERE target = ? AND customer = ? AND account = ?",
@@ -313,9 +257,3 @@ class Ledger(History):
                 " report_folder = COALESCE(?, report_folder), note = COALESCE(?, note), updated_at = ?"
                 " WHERE target = ? AND sha256 = ?",
                 (state, path, report_folder, note, _now(), self.target, sha256))
-
-# a LineRecord's fields, in its order
-LINE_COLUMNS = ("line_item_id, status, batch_ref, reference_line_item_id, message, amount, quantity, first_run,"
-                " accepted_run, delivery_status")
-_STATUS = {s.value: s for s in Status}
-
