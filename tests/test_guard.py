@@ -81,3 +81,15 @@ def test_a_row_that_names_its_recipient_by_one_more_detail_is_still_held():
                    recipient_keys=recipient_keys(now))
     keep, held = hold_repeats([new], [old], "Q4", "campaign", LABELS, NOW)
     assert keep == [] and held[0].status == Status.HELD
+
+
+def test_of_two_rewards_one_run_ordered_for_the_recipient_the_message_names_the_latest_run_then_the_first_row():
+    """The ledger keeps its line items in ID order, not in row order: which earlier reward a held row
+    is compared with must not depend on it."""
+    def ordered(line: str, run: int, row: int, amount: str) -> OrderedTo:
+        return OrderedTo(line, "email:ann@example.com", Status.COMPLETE, "U1", "Q4", {"amount": amount}, "B1", run,
+                         NOW.isoformat(), "v1.csv", None, row)
+    history = [ordered("La", 3, 9, "70"), ordered("Lb", 3, 4, "40"), ordered("Lc", 2, 2, "20")]
+    for shown in (history, history[::-1]):
+        _, held = hold_repeats([item()], shown, "Q4", "campaign", LABELS, NOW)
+        assert "v1.csv, row 4 (run 3" in held[0].text and "Amount was '40', now '5'" in held[0].text

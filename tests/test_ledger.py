@@ -1,13 +1,20 @@
 """Where the ledger lives, and how it holds against what HR and operators really do: the same
 sheet fixed and run into another output folder, a new machine with an empty state folder, a ledger
-left in an old output folder. Against the loopback simulator, through the command line."""
+left in an old output folder. Against the loopback simulator, through the command line. Then the
+ledger's writes, directly: a batch's outcome line by line, the HTTP log, rows recorded twice."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from pipeline.ledger import Ledger, LineUpdate, RowRecord
+from pipeline.model import BatchState, Status
 from pipeline.state import choose_ledger
 from tests.helpers import base_row, cli, created, people, report_rows, write_csv
 
@@ -177,3 +184,80 @@ def test_a_row_of_the_same_file_ordered_under_an_older_id_is_never_ordered_again
     rows = report_rows(last)
     assert [r["Status"] for r in rows] == ["DUPLICATE", "DUPLICATE"], rows
     assert rows[0]["Line item ID"] == "Lolder-version" and "Already ordered by run 1" in rows[0]["Warnings"]
+
+
+# --- the ledger's writes, directly ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Item:
+    """A line item about to be sent, as the ledger takes it (``Sendable``)."""
+    id: str
+    amount: Decimal = Decimal("25")
+    quantity: int = 1
+    delivery_method: str = "EMAIL"
+    recipient: str | None = None
+    utid: str = "U761382"
+    details: dict[str, str | None] = field(default_factory=dict)
+
+
+def test_a_batch_outcome_records_each_line_as_its_update_says(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite", "simulator")
+    run = ledger.start_run("run")
+    ids = ["L1", "L2", "L3", "L4"]
+    ledger.add_pending(run, [Item(i, recipient=f"email:{i}@example.com") for i in ids])
+    payload = {"customerIdentifier": "acme-corp", "accountIdentifier": "acme-rewards", "lineItems": []}
+    ledger.begin_batch(run, "B1", "key", 0, payload, ids)
+    assert {r.status for r in ledger.lines(ids).values()} == {Status.SENDING}
+    ledger.end_batch("B1", BatchState.ACCEPTED, http=201, request_id="r1", attempts=1, message=None, run_id=run,
+                     lines=[LineUpdate("L1", Status.SUBMITTED, "RL1"),
+                            LineUpdate("L2", Status.PENDING),
+                            LineUpdate("L3", Status.REJECTED, None, "Tango refused this line"),
+                            LineUpdate("L4", Status.COMPLETE, "RL4", delivery="COMPLETED")])
+    ledger.end_batch("B1", BatchState.ACCEPTED, http=200, request_id=None, attempts=0, message=None, run_id=run + 1,
+                     lines=[LineUpdate("L1", Status.COMPLETE, None, delivery="COMPLETED")])
+    got = ledger.lines(ids)
+    ledger.close()
+    # Tango's reference kept when a later answer leaves it out; the run that had it accepted kept too
+    assert (got["L1"].status, got["L1"].reference_line_item_id, got["L1"].batch_ref, got["L1"].accepted_run,
+            got["L1"].delivery_status) == (Status.COMPLETE, "RL1", "B1", run, "COMPLETED")
+    assert (got["L2"].status, got["L2"].batch_ref, got["L2"].accepted_run) == (Status.PENDING, None, None)
+    assert (got["L3"].status, got["L3"].message, got["L3"].batch_ref, got["L3"].accepted_run) == (
+        Status.REJECTED, "Tango refused this line", "B1", None)
+    assert (got["L4"].status, got["L4"].reference_line_item_id, got["L4"].accepted_run) == (Status.COMPLETE, "RL4", run)
+
+
+def test_http_log_rows_are_written_with_the_next_state_change_and_at_close(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path, "simulator")
+    run = ledger.start_run("run")
+    ledger.log_http(run, "GET", "/accounts/acme-rewards", 200, "r1", "ok")
+    with pytest.raises(RuntimeError), ledger.tx():          # a state change that fails: they wait for the next
+        raise RuntimeError("a bug in the middle of a state change")
+    ledger.finish_run(run, 0)
+    ledger.log_http(run, "POST", "/asyncOrders", None, None, "no answer")     # no state change after it
+    ledger.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT run_id, method, path, status, request_id, outcome FROM http_log ORDER BY id").fetchall() \
+        == [(run, "GET", "/accounts/acme-rewards", 200, "r1", "ok"), (run, "POST", "/asyncOrders", None, None,
+                                                                        "no answer")]
+    db.close()
+
+
+def test_rows_recorded_twice_in_a_run_are_one_row_each_with_the_last_status(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path, "simulator")
+    run = ledger.start_run("run")
+    ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.PENDING, None),
+                                             RowRecord(3, None, Status.INVALID, "Email: not an e-mail address")])
+    ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.COMPLETE, None),
+                                             RowRecord(3, None, Status.INVALID, "Email: still not one")])
+    db = sqlite3.connect(path)
+    query = "SELECT row_number, line_item_id, status, message FROM rows ORDER BY row_number"
+    assert db.execute(query).fetchall() == [(2, "L1", "COMPLETE", None), (3, None, "INVALID", "Email: still not one")]
+    # a row whose line item changed is recorded with the new one
+    ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.COMPLETE, None),
+                                             RowRecord(3, "L3", Status.PENDING, None)])
+    ledger.close()
+    assert db.execute(query).fetchall() == [(2, "L1", "COMPLETE", None), (3, "L3", "PENDING", None)]
+    assert db.execute("SELECT COUNT(*) FROM rows WHERE target = 'simulator' AND line_item_id = 'L3'").fetchone() == (1,)
+    db.close()

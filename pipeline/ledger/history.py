@@ -1,4 +1,5 @@
-"""What the ledger tells about the past: runs, a file's rows as a run left them, counts.
+"""What the ledger tells about the past: runs, a file's rows as a run left them, counts, line items and
+batches.
 
 A mixin of ``Ledger``: read-only queries, apart from the state changes of ``sqlite.py``.
 """
@@ -10,8 +11,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pipeline.ledger.records import FileRecord, OrderedTo, RowRecord
-from pipeline.model import AT_TANGO, ExitCode, FileState, Status
+from pipeline.ledger.records import BatchRecord, FileRecord, LineRecord, OrderedTo, RowRecord
+from pipeline.model import AT_TANGO, BatchState, ExitCode, FileState, Status
 
 __all__ = ["History"]
 
@@ -141,7 +142,70 @@ class History:
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT status, COUNT(*) FROM line_items WHERE target = ? GROUP BY status", (self.target,))}
 
+    # --- line items and batches ---------------------------------------------------------------
+    def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
+        ids = sorted(ids)                       # neighbours in the table (see Ledger.add_pending)
+        cursor = self.db.cursor()
+        cursor.row_factory = None               # plain tuples: a run reads every line of its files
+        found: dict[str, LineRecord] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in cursor.execute(f"SELECT {LINE_COLUMNS} FROM line_items WHERE target = ? AND line_item_id IN"
+                                    f" ({','.join('?' * len(chunk))})", (self.target, *chunk)):
+                found[r[0]] = LineRecord(r[0], _STATUS[r[1]], *r[2:])
+        return found
+
+    def batches(self, *, states: Iterable[BatchState] | None = None, unfinished: bool = False,
+                deliveries: bool = False) -> list[BatchRecord]:
+        """Batches by state; ``unfinished``: accepted, lines not final; ``deliveries``: accepted, lines
+        final, physical rewards not yet delivered."""
+        sql = "SELECT * FROM batches WHERE target = ?"
+        args: list[Any] = [self.target]
+        if states is not None:
+            states = list(states)
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args += states
+        if unfinished:
+            sql += " AND state = ? AND final = 0"
+            args.append(BatchState.ACCEPTED)
+        if deliveries:
+            sql += " AND state = ? AND final = 1 AND delivery_open = 1"
+            args.append(BatchState.ACCEPTED)
+        sql += " ORDER BY created_at, external_ref_id"
+        return [self._batch(r) for r in self.db.execute(sql, args).fetchall()]
+
+    def batch(self, ref: str) -> BatchRecord | None:
+        r = self.db.execute("SELECT * FROM batches WHERE target = ? AND external_ref_id = ?",
+                            (self.target, ref)).fetchone()
+        return self._batch(r) if r else None
+
+    def _batch(self, r: sqlite3.Row) -> BatchRecord:
+        members = tuple(m[0] for m in self.db.execute(
+            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
+            " ORDER BY position", (self.target, r["external_ref_id"])))
+        return BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
+                           r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
+                           r["attempts"], r["payload"], r["run_id"], members, r["created_at"],
+                           bool(r["delivery_open"]))
+
+    def accepted_among(self, refs: Iterable[str]) -> set[str]:
+        """Which of these batches Tango accepted."""
+        return {r[0] for r in self._where_in(
+            f"SELECT external_ref_id FROM batches WHERE state = '{BatchState.ACCEPTED}' AND target = ?"
+            " AND external_ref_id IN", refs)}
+
+    def members_of(self, refs: Iterable[str]) -> list[str]:
+        """The line items of these batches."""
+        return [r[0] for r in self._where_in(
+            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id IN", refs)]
+
 
 def _file(r: sqlite3.Row) -> FileRecord:
     return FileRecord(r["sha256"], r["name"], r["path"], FileState(r["state"]), r["run_date"], r["sheet"],
                       r["report_folder"], r["first_run"], r["last_run"], json.loads(r["campaign"] or "{}"))
+
+
+# a LineRecord's fields, in its order
+LINE_COLUMNS = ("line_item_id, status, batch_ref, reference_line_item_id, message, amount, quantity, first_run,"
+                " accepted_run, delivery_status")
+_STATUS = {s.value: s for s in Status}

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, NamedTuple, Protocol
 
 from pipeline.model import BatchState, FileState, Status
 
 __all__ = ["BatchRecord", "FileRecord", "LineRecord", "LineUpdate", "OrderedTo", "RowRecord", "Sendable"]
 
 
-@dataclass(frozen=True)
-class LineRecord:
+class LineRecord(NamedTuple):
+    """A line item as the ledger holds it (a tuple: a run reads every line of its files, often)."""
     line_item_id: str
     status: Status
     batch_ref: str | None
@@ -37,11 +38,16 @@ class BatchRecord:
     order_status: str | None
     final: bool
     attempts: int
-    payload: dict[str, Any]
+    payload_json: str                       # the exact request, as written ahead of its POST
     run_id: int
     members: tuple[str, ...]
     created_at: str = ""
     delivery_open: bool = False             # physical rewards of it not yet delivered (or not known)
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The request, parsed when asked for: following many orders needs none of their payloads."""
+        return dict(json.loads(self.payload_json))
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,8 @@ class LineUpdate:
     delivery: str | None = None             # Tango's delivery event, once it says one
 
 
-@dataclass(frozen=True)
-class RowRecord:
-    """One input row of a file as a run left it."""
+class RowRecord(NamedTuple):
+    """One input row of a file as a run left it (a tuple: a run records every row, twice)."""
     row: int                                # the row number Excel shows
     line_item_id: str | None
     status: Status

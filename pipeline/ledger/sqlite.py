@@ -8,7 +8,9 @@ It is what makes the two promises hold across crashes and reruns:
 
 Every state change is one transaction (WAL journal, synchronous=FULL), so killing the process at
 any instant leaves the ledger consistent. Each target (simulator, sandbox, production, a URL) is
-its own namespace: a simulator run never shadows a real one.
+its own namespace: a simulator run never shadows a real one. The HTTP log is no state change: its
+rows are written with the next state change (the outcome of the request they log, mostly), or when
+the ledger is closed, rather than each with a commit of its own.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UsageError
+from pipeline.errors import LedgerUnusable, Locked, UsageError
 from pipeline.ledger.history import History
 from pipeline.ledger.opening import connect, create, failures_of, not_empty, whole
-from pipeline.ledger.records import BatchRecord, LineRecord, LineUpdate, RowRecord, Sendable
+from pipeline.ledger.records import LineUpdate, RowRecord, Sendable
 from pipeline.ledger.schema import MIGRATIONS
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
 
@@ -41,6 +43,7 @@ class Ledger(History):
     def __init__(self, path: str | Path, target: str) -> None:
         self.path = Path(path)
         self.target = target
+        self._http: list[tuple[Any, ...]] = []      # HTTP log rows, written with the next transaction
         with failures_of(self.path):
             if not self.path.exists():
                 create(self.path)
@@ -58,7 +61,7 @@ class Ledger(History):
         even a migration; an empty ledger in memory when there is none at ``path`` yet. ``copy``: a
         copy in memory, which may be written (to merge another into it, say) and is then forgotten."""
         ledger = cls.__new__(cls)
-        ledger.path, ledger.target = Path(path), target
+        ledger.path, ledger.target, ledger._http = Path(path), target, []
         if not ledger.path.exists():
             ledger.db = sqlite3.connect(":memory:", isolation_level=None)
         else:
@@ -93,6 +96,10 @@ class Ledger(History):
             db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def close(self) -> None:
+        if self._http:
+            # the log rows no state change took along; a ledger that cannot be written keeps its own error
+            with suppress(Locked, LedgerUnusable), self.tx():
+                pass
         self.db.close()
 
     @contextmanager
@@ -102,12 +109,16 @@ class Ledger(History):
         with failures_of(self.path):
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                if self._http:
+                    self.db.executemany("INSERT INTO http_log (target, run_id, at, method, path, status, request_id,"
+                                        " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._http)
                 yield self.db
             except BaseException:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+            self._http.clear()
 
     # --- runs ---------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:
@@ -123,13 +134,12 @@ class Ledger(History):
                        (_now(), exit_code, note, run_id))
 
     # --- line items and rows ------------------------------------------------------------------
-    def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
-        rows = self._where_in("SELECT * FROM line_items WHERE target = ? AND line_item_id IN", ids)
-        return {r["line_item_id"]: _line(r) for r in rows}
-
     def add_pending(self, run_id: int, items: Iterable[Sendable], campaign: str | None = None) -> None:
-        """Record line items about to be sent, with who they are for; known ones are kept as they are."""
+        """Record line items about to be sent, with who they are for; known ones are kept as they are.
+        Stored in line-item ID order, the order batches take them in: the updates of a batch's lines
+        then fall on a few neighbouring pages of the table rather than one page each."""
         now = _now()
+        items = sorted(items, key=lambda i: i.id)
         with self.tx() as db:
             db.executemany(
                 "INSERT INTO line_items (target, line_item_id, status, amount, quantity, delivery_method,"
@@ -141,12 +151,18 @@ class Ledger(History):
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:
         """Every input row of a file in this run, on its sheet."""
+        values = [(run_id, self.target, file_sha256, file_name, r.sheet or "", r.row, r.line_item_id, r.status,
+                   r.message) for r in rows]
+        insert = ("INSERT INTO rows (run_id, target, file_sha256, file_name, sheet, row_number, line_item_id, status,"
+                  " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, file_sha256, sheet, row_number)"
+                  " DO UPDATE SET file_name = excluded.file_name, status = excluded.status, message = excluded.message")
         with self.tx() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO rows (run_id, target, file_sha256, file_name, sheet, row_number,"
-                " line_item_id, status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, self.target, file_sha256, file_name, r.sheet or "", r.row, r.line_item_id, r.status,
-                  r.message) for r in rows])
+            # A run records its rows before sending and again at the end: updated in place, and, as their
+            # line item is the same, without rewriting the index entries of the columns that did not change.
+            same = db.executemany(insert + " WHERE rows.target = excluded.target AND rows.line_item_id IS"
+                                  " excluded.line_item_id", values)
+            if same.rowcount != len(values):        # some row's line item (or target) did change
+                db.executemany(insert + ", target = excluded.target, line_item_id = excluded.line_item_id", values)
 
     # --- batches ------------------------------------------------------------------------------
     def generation(self, member_key: str) -> int:
@@ -188,65 +204,20 @@ class Ledger(History):
                 " final = ?, delivery_open = ?, updated_at = ? WHERE target = ? AND external_ref_id = ?",
                 (state, http, request_id, attempts, message, order_status, int(final), int(delivery_open), now,
                  self.target, ref))
-            for line in lines:
-                # a line back to PENDING is in no order; a line Tango has remembers the run that sent it
-                db.execute(
-                    "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
-                    " message = ?, updated_at = ?, batch_ref = CASE WHEN ? THEN NULL ELSE batch_ref END,"
-                    " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END,"
-                    " delivery_status = COALESCE(?, delivery_status) WHERE target = ? AND line_item_id = ?",
-                    (line.status, line.reference, line.message, now, line.status == Status.PENDING,
-                     line.status in AT_TANGO, run_id, line.delivery, self.target, line.line_item_id))
+            # a line back to PENDING is in no order; a line Tango has remembers the run that sent it
+            db.executemany(
+                "UPDATE line_items SET status = ?, reference_line_item_id = COALESCE(?, reference_line_item_id),"
+                " message = ?, updated_at = ?, batch_ref = CASE WHEN ? THEN NULL ELSE batch_ref END,"
+                " accepted_run = CASE WHEN ? THEN COALESCE(accepted_run, ?) ELSE accepted_run END,"
+                " delivery_status = COALESCE(?, delivery_status) WHERE target = ? AND line_item_id = ?",
+                [(line.status, line.reference, line.message, now, line.status == Status.PENDING,
+                  line.status in AT_TANGO, run_id, line.delivery, self.target, line.line_item_id) for line in lines])
 
     def close_deliveries(self, ref: str) -> None:
         """Stop following the deliveries of an order (they are final, or followed long enough)."""
         with self.tx() as db:
             db.execute("UPDATE batches SET delivery_open = 0, updated_at = ? WHERE target = ? AND external_ref_id = ?",
                        (_now(), self.target, ref))
-
-    def batches(self, *, states: Iterable[BatchState] | None = None, unfinished: bool = False,
-                deliveries: bool = False) -> list[BatchRecord]:
-        """Batches by state; ``unfinished``: accepted, lines not final; ``deliveries``: accepted, lines
-        final, physical rewards not yet delivered."""
-        sql = "SELECT * FROM batches WHERE target = ?"
-        args: list[Any] = [self.target]
-        if states is not None:
-            states = list(states)
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            args += states
-        if unfinished:
-            sql += " AND state = ? AND final = 0"
-            args.append(BatchState.ACCEPTED)
-        if deliveries:
-            sql += " AND state = ? AND final = 1 AND delivery_open = 1"
-            args.append(BatchState.ACCEPTED)
-        sql += " ORDER BY created_at, external_ref_id"
-        return [self._batch(r) for r in self.db.execute(sql, args).fetchall()]
-
-    def batch(self, ref: str) -> BatchRecord | None:
-        r = self.db.execute("SELECT * FROM batches WHERE target = ? AND external_ref_id = ?",
-                            (self.target, ref)).fetchone()
-        return self._batch(r) if r else None
-
-    def _batch(self, r: sqlite3.Row) -> BatchRecord:
-        members = tuple(m[0] for m in self.db.execute(
-            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
-            " ORDER BY position", (self.target, r["external_ref_id"])))
-        return BatchRecord(r["external_ref_id"], r["member_key"], r["generation"], r["customer"],
-                           r["account"], BatchState(r["state"]), r["order_status"], bool(r["final"]),
-                           r["attempts"], json.loads(r["payload"]), r["run_id"], members, r["created_at"],
-                           bool(r["delivery_open"]))
-
-    def accepted_among(self, refs: Iterable[str]) -> set[str]:
-        """Which of these batches Tango accepted."""
-        return {r[0] for r in self._where_in(
-            f"SELECT external_ref_id FROM batches WHERE state = '{BatchState.ACCEPTED}' AND target = ?"
-            " AND external_ref_id IN", refs)}
-
-    def members_of(self, refs: Iterable[str]) -> list[str]:
-        """The line items of these batches."""
-        return [r[0] for r in self._where_in(
-            "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id IN", refs)]
 
     def last_check(self, customer: str, account: str) -> str | None:
         """When Tango's order list of this account was last found to hold nothing the ledger did not know."""
@@ -261,10 +232,8 @@ class Ledger(History):
 
     def log_http(self, run_id: int | None, method: str, path: str, status: int | None,
                  request_id: str | None, outcome: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT INTO http_log (target, run_id, at, method, path, status, request_id, outcome)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (self.target, run_id, _now(), method, path, status, request_id, outcome))
+        """One request and its answer, stamped now; written with the next transaction (or at close)."""
+        self._http.append((self.target, run_id, _now(), method, path, status, request_id, outcome))
 
     # --- files ------------------------------------------------------------------------------
     def file_seen(self, run_id: int, sha256: str, name: str, path: str, run_date: str, sheet: str | None,
@@ -288,8 +257,3 @@ class Ledger(History):
                 " report_folder = COALESCE(?, report_folder), note = COALESCE(?, note), updated_at = ?"
                 " WHERE target = ? AND sha256 = ?",
                 (state, path, report_folder, note, _now(), self.target, sha256))
-
-def _line(r: sqlite3.Row) -> LineRecord:
-    return LineRecord(r["line_item_id"], Status(r["status"]), r["batch_ref"], r["reference_line_item_id"],
-                      r["message"], r["amount"], r["quantity"], r["first_run"], r["accepted_run"],
-                      r["delivery_status"])

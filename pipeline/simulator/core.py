@@ -20,8 +20,9 @@ Endpoints (the path may or may not start with ``/raas/v2``):
 
 Every authenticated call counts against the rate limit (Tango documents 1 TPS for all endpoints).
 
-State (orders, accounts, line-item counts) lives in memory and, when a state file is given, is
-rewritten atomically after every change, so killing the server loses nothing it has committed.
+State (orders, accounts, line-item counts) lives in memory and, when a state file is given, each
+change is appended to it before the request that made it is answered (``journal.py``), so killing
+the server loses nothing it has committed, and a change writes only itself, not the whole state.
 """
 
 from __future__ import annotations
@@ -36,10 +37,8 @@ import hmac
 import http
 import json
 import math
-import os
 import random
 import re
-import tempfile
 import threading
 import time
 import uuid
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
 from pipeline.simulator import catalog
+from pipeline.simulator.journal import STATE_VERSION, StateFile
 from pipeline.simulator.oauth import OAuthClient, TokenIssuer
 from pipeline.simulator.validation import BULK_SHIPPING_FORMS, validate_order
 
@@ -60,7 +60,6 @@ DEFAULT_PLATFORM_NAME = "simulator"
 DEFAULT_PLATFORM_KEY = "simulator-key"
 
 IDENTIFIER = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
-STATE_VERSION = 1
 DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS = 100, 500
 AUTH_MODES = ("basic", "bearer", "either")
 PHYSICAL = ("ADDRESS", "BULKSHIPMENT")
@@ -231,7 +230,7 @@ class Simulator:
         self._auth_mode, self._bulk_shipping, self._page_limit = auth, bulk_shipping, page_limit
         self._tokens = TokenIssuer(oauth_client or OAuthClient(), clock)
         self._delivery_delay = delivery_delay
-        self._state_path = Path(state_path) if state_path is not None else None
+        self._file = StateFile(Path(state_path)) if state_path is not None else None
         self._credentials = f"{platform_name}:{platform_key}"
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
@@ -436,7 +435,7 @@ class Simulator:
                                    "amount": line["amount"], "quantity": int(line.get("quantity") or 1),
                                    "deliveryMethod": line["deliveryMethod"]}
             if isinstance(line.get("recipient"), dict):
-                created["recipient"] = copy.deepcopy(line["recipient"])
+                created["recipient"] = line["recipient"]    # the request was parsed for this call alone
             lines.created.append(created)
         lines.duplicates = {line_ref: count for line_ref, count in seen.items() if count > 1}
         return lines
@@ -453,12 +452,8 @@ class Simulator:
         for name in _ORDER_EXTRAS:
             if order.get(name):
                 record[name] = order[name]
-        self._orders[record["externalRefID"]] = record
-        account["currentBalance"] = round(account["currentBalance"] - cost, 2)
-        for line in lines.created:
-            line_ref = line["externalRefLineItemID"]
-            self._line_item_counts[line_ref] = self._line_item_counts.get(line_ref, 0) + 1
-        self._save()
+        self._change({"kind": "order", "order": record, "account": order["accountIdentifier"],
+                      "balance": round(account["currentBalance"] - cost, 2)})
         return record
 
     def _creation_body(self, record: _Order) -> dict[str, Any]:
@@ -597,19 +592,21 @@ class Simulator:
         account: _Account = {"customerIdentifier": customer, "currencyCode": "USD",
                              "currentBalance": round(float(self._default_balance), 2),
                              "status": "ACTIVE", "displayName": f"Simulator account {account_id}"}
-        self._accounts[account_id] = account
-        return account
+        return self._set_account(account_id, account)
+
+    def _set_account(self, account_id: str, account: _Account) -> _Account:
+        """Store an account as given (persisted first); returns the stored record."""
+        self._change({"kind": "account", "account": account_id, "value": account})
+        return self._accounts[account_id]
 
     def _account_for(self, customer: str, account_id: str) -> _Account:
         """The account an order draws on, provisioned on first reference; it must be the customer's."""
         account = self._accounts.get(account_id)
         if account is None:
             account = self._provision(account_id, customer)
-            self._save()
         elif account["customerIdentifier"] is None:
             # First seen through GET /accounts, which does not name the customer.
-            account["customerIdentifier"] = customer
-            self._save()
+            account = self._set_account(account_id, {**account, "customerIdentifier": customer})
         elif account["customerIdentifier"] != customer:
             raise _TangoError(422, "422.150", f"Account '{account_id}' does not belong to customer "
                               f"'{customer}'.", [_field_error(
@@ -628,7 +625,6 @@ class Simulator:
             # Provisioned on first reference, like a POST would, so a balance check before the
             # first order works against a fresh simulator.
             account = self._provision(account_id, None)
-            self._save()
         # the reference's AccountView, and the customer once an order has named it
         view: dict[str, Any] = {
             "accountIdentifier": account_id, "accountNumber": _account_number(account_id),
@@ -645,35 +641,48 @@ class Simulator:
         return {"version": STATE_VERSION, "orders": self._orders, "accounts": self._accounts,
                 "lineItemCounts": self._line_item_counts}
 
-    def _save(self) -> None:
-        """Write the whole state to a temp file beside the target, then rename it over the target.
+    def _change(self, change: dict[str, Any]) -> None:
+        """Make one change: appended to the state file first, then applied in memory, the same way
+        loading the file applies it; the file is compacted when its changes outgrow it."""
+        if self._file is not None:
+            self._file.append(change, self._state)
+        self._apply(change)
+        if self._file is not None and self._file.due():
+            self._file.compact(self._state())
 
-        ``os.replace`` is atomic, so a killed process leaves either the old or the new file.
-        """
-        if self._state_path is None:
+    def _apply(self, change: dict[str, Any]) -> None:
+        if change["kind"] == "account":
+            self._accounts[change["account"]] = change["value"]
             return
-        folder = self._state_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=self._state_path.name + ".", suffix=".tmp",
-                                        dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(self._state(), out, separators=(",", ":"))
-            os.replace(temp, self._state_path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        record: _Order = change["order"]
+        self._orders[record["externalRefID"]] = record
+        self._accounts[change["account"]]["currentBalance"] = change["balance"]
+        counts = self._line_item_counts
+        for line in record["lineItems"]:
+            line_ref = line["externalRefLineItemID"]
+            counts[line_ref] = counts.get(line_ref, 0) + 1
 
     def _load(self) -> None:
-        if self._state_path is None or not self._state_path.exists():
+        loaded = self._file.load() if self._file is not None else None
+        if loaded is None:
             return
-        state = json.loads(self._state_path.read_text(encoding="utf-8"))
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"{self._state_path}: unknown simulator state version "
-                             f"{state.get('version')!r}")
-        self._orders = state["orders"]
-        self._accounts = state["accounts"]
-        self._line_item_counts = state["lineItemCounts"]
+        self._orders = loaded.snapshot["orders"]
+        self._accounts = loaded.snapshot["accounts"]
+        self._line_item_counts = loaded.snapshot["lineItemCounts"]
+        for change in loaded.changes:
+            self._apply(change)
+
+    def checkpoint(self) -> None:
+        """Write the state file anew as one snapshot, if changes follow its snapshot (a clean stop)."""
+        with self._lock:
+            if self._file is not None and self._file.pending():
+                self._file.compact(self._state())
+
+    def close(self) -> None:
+        """Let go of the state file (a later change opens it again)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
 
     def _state_view(self) -> dict[str, Any]:
         statuses = {line["externalRefLineItemID"]: self._line_status(record, line)
@@ -708,8 +717,7 @@ class Simulator:
                 record = self._account_for(customer, account)
             except _TangoError as error:
                 raise ValueError(error.message) from None
-            record["currentBalance"] = round(float(amount), 2)
-            self._save()
+            self._set_account(account, {**record, "currentBalance": round(float(amount), 2)})
 
     def balance(self, customer: str, account: str) -> float:
         """The account's balance; an account never referenced would start at the default balance."""

@@ -109,7 +109,7 @@ def _parser(prog: str = "tango-batch simulate") -> argparse.ArgumentParser:
     add("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     add("--port", type=int, default=8765, help="port (0 = any free one; default %(default)s)")
     add("--state", default="output/simulator-state.json", metavar="FILE",
-        help="state file, reloaded at start and rewritten after every change "
+        help="state file, reloaded at start; each change is appended to it before it is answered "
              "(default %(default)s; '' keeps state in memory only)")
     add("--platform-name", default=DEFAULT_PLATFORM_NAME, help="HTTP Basic user")
     add("--platform-key", default=DEFAULT_PLATFORM_KEY, help="HTTP Basic password")
@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simulator listening on http://{host}:{port}{BASE_PATH} (state: {args.state or 'memory'})",
           flush=True)
     _serve_until_signalled(server)
+    # a clean stop leaves the state file as one snapshot (one JSON document), the changes folded in
+    simulator.checkpoint()
+    simulator.close()
     return 0
 
 

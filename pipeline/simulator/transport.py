@@ -35,3 +35,7 @@ class SimulatorTransport(httpx.BaseTransport):
                                             request=request)
         return httpx.Response(reply.status, headers=reply.headers, content=reply.body,
                               request=request)
+
+    def close(self) -> None:
+        """The client is closed: the simulator lets go of its state file."""
+        self.simulator.close()

@@ -73,25 +73,33 @@ def _string(errors: _Errors, obj: dict[str, Any], field: str, parent: str, *,
             max_len: int | None = None, pattern: re.Pattern[str] | None = None,
             allowed: str = "") -> str | None:
     """Check one string field; returns it when present and a string (even if it broke a rule)."""
-    path = f"{parent}.{field}" if parent else field
     value = obj.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         if required:
-            errors.add(path, REQUIRED, f"is required{why}", value, "required")
+            errors.add(_join(parent, field), REQUIRED, f"is required{why}", value, "required")
         return None
     if not isinstance(value, str):
-        errors.add(path, BAD_VALUE, "must be a string", value, "string")
+        errors.add(_join(parent, field), BAD_VALUE, "must be a string", value, "string")
+        return None
+    if not value.strip():
+        if required:
+            errors.add(_join(parent, field), REQUIRED, f"is required{why}", value, "required")
         return None
     if max_len is not None and len(value) > max_len:
-        errors.add(path, TOO_LONG, f"must be at most {max_len} characters (got {len(value)})",
+        errors.add(_join(parent, field), TOO_LONG, f"must be at most {max_len} characters (got {len(value)})",
                    value, f"maxLength={max_len}")
     if min_len is not None and len(value) < min_len:
-        errors.add(path, TOO_SHORT, f"must be at least {min_len} characters (got {len(value)})",
+        errors.add(_join(parent, field), TOO_SHORT, f"must be at least {min_len} characters (got {len(value)})",
                    value, f"minLength={min_len}")
     if pattern is not None and not pattern.match(value):
-        errors.add(path, BAD_FORMAT, f"has characters or a format that is not allowed{allowed}",
+        errors.add(_join(parent, field), BAD_FORMAT, f"has characters or a format that is not allowed{allowed}",
                    value, f"pattern={pattern.pattern}")
     return value
+
+
+def _join(parent: str, field: str) -> str:
+    """A field's path, made only for an error: a valid request has every field checked, none reported."""
+    return f"{parent}.{field}" if parent else field
 
 
 def _object(errors: _Errors, value: Any, path: str) -> dict[str, Any] | None:

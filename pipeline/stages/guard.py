@@ -76,7 +76,8 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
         if not repeats:
             keep.append(item)
             continue
-        latest = max(repeats, key=lambda e: e.run or 0)
+        # the latest run's; of several a run ordered, the first by its row (not by the ledger's storage order)
+        latest = min(repeats, key=lambda e: (-(e.run or 0), e.file or "", e.sheet or "", e.row or 0))
         held[item.idx] = Decision(RunRule.HELD, Severity.ERROR, _message(item, latest, campaign, labels), Status.HELD)
     return keep, held
 

@@ -22,6 +22,7 @@ __all__ = ["Outcomes", "row_outcomes", "row_records"]
 # the rule of an issue that carries the ledger's message for a line, by the line's status
 LEDGER_MESSAGE_RULE = {Status.REJECTED: RunRule.TANGO_REFUSED, Status.FAILED: RunRule.TANGO_FAILED,
                        Status.DUPLICATE: RunRule.TANGO_DUPLICATE}
+STATUS_OF = {s.value: s for s in Status}        # a row's status by its text, without Enum's call per row
 
 
 @dataclass(frozen=True)
@@ -135,5 +136,5 @@ def row_records(final: Validated) -> list[RowRecord]:
               .join(errors, on=IDX, how="left").join(run_notes, on=IDX, how="left")
               .with_columns(pl.when(pl.col("status") == Status.DUPLICATE.value).then(pl.col("note"))
                             .otherwise(pl.col("text")).alias("text")))
-    return [RowRecord(row, line_id, Status(state), text, sheet or None) for row, sheet, line_id, state, text
+    return [RowRecord(row, line_id, STATUS_OF[state], text, sheet or None) for row, sheet, line_id, state, text
             in joined.select(ROW, SHEET, "line_item_id", "status", "text").iter_rows()]
