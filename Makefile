@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench bench-submit bench-hostile clean
+.PHONY: demo test bench bench-stages bench-submit bench-hostile clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ test: $(BIN)/tango-batch
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# issue 12's figures, 3 interleaved rounds (about 15 minutes on a quiet 2-core machine); options, e.g.:
+#   make bench BENCH_ARGS="--quick --no-suite --repeat 1"
 bench: $(BIN)/tango-batch
+	$(BIN)/python tests/bench/bench_speed.py $(BENCH_ARGS)
+
+bench-stages: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_validate.py
 
 bench-submit: $(BIN)/tango-batch

@@ -4,7 +4,7 @@ Goals on a 2-core machine:
 - 100,000-row .xlsx through ingest + normalize + validate + report: <= 10 s wall, <= 600 MB peak RSS
 - 1,000,000-row .csv through ingest + normalize + validate (no report): <= 15 s wall
 
-Each measured run is a fresh process, so its peak RSS is its own. Run: make bench
+Each measured run is a fresh process, so its peak RSS is its own. Run: make bench-stages
 """
 
 from __future__ import annotations
