@@ -282,7 +282,7 @@ def _startup(here: Path, figures: dict[str, float]) -> None:
     got = bench_startup.measure(here, 3)
     figures.update(help_s=got["help"]["wall_median_s"], help_mb=got["help"]["rss_median_mb"],
                    validate5_s=got["validate"]["wall_median_s"])
-    _say(f"6 --help: {got['help_s']:.3f} s, {got['help_rss_mb']:.0f} MB; "
+    _say(f"6 --help: {figures['help_s']:.3f} s, {figures['help_mb']:.0f} MB; "
          f"7 validate of 5 rows: {figures['validate5_s']:.3f} s (medians of 3)")
 
 
