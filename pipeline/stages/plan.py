@@ -62,7 +62,7 @@ class LineItem:
     amount: Decimal
     quantity: int
     delivery_method: str
-    fields: Mapping[str, Any]     # the row's values; without a ``book``, the payload itself (made by hand)
+    fields: Mapping[str, Any]     # the row's filled values; without a ``book``, the payload itself (made by hand)
     recipient: str | None = None  # who it is for (``model.recipient_of``); None for bulk lines
     referenced: bool = False      # the row has its own Reference: a reward meant on purpose
     details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
@@ -158,7 +158,7 @@ def _payload(row: Mapping[str, Any], item_id: str, book: RuleBook) -> dict[str, 
         "externalRefLineItemID": item_id,
         "utid": row["utid"],
         "amount": float(Decimal(row["amount"])),
-        "quantity": int(row["quantity"] or 1),
+        "quantity": int(row.get("quantity") or 1),
         "deliveryMethod": method,
     }
     if spec["recipient"] == "required":
@@ -169,7 +169,7 @@ def _payload(row: Mapping[str, Any], item_id: str, book: RuleBook) -> dict[str, 
     if spec["shipping"] == "required":   # BULKSHIPMENT: the row's person is the shipping contact
         item[book.bulk_shipping.object] = _bulk_shipping(row, book.bulk_shipping)
     if not spec["digital"]:
-        item["shippingMethod"] = row["shippingMethod"]
+        item["shippingMethod"] = row.get("shippingMethod")
     for f in OPTIONAL_FIELDS:
         if row.get(f):
             item[f] = row[f]
@@ -188,7 +188,8 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
         items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
                               amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
                               delivery_method=row["deliveryMethod"],
-                              fields=row, book=book, recipient=keys[0] if keys else None,
+                              fields={k: v for k, v in row.items() if v is not None}, book=book,
+                              recipient=keys[0] if keys else None,
                               recipient_keys=keys,
                               referenced=bool(row.get("externalRefLineItemID")),
                               details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))
