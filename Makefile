@@ -26,7 +26,7 @@ test: $(BIN)/tango-batch
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# issue 12's figures, 3 interleaved rounds (about 15 minutes on a quiet 2-core machine); options, e.g.:
+# issue 12's figures, 3 interleaved rounds (over an hour on today's product); options, e.g.:
 #   make bench BENCH_ARGS="--quick --no-suite --repeat 1"
 bench: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_speed.py $(BENCH_ARGS)
