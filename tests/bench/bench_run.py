@@ -17,7 +17,6 @@ Run: python tests/bench/bench_run.py [ROWS] [--batch-size N] [--repeat K] [--roo
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -27,17 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_submit
+
 ROOT = Path(__file__).resolve().parents[2]
 ROWS, BATCH, RATE = 100_000, 100, 100_000.0
 
 
 def write_rows(path: Path, n: int) -> None:
     """``n`` valid EMAIL rows, each a distinct recipient, $1 of a variable-value reward."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(["First Name", "Last Name", "Email", "Delivery Method", "UTID", "Amount"])
-        for i in range(n):
-            out.writerow([f"Person{i}", "Bench", f"person{i}@example.com", "EMAIL", "U761382", 1])
+    bench_submit.write_rows(path, n, amount=lambda i: 1)
 
 
 def measure(rows: int, tmp: Path, *, batch_size: int = BATCH, root: Path = ROOT,

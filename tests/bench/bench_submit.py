@@ -21,18 +21,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS, BATCH, RATE = 5000, 100, 1.0
 
 
-def write_rows(path: Path, n: int) -> None:
+def write_rows(path: Path, n: int, amount: Callable[[int], int] = lambda i: 10 + i % 40) -> None:
+    """``n`` valid EMAIL rows, each a distinct recipient, of a variable-value reward (row i: ``amount(i)``)."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["First Name", "Last Name", "Email", "Delivery Method", "UTID", "Amount"])
         for i in range(n):
-            out.writerow([f"Person{i}", "Bench", f"person{i}@example.com", "EMAIL", "U761382", 10 + i % 40])
+            out.writerow([f"Person{i}", "Bench", f"person{i}@example.com", "EMAIL", "U761382", amount(i)])
 
 
 def burn() -> None:
