@@ -34,12 +34,15 @@ class Normalized:
     warnings: pl.DataFrame   # issue_schema(), severity "warning"
 
 
+Message = Callable[[pl.Expr, pl.Expr], pl.Expr]     # (old value, new value) -> a warning's text
+
+
 @dataclass(frozen=True)
 class Step:
     field: str
     rule: str
     value: Callable[[pl.Expr], pl.Expr]          # new value from the old
-    message: Callable[[pl.Expr, pl.Expr], pl.Expr]  # (old, new) -> warning text
+    message: Message
 
 
 def _clean_space(col: pl.Expr, keep_breaks: bool) -> pl.Expr:
@@ -146,13 +149,13 @@ def _shipping(col: pl.Expr) -> pl.Expr:
     return col.str.to_lowercase().str.replace_all(r"[^0-9a-z]", "")
 
 
-def _changed(label: str, what: str) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+def _changed(label: str, what: str) -> Message:
     def message(old: pl.Expr, new: pl.Expr) -> pl.Expr:
         return pl.format(f"{label}: {what} ('{{}}' became '{{}}').", old, new)
     return message
 
 
-def _invisible(label: str) -> Callable[[pl.Expr, pl.Expr], pl.Expr]:
+def _invisible(label: str) -> Message:
     def message(old: pl.Expr, new: pl.Expr) -> pl.Expr:      # the old value is not quoted: it shows reversed
         return pl.format(f"{label}: invisible or text-direction characters removed; it is now '{{}}'.", new)
     return message
@@ -190,7 +193,6 @@ def steps(book: RuleBook, labels: dict[str, str]) -> list[Step]:
 # space (a tab, a line break, a no-break space), or nothing at all; a column with none is left as it is
 MESSY = r"^$|^\s|\s$|\s\s|[^\S ]"
 MESSY_KEEPING_BREAKS = r"^$|^\s|\s$|\r|[\t\u00a0]|  | \n|\n "
-Message = Callable[[pl.Expr, pl.Expr], pl.Expr]
 
 
 @dataclass(frozen=True)

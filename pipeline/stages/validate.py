@@ -81,11 +81,10 @@ def _error_messages(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
     by_id = {(r.id, r.field): r for r in book.rules}
     many = {key for key, r in by_id.items() if KINDS[r.kind].messages is not None}
     is_many = pl.struct("rule", "field").is_in([{"rule": i, "field": f} for i, f in many]) if many else pl.lit(False)
-    fast = failures.with_row_index("_n").filter(is_many)
-    slow = failures.with_row_index("_n").filter(~is_many)
-    texts = [_messages_at_once(fast, frame, sheet, book, by_id), _messages_one_by_one(slow, frame, sheet, book,
-                                                                                      today, by_id)]
-    text = pl.concat([t for t in texts if not t.is_empty()] or texts[:1]).sort("_n")["text"]
+    numbered = failures.with_row_index("_n")
+    texts = [_messages_at_once(numbered.filter(is_many), frame, sheet, book, by_id),
+             _messages_one_by_one(numbered.filter(~is_many), frame, sheet, book, today, by_id)]
+    text = pl.concat(texts).sort("_n")["text"]
     return failures.with_columns(pl.lit(ERROR).alias("severity"), text.alias("text")).select(list(issue_schema()))
 
 
@@ -165,8 +164,9 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
         """The rows ``found``, each with the number and sheet of the earlier row (its ``first``)."""
         rows = frame.select(IDX, ROW, SHEET, "externalRefLineItemID", anonymous.alias("anonymous")).join(
             found.select(IDX, first), on=IDX)
-        return rows.with_columns(frame.select(pl.col(ROW).gather(rows[first]))[ROW].alias("_row"),
-                                 frame.select(pl.col(SHEET).gather(rows[first]))[SHEET].alias("_sheet"))
+        at = rows[first]
+        return pl.concat([rows, frame.select(pl.col(ROW).gather(at).alias("_row"),
+                                             pl.col(SHEET).gather(at).alias("_sheet"))], how="horizontal")
 
     def named() -> pl.Expr:
         """The earlier row, named as it can be found: its number (the Row column of a report), and
