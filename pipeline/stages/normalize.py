@@ -207,9 +207,8 @@ class _Change:
 
 
 class _Stages:
-    """The steps as one lazy query: each stage a ``with_columns`` that keeps, under new names, the
-    value each field it changes had before it and has after it, so that every warning is found
-    afterwards, all in one pass."""
+    """The steps as one lazy query: each stage a ``with_columns`` that keeps the values it changes as
+    they were before it and after it (new names), so every warning is found afterwards in one pass."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
         self.query = frame.lazy()
