@@ -32,7 +32,7 @@ from typing import Any
 from pipeline.errors import UsageError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
 from pipeline.masking import shown
-from pipeline.state import beside
+from pipeline.state import Where, beside, masked_url
 from pipeline.target import Target, resolve_target
 from rules import RuleBook, header_key
 
@@ -62,7 +62,7 @@ class Campaign:
     path: str = ""
     target: str | None = None
     bulk_shipping: str | None = None    # the spelling of bulk shipping sent; None: the rule data's default
-    ledger: Path | None = None          # the campaign file's ``ledger``, relative to the file
+    ledger: str | None = None           # the campaign file's ``ledger``: a path (relative to the file) or a URL
     recipient_guard: str | int = "campaign"   # "campaign", a number of days, or "off" (see stages.guard)
     max_row_amount: Decimal = Decimal(5000)   # the most one row may order (amount x quantity)
     max_run_amount: Decimal | None = None     # the most one run may send; None: no limit
@@ -89,7 +89,7 @@ class CheckSettings:
     campaign: Campaign | None = None            # its defaults fill empty cells
     # with a campaign: run's verdict too, from its target's catalog and its ledger (read only)
     target: Target | None = None
-    ledger: Path | None = None
+    ledger: Where | None = None
     rate: float = 1.0
     offline: str | None = None                  # why run's checks are not made, when they are not
 
@@ -107,7 +107,7 @@ class StatusSettings:
     book: RuleBook                              # a run's is narrowed to its campaign's (see _narrow)
     target: Target
     output: Path                                # reports and logs
-    ledger: Path                                # the customer's ledger; what serves it lives beside it
+    ledger: Where                               # the customer's ledger; what serves it lives beside it
     rate: float = 1.0                           # calls to Tango per second, every endpoint together
     wait: float = 0.0                           # seconds to keep following unfinished orders
     delivery_days: float = 30.0                 # how long a physical reward's delivery is followed
@@ -149,6 +149,16 @@ def _text(path: str, key: str, value: Any, limit: int) -> str:
     if len(value) > limit:
         raise UsageError(f"{path}: '{key}' may have at most {limit} characters, got {len(value)}")
     return value
+
+
+def _ledger_text(path: str, value: Any) -> str:
+    """``ledger``: a path or a URL; a URL's password belongs in PGPASSWORD or ~/.pgpass, not in a file
+    that is shared and copied."""
+    text = _text(path, "ledger", value, 4096)
+    if masked_url(text) != text and "://" in text:
+        raise UsageError(f"{path}: 'ledger' holds a password ({masked_url(text)}): a campaign file is shared and "
+                         "copied; keep the URL without it and give the password in PGPASSWORD or ~/.pgpass")
+    return text
 
 
 def _identifier(path: str, data: dict[str, Any], key: str) -> str:
@@ -281,5 +291,5 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         max_run_amount=_money(p, "max_run_amount", data["max_run_amount"]) if "max_run_amount" in data else None,
         columns=_columns(p, data, book),
         date_order=_date_order(p, data),
-        ledger=Path(path).parent / _text(p, "ledger", data["ledger"], 4096) if "ledger" in data else None,
+        ledger=_ledger_text(p, data["ledger"]) if "ledger" in data else None,
     )

@@ -1,23 +1,38 @@
-"""One run at a time: an exclusive lock on a file beside the ledger.
+"""One run at a time per account: for an SQLite ledger, an exclusive lock on a file beside it; for a
+PostgreSQL ledger, advisory locks in the database.
 
 ``flock`` locks belong to the process: when a run is killed, the kernel releases its lock, so a
 lock left by a killed run never blocks the next night. The file keeps the holder's pid and start
-time only to say who holds it.
+time only to say who holds it. It works for processes of one machine, as the SQLite file does.
+
+PostgreSQL's session-level advisory locks belong to the worker's connection: when a worker dies,
+its connection closes (or its TCP keepalives fail, for a machine gone) and the server releases its
+locks. A run takes one lock per (target, customer, account) it may order under (``scope``), in one
+fixed (sorted) order, so that two runs needing several accounts never wait on each other in a
+circle; it takes them without waiting: a lock held elsewhere is exit 75, said with who holds it.
+Every such run also holds the whole ledger's lock shared; what acts on the whole ledger (``status``
+without a campaign, ``ledger merge``/``import``/``migrate``) holds it alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from pipeline.environment import why
 from pipeline.errors import LedgerUnusable, Locked
 from pipeline.masking import shown
+from pipeline.state import LedgerURL, Where
 
-__all__ = ["RunLock"]
+if TYPE_CHECKING:
+    from pipeline.config import StatusSettings
+
+__all__ = ["AdvisoryLocks", "RunLock", "lock_key", "run_lock", "scope"]
 
 
 class RunLock:
@@ -53,3 +68,71 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def lock_key(*parts: str) -> int:
+    """A lock's number (PostgreSQL's advisory locks take a signed 64-bit integer)."""
+    digest = hashlib.sha256("\x1f".join(("tango-batch", *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+WHOLE = "whole ledger"
+
+
+class AdvisoryLocks:
+    """The locks of ``accounts`` ((customer, account) pairs) in a PostgreSQL ledger, for ``target``;
+    ``accounts=None``: the whole ledger, alone."""
+
+    def __init__(self, where: LedgerURL, target: str, accounts: list[tuple[str, str]] | None) -> None:
+        self.where, self.target, self.accounts = where, target, accounts
+        self.db: Any = None
+
+    def _holder(self, key: int) -> str:
+        found = self.db.execute(
+            "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s AND l.objid::bigint = %s"
+            " AND l.objsubid = 1 LIMIT 1", ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
+        if not found:
+            return "another tango-batch run"
+        return f"{found[0] or 'another program'}, connected {found[1].astimezone():%Y-%m-%d %H:%M:%S %Z}"
+
+    def __enter__(self) -> AdvisoryLocks:
+        from pipeline.ledger.postgres import connect, failures_of
+        self.db = connect(self.where)
+        with failures_of(self.where):
+            whole = lock_key(self.target, WHOLE)
+            how = "pg_try_advisory_lock" if self.accounts is None else "pg_try_advisory_lock_shared"
+            wanted = [(whole, how, "the whole ledger")] + [
+                (lock_key(self.target, customer, account), "pg_try_advisory_lock", f"account {account}")
+                for customer, account in sorted(self.accounts or ())]
+            for key, function, what in wanted:
+                if not self.db.execute(f"SELECT {function}(%s)", (key,)).fetchone()[0]:
+                    holder = self._holder(key)
+                    self.db.close()
+                    raise Locked(f"another tango-batch run holds {what} in the ledger {self.where} ({holder}); "
+                                 "try again when it has finished")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.db is not None and not self.db.closed:
+            self.db.close()                     # closing the session releases its advisory locks
+        self.db = None
+
+
+def scope(settings: StatusSettings) -> list[tuple[str, str]] | None:
+    """The (customer, account) pairs a job may order under, or None for the whole ledger (``status``
+    without a campaign, and any job on an SQLite ledger, whose lock is the whole file's)."""
+    campaign = getattr(settings, "campaign", None)
+    if campaign is None or not isinstance(settings.ledger, LedgerURL):
+        return None
+    accounts = getattr(campaign, "account_identifiers", None) or (campaign.accountIdentifier,)
+    return [(campaign.customerIdentifier, account) for account in accounts]
+
+
+def run_lock(settings: StatusSettings, whole: bool = False) -> RunLock | AdvisoryLocks:
+    """The lock a job holds while it acts: see the module's text. ``whole``: the whole ledger."""
+    where: Where = settings.ledger
+    if isinstance(where, LedgerURL):
+        return AdvisoryLocks(where, settings.target.namespace, None if whole else scope(settings))
+    return RunLock(where)

@@ -2,21 +2,58 @@
 state folder, whatever ``--output`` or the working folder are; and beside each ledger, the files
 that serve it (the built-in simulator's state, the catalog cache, the lock).
 
-The ledger's path: ``--ledger``, else ``TANGO_BATCH_LEDGER``, else ``ledger = "..."`` in the
-campaign file (relative to the campaign file), else
-``${XDG_STATE_HOME:-~/.local/state}/tango-batch/ledgers/<customerIdentifier>.sqlite``.
+The ledger: ``--ledger``, else ``TANGO_BATCH_LEDGER``, else ``ledger = "..."`` in the campaign file
+(a path relative to the campaign file), else
+``${XDG_STATE_HOME:-~/.local/state}/tango-batch/ledgers/<customerIdentifier>.sqlite``. Each may be
+an SQLite file (a path) or a PostgreSQL database (``postgresql://user@host:port/dbname``): a
+``LedgerURL``, whose serving files are kept in the state folder of the machine that uses it. Any
+other URL is refused, never taken for a file name.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["LEDGER_ENV", "OLD_LEDGER_NAME", "beside", "choose_ledger", "known_ledgers", "state_folder"]
+from pipeline.errors import UsageError
+
+__all__ = ["LEDGER_ENV", "OLD_LEDGER_NAME", "LedgerURL", "Where", "beside", "choose_ledger", "known_ledgers",
+           "ledger_at", "state_folder"]
 
 LEDGER_ENV = "TANGO_BATCH_LEDGER"
 OLD_LEDGER_NAME = "ledger.sqlite"           # where versions before 0.2 kept it: OUTPUT/ledger.sqlite
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")    # a scheme: two letters at least (C: is a drive)
+
+
+@dataclass(frozen=True)
+class LedgerURL:
+    """A ledger in PostgreSQL. ``str()`` of it never shows a password."""
+    url: str = field(repr=False)            # as given: it may hold a password, so it is never printed
+    local: Path                             # where the files serving it are kept on this machine
+
+    def __str__(self) -> str:
+        return masked_url(self.url)
+
+    def beside(self, what: str) -> Path:
+        return self.local.with_name(f"{self.local.name}.{what}")
+
+
+Where = Path | LedgerURL
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password (in the user part or as ``password=``) shown as ***."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}{':***' if ':' in user else ''}@{host}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def state_folder(env: Mapping[str, str]) -> Path:
@@ -28,11 +65,28 @@ def _ledgers(env: Mapping[str, str]) -> Path:
     return state_folder(env) / "ledgers"
 
 
-def choose_ledger(option: str | None, env: Mapping[str, str], customer: str, campaign_setting: Path | None) -> Path:
+def ledger_at(text: str, env: Mapping[str, str], relative_to: Path | None = None) -> Where:
+    """The ledger ``text`` names: a PostgreSQL URL, or a file (``relative_to`` a folder when relative).
+    A URL of any other kind is refused (exit 64), not taken for a file name."""
+    scheme = _URL.match(text)
+    if scheme and (scheme[1].lower() in POSTGRES_SCHEMES or "://" in text):
+        if scheme[1].lower() not in POSTGRES_SCHEMES or not text[scheme.end():].startswith("//"):
+            raise UsageError(f"the ledger {masked_url(text)!r} cannot be used: a ledger is an SQLite file (a path) "
+                             "or a PostgreSQL database (postgresql://user@host:5432/dbname)")
+        parts = urlsplit(text)
+        name = re.sub(r"[^-A-Za-z0-9]", "-", f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path[1:]}")
+        return LedgerURL(text, _ledgers(env) / f"postgresql-{name}")
+    path = Path(text).expanduser()
+    return path if relative_to is None or path.is_absolute() else relative_to / path
+
+
+def choose_ledger(option: str | None, env: Mapping[str, str], customer: str, campaign_setting: str | None,
+                  campaign_folder: Path | None = None) -> Where:
     """The ledger of ``customer``: the option, the environment, the campaign file, or the default."""
-    chosen = option or env.get(LEDGER_ENV) or (str(campaign_setting) if campaign_setting else None)
-    if chosen:
-        return Path(chosen).expanduser()
+    if option or env.get(LEDGER_ENV):
+        return ledger_at(option or env[LEDGER_ENV], env)
+    if campaign_setting:
+        return ledger_at(campaign_setting, env, campaign_folder)
     return _ledgers(env) / f"{re.sub(r'[^-A-Za-z0-9]', '-', customer)}.sqlite"
 
 
@@ -42,6 +96,9 @@ def known_ledgers(env: Mapping[str, str]) -> list[Path]:
     return sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
 
 
-def beside(ledger: Path, what: str) -> Path:
-    """A file that serves this ledger, kept beside it: ``<ledger stem>.<what>``."""
+def beside(ledger: Where, what: str) -> Path:
+    """A file that serves this ledger, kept beside it: ``<ledger stem>.<what>`` (for a ledger in
+    PostgreSQL, in this machine's state folder)."""
+    if isinstance(ledger, LedgerURL):
+        return ledger.beside(what)
     return ledger.with_name(f"{ledger.stem}.{what}")

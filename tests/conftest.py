@@ -15,8 +15,10 @@ import pytest
 from pipeline.simulator import Simulator
 from pipeline.stages.check import check_file
 from pipeline.stages.validate import Validated
+from pipeline.state import LEDGER_ENV, Where, ledger_at
 from rules import RuleBook
-from tests.helpers import BOOK, ROOT, TODAY, Clock, write_csv
+from tests import pg
+from tests.helpers import BOOK, LEDGERS, ROOT, TODAY, Clock, write_csv
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +29,36 @@ def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(folder))
     monkeypatch.delenv("TANGO_BATCH_LEDGER", raising=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg.PgServer]:
+    """A PostgreSQL server of this test process's own (see tests/pg.py)."""
+    server = pg.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            own_state_folder: Path) -> Iterator[Where]:
+    """The test runs twice: on an SQLite ledger (a file in its folder), and on a PostgreSQL ledger (a
+    database of its own), which ``tests.helpers.ledger_of`` and the command line (TANGO_BATCH_LEDGER) then
+    use; its value is the ledger."""
+    if request.param == "sqlite":
+        yield tmp_path / "out" / "ledger.sqlite"
+        return
+    server: pg.PgServer = request.getfixturevalue("postgres")
+    url = server.new_database()
+    monkeypatch.setenv(LEDGER_ENV, url)
+    where = ledger_at(url, {"XDG_STATE_HOME": str(own_state_folder)})
+    LEDGERS[tmp_path] = where
+    try:
+        yield where
+    finally:
+        del LEDGERS[tmp_path]
 
 
 @pytest.fixture(scope="session")

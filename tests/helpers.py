@@ -24,6 +24,7 @@ from pipeline.config import Campaign, RunSettings
 from pipeline.jobs.results import RunResult
 from pipeline.progress import Progress
 from pipeline.stages.validate import Validated
+from pipeline.state import Where
 from pipeline.tango import TangoClient
 from pipeline.target import BasicCredentials, Target
 
@@ -143,10 +144,19 @@ class Clock:
 
 
 # --- runs against the in-process simulator ------------------------------------------------------
+LEDGERS: dict[Path, Where] = {}             # a test's ledger in PostgreSQL (the ``backend`` fixture)
+
+
+def ledger_of(tmp_path: Path) -> Where:
+    """The ledger of the test whose folder is ``tmp_path``: its own database when the test runs on
+    PostgreSQL (see the ``backend`` fixture), else a file in its folder."""
+    return LEDGERS.get(tmp_path, tmp_path / "out" / "ledger.sqlite")
+
+
 def run_settings(tmp_path: Path, **kw: Any) -> RunSettings:
     """Settings of a run whose output, ledger and caches are all under ``tmp_path``."""
     base: dict[str, Any] = dict(book=BOOK, campaign=CAMPAIGN, output=tmp_path / "out", today=TODAY, target=TARGET,
-                                batch_size=100, wait=5.0, ledger=tmp_path / "out" / "ledger.sqlite")
+                                batch_size=100, wait=5.0, ledger=ledger_of(tmp_path))
     return RunSettings(**{**base, **kw})
 
 

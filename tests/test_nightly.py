@@ -15,9 +15,20 @@ import pytest
 from pipeline.cli import main
 from pipeline.errors import Locked
 from pipeline.jobs.nightly import nightly
-from pipeline.lock import RunLock
+from pipeline.lock import AdvisoryLocks, RunLock, run_lock
 from pipeline.simulator import Simulator, SimulatorTransport
-from tests.helpers import assert_each_once, base_row, people, quiet, run_settings, sim_client, statuses, write_csv
+from pipeline.state import Where
+from tests.helpers import (
+    assert_each_once,
+    base_row,
+    ledger_of,
+    people,
+    quiet,
+    run_settings,
+    sim_client,
+    statuses,
+    write_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,11 +39,19 @@ def inbox(tmp_path):
     folder.mkdir()
     return folder
 
+pytestmark = pytest.mark.usefixtures("backend")     # each test on an SQLite and a PostgreSQL ledger
 
-def default_ledger(customer: str) -> Path:
-    """Where the command keeps a customer's ledger when nothing says otherwise (the test's own state folder)."""
+
+def default_ledger(customer: str) -> Where:
+    """Where the command keeps a customer's ledger when nothing says otherwise (the test's own state folder,
+    or the test's PostgreSQL database, from TANGO_BATCH_LEDGER)."""
     from pipeline.state import choose_ledger
     return choose_ledger(None, os.environ, customer, None)
+
+
+def held(tmp_path: Path) -> RunLock | AdvisoryLocks:
+    """The lock a run of the test campaign (acme-corp, acme-rewards) holds on its ledger."""
+    return run_lock(run_settings(tmp_path, ledger=default_ledger("acme-corp")))
 
 
 def drop(inbox: Path, name: str, rows: list[dict], age: float = 0.0) -> Path:
@@ -122,10 +141,10 @@ def test_one_run_at_a_time(tmp_path):
 def test_a_second_run_exits_75_at_once(tmp_path, inbox, capsys):
     config = tmp_path / "c.toml"
     config.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n')
-    with RunLock(default_ledger("acme-corp")):
+    with held(tmp_path):
         code = main(["nightly", "--inbox", str(inbox), "--config", str(config), "--output", str(tmp_path / "out")])
     assert code == 75
-    assert "another tango-batch run is in progress" in capsys.readouterr().err
+    assert "another tango-batch run" in capsys.readouterr().err
 
 
 def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path):
@@ -190,7 +209,7 @@ def test_a_file_processed_but_not_moved_is_just_moved(tmp_path, inbox, sim, cloc
     (inbox / "processed" / "late.csv").rename(path)
     from pipeline.jobs.nightly import _sha256
     from pipeline.ledger import Ledger
-    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
     ledger.file_update(_sha256(path), path=str(path.resolve()))
     ledger.close()
     attempts = sim.post_attempts()
@@ -206,7 +225,7 @@ def test_status_during_a_run_reads_the_ledger_without_acting(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(upload), "--config", str(config), "--output", str(out), "--no-wait"]) == 1
     capsys.readouterr()
-    with RunLock(default_ledger("acme-corp")):
+    with held(tmp_path):
         assert main(["status", "--output", str(out), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)

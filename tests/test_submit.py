@@ -17,6 +17,7 @@ import pytest
 from pipeline.jobs.run import run_files
 from pipeline.ledger import Ledger
 from pipeline.simulator import Faults, Simulator, SimulatorTransport
+from pipeline.state import beside
 from tests.helpers import (
     AUTH,
     METHODS,
@@ -24,6 +25,7 @@ from tests.helpers import (
     Clock,
     assert_each_once,
     base_row,
+    ledger_of,
     people,
     quiet,
     report_rows,
@@ -33,6 +35,7 @@ from tests.helpers import (
     write_csv,
 )
 
+pytestmark = pytest.mark.usefixtures("backend")     # each test on an SQLite and a PostgreSQL ledger
 
 def run(tmp_path: Path, sim: Simulator, clock: Clock, files: list[Path], transport=None, **kw):
     client = sim_client(transport or SimulatorTransport(sim), clock)
@@ -111,7 +114,7 @@ def test_crash_between_post_and_ledger_then_rerun_is_one_order(tmp_path, sim, cl
     upload = write_csv(tmp_path / "c.csv", people(4))
     with pytest.raises(SystemExit):
         run(tmp_path, sim, clock, [upload], transport=CrashAfterPost(SimulatorTransport(sim)))
-    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
     assert [b.state for b in ledger.batches()] == ["sending"]     # written ahead, outcome unknown
     ledger.close()
     result = run(tmp_path, sim, clock, [upload])
@@ -132,7 +135,7 @@ def test_a_batch_left_sending_that_tango_never_got_is_resent_with_the_same_id(tm
 
     with pytest.raises(SystemExit):
         run(tmp_path, sim, clock, [upload], transport=LostRequest())
-    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
     ref = ledger.batches()[0].external_ref_id
     ledger.close()
     result = run(tmp_path, sim, clock, [upload])
@@ -195,7 +198,7 @@ def test_insufficient_funds_mid_run_then_rerun_after_top_up(tmp_path, sim, clock
     assert statuses(third) == ["DUPLICATE"] * 5             # a finished file uploaded again
     assert_each_once(sim, 5)
     refs = {o["externalRefID"] for o in sim.orders()}
-    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
     failed = [b for b in ledger.batches() if b.state == "failed"]
     ledger.close()
     assert len(failed) == 1 and failed[0].external_ref_id not in refs   # a 402'd ID is never reused
@@ -224,7 +227,8 @@ def test_preflight_catalog_makes_rows_that_do_not_fit_invalid(tmp_path, sim, clo
     errors = [r["Errors"] for r in report_rows(result)]
     assert "not active" in errors[1] and "fixed value of $25.00" in errors[3] and "whole dollar" in errors[4]
     assert_each_once(sim, 2)
-    cache = list((tmp_path / "out").glob("ledger.catalog-*.json"))      # beside the ledger
+    catalog = beside(ledger_of(tmp_path), "catalog")
+    cache = list(catalog.parent.glob(f"{catalog.name}-*.json"))      # beside the ledger (or in the state folder)
     assert len(cache) == 1
 
 
@@ -255,8 +259,9 @@ def stale_catalog(tmp_path: Path) -> None:
     items = [{"utid": "U761382", "status": "active", "valueType": "VARIABLE_VALUE", "minValue": 1,
               "maxValue": 10000}, {"utid": "U424242", "status": "active", "valueType": "VARIABLE_VALUE",
                                    "minValue": 1, "maxValue": 100}]
-    (tmp_path / "out").mkdir(exist_ok=True)
-    (tmp_path / "out" / "ledger.catalog-simulator.json").write_text(json.dumps(
+    cache = beside(ledger_of(tmp_path), "catalog-simulator.json")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(
         {"fetched_at": time.time() - 3600, "catalog": {"brands": [{"items": items}]}}))
 
 
@@ -318,8 +323,8 @@ def test_dry_run_writes_payloads_and_sends_nothing(tmp_path, sim, clock):
                          .read_text())
     assert payload["customerIdentifier"] == "acme-corp" and len(payload["lineItems"]) == 2
     assert statuses(result) == ["PLANNED"] * 3           # a status of its own: PENDING means "the run stopped early"
-    assert not (tmp_path / "out" / "ledger.sqlite").exists() or \
-        Ledger(tmp_path / "out" / "ledger.sqlite", "simulator").counts() == {}
+    where = ledger_of(tmp_path)
+    assert (isinstance(where, Path) and not where.exists()) or Ledger(where, "simulator").counts() == {}
 
 
 def test_a_dry_run_plans_each_reward_once_and_says_what_comes_next(tmp_path, sim, clock):
@@ -338,7 +343,7 @@ def test_a_dry_run_plans_each_reward_once_and_says_what_comes_next(tmp_path, sim
 def test_targets_keep_separate_ledger_namespaces(tmp_path, sim, clock):
     upload = write_csv(tmp_path / "ns.csv", people(1))
     run(tmp_path, sim, clock, [upload])
-    other = Ledger(tmp_path / "out" / "ledger.sqlite", "sandbox")
+    other = Ledger(ledger_of(tmp_path), "sandbox")
     assert other.counts() == {}
     other.close()
 
@@ -381,7 +386,8 @@ def test_against_the_loopback_server_over_real_http(tmp_path):
 def test_a_row_already_ordered_keeps_its_status_when_the_catalog_changes(tmp_path, sim, clock):
     upload = write_csv(tmp_path / "keep.csv", people(2))
     run(tmp_path, sim, clock, [upload])
-    for cache in (tmp_path / "out").glob("ledger.catalog-*.json"):      # the item disappears from the catalog
+    catalog = beside(ledger_of(tmp_path), "catalog")
+    for cache in catalog.parent.glob(f"{catalog.name}-*.json"):      # the item disappears from the catalog
         data = json.loads(cache.read_text())
         for brand in data["catalog"]["brands"]:
             brand["items"] = [i for i in brand["items"] if i["utid"] != "U761382"]
@@ -545,7 +551,7 @@ def test_physical_rewards_are_followed_until_delivered_and_the_report_says_so(tm
     rows = report_rows(first)
     assert [r["Status"] for r in rows] == ["COMPLETE", "COMPLETE"]
     assert [r["Delivery status"] for r in rows] == ["SHIPPED", "COMPLETED"]
-    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
     assert len(ledger.batches(deliveries=True)) == 1
     clock.advance(5)                                   # the simulator delivers 4 s after shipping
     client = sim_client(SimulatorTransport(sim), clock)
@@ -563,7 +569,7 @@ def test_a_delivery_is_followed_for_a_limited_number_of_days(tmp_path, sim, cloc
 
     from pipeline.stages.follow import Follower
     run(tmp_path, sim, clock, [write_csv(tmp_path / "slow.csv", [base_row("ADDRESS")])])
-    ledger = Ledger(tmp_path / "out" / "ledger.sqlite", "simulator")
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
     client = sim_client(SimulatorTransport(sim), clock)
     follower = Follower(client, ledger, 0, physical=("ADDRESS", "BULKSHIPMENT"))
     assert follower.follow_deliveries(30, now=dt.datetime.now(dt.UTC)) == set()       # still shipped

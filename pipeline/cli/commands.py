@@ -65,11 +65,12 @@ def _status(args: argparse.Namespace, settings: StatusSettings, progress: Progre
 def _ledger_job(args: argparse.Namespace, settings: RunSettings, progress: Progress) -> int:
     from pipeline.jobs.ledger import merge_into, rebuild
     from pipeline.ledger import Ledger
+    from pipeline.lock import scope
     from pipeline.tango.connect import client_for
     if args.ledger_command == "merge":
         merge_into(settings, args.others, progress)
         return ExitCode.OK
-    ledger = Ledger(settings.ledger, settings.target.namespace)
+    ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
     client = client_for(settings, ledger, None)
     try:
         since = dt.date.fromisoformat(args.since) if args.since else None
@@ -142,7 +143,7 @@ def where(args: argparse.Namespace) -> int:
 def logged(args: argparse.Namespace) -> int:
     """run, nightly, status: one run at a time, every line a log event (stderr and a log file)."""
     from pipeline.config import CheckSettings, RunSettings
-    from pipeline.lock import RunLock
+    from pipeline.lock import run_lock
     from pipeline.logs import LOGGER, setup
     from pipeline.progress import Progress
     settings = settings_of(args)
@@ -155,7 +156,8 @@ def logged(args: argparse.Namespace) -> int:
         progress.say("not confirmed: nothing was sent")
         return ExitCode.DECLINED
     try:
-        with RunLock(settings.ledger):
+        whole = args.command == "ledger" and args.ledger_command != "rebuild"
+        with run_lock(settings, whole=whole):
             from pipeline.jobs.ledger import adopt_old_ledger
             adopt_old_ledger(settings, progress)
             if args.command == "ledger":

@@ -14,6 +14,7 @@ from pipeline.errors import UsageError
 
 if TYPE_CHECKING:
     from pipeline.config import Campaign, CheckSettings, RunSettings, StatusSettings
+    from pipeline.state import Where
     from rules import RuleBook
 
 __all__ = ["check_arguments", "ledger_path", "settings"]
@@ -65,13 +66,14 @@ def _check_settings(args: argparse.Namespace, book: RuleBook, output: Path, camp
     return CheckSettings(**common, target=target, ledger=ledger_path(args, campaign, output))
 
 
-def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Path:
+def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Where:
     """The customer's ledger (see ``pipeline.state``); without a campaign file, the only one there is."""
-    from pipeline.state import LEDGER_ENV, OLD_LEDGER_NAME, choose_ledger, known_ledgers
+    from pipeline.state import LEDGER_ENV, OLD_LEDGER_NAME, choose_ledger, known_ledgers, ledger_at
     if campaign is not None:
-        return choose_ledger(args.ledger, os.environ, campaign.customerIdentifier, campaign.ledger)
+        return choose_ledger(args.ledger, os.environ, campaign.customerIdentifier, campaign.ledger,
+                             Path(campaign.path).parent)
     if args.ledger or os.environ.get(LEDGER_ENV):
-        return Path(args.ledger or os.environ[LEDGER_ENV]).expanduser()
+        return ledger_at(args.ledger or os.environ[LEDGER_ENV], os.environ)
     found = known_ledgers(os.environ)
     if len(found) > 1:
         raise UsageError("there are ledgers for several customers; name one with --config FILE or --ledger FILE: "

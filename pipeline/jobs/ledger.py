@@ -60,7 +60,7 @@ def adopt_old_ledger(settings: StatusSettings, progress: Progress) -> None:
     """A ledger an older version kept under ``--output`` is merged into this one, never abandoned;
     the simulator's state there moves beside the ledger it serves."""
     old = settings.output / OLD_LEDGER_NAME
-    if old.is_file() and old.resolve() != settings.ledger.resolve():
+    if old.is_file() and (not isinstance(settings.ledger, Path) or old.resolve() != settings.ledger.resolve()):
         merge_into(settings, [old], progress)
     old_state, state = settings.output / SIMULATOR_STATE, settings.beside_ledger(SIMULATOR_STATE)
     if settings.target.simulated and old_state.is_file() and not state.exists():

@@ -20,6 +20,7 @@ from pipeline.config import RunSettings
 from pipeline.jobs.results import FileOutcome, RunResult
 from pipeline.jobs.run import run_files
 from pipeline.ledger import Ledger
+from pipeline.lock import scope
 from pipeline.masking import mask, shown, shown_lines
 from pipeline.model import FileState
 from pipeline.progress import Progress
@@ -115,7 +116,7 @@ def _file_away(outcome: FileOutcome, ledger: Ledger, inbox: Path, progress: Prog
 
 def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: TangoClient | None = None) -> RunResult:
     """Settle earlier work, run every new file of ``inbox``, and move each where it belongs."""
-    ledger = Ledger(settings.ledger, settings.target.namespace)
+    ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
     try:
         fresh = _known(inbox_files(inbox), ledger, inbox / "processed", progress)
     finally:
@@ -125,7 +126,7 @@ def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: Tang
                      "put the spreadsheet itself in the inbox")
     progress.say(f"inbox {inbox}: {len(fresh)} files to process")
     result = run_files([str(p) for p in fresh], settings, progress, client, reuse_folders=True, deliveries=True)
-    ledger = Ledger(settings.ledger, settings.target.namespace)
+    ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
     try:
         for outcome in result.outcomes:
             _file_away(outcome, ledger, inbox, progress)

@@ -29,6 +29,7 @@ from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
 from pipeline.jobs.verdict import decide
 from pipeline.ledger import FileRecord, Ledger
+from pipeline.lock import scope
 from pipeline.masking import shown
 from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
 from pipeline.progress import Progress
@@ -64,7 +65,7 @@ class _Run:
 
     def __init__(self, settings: RunSettings, progress: Progress, client: TangoClient | None) -> None:
         self.settings, self.progress = settings, progress
-        self.ledger = Ledger(settings.ledger, settings.target.namespace)
+        self.ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
         self.run_id = 0 if settings.dry_run else self.ledger.start_run("run")
         self.own_client = client is None
         self.client = client or client_for(settings, self.ledger, self.run_id or None)

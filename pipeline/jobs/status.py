@@ -8,6 +8,7 @@ not yet final, batches whose outcome is still unknown.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pipeline.config import StatusSettings
@@ -51,7 +52,7 @@ def status(settings: StatusSettings, progress: Progress, since: str | None = Non
            settle: bool = True, client: TangoClient | None = None) -> dict[str, Any]:
     """``settle=False`` (another run holds the lock): only read the ledger, ask Tango nothing."""
     target = settings.target
-    if not settings.ledger.exists():
+    if isinstance(settings.ledger, Path) and not settings.ledger.exists():
         progress.say(f"no ledger at {settings.ledger}: nothing has been run yet")
         return {"target": target.namespace, "runs": [], "rows": {}, "line_items": {}, "unfinished_orders": [],
                 "sending": [], "exit_code": ExitCode.OK}

@@ -25,7 +25,7 @@ from pipeline.stages.check import Checked, check_read
 from pipeline.stages.ingest import read_sheet
 from pipeline.stages.report import new_folder, summarize, where, with_paths, write_reports
 from pipeline.stages.validate import Validated
-from pipeline.state import OLD_LEDGER_NAME, beside
+from pipeline.state import OLD_LEDGER_NAME, Where, beside
 from pipeline.target import Target
 
 if TYPE_CHECKING:     # run's verdict (the ledger, the catalog): only validate --config needs them
@@ -74,7 +74,7 @@ class Preview:
         return self._catalog
 
     def checks(self, plan_items: int) -> list[Check]:
-        known = self.ledger.path.is_file()
+        known = not isinstance(self.ledger_path, Path) or self.ledger_path.is_file()
         ledger = f"read only, from the ledger {self.ledger_path}" if known else f"no ledger at {self.ledger_path} yet"
         if self.old_ledger is not None:
             ledger += f"; with the older ledger at {self.old_ledger}, which the next run merges into it"
@@ -103,7 +103,7 @@ class Preview:
         self.ledger.close()
 
 
-def catalog_for(target: Target, ledger: Path, rate: float) -> Catalog:
+def catalog_for(target: Target, ledger: Where, rate: float) -> Catalog:
     """The target's catalog, from its cache beside ``ledger`` or from Tango, read without the run lock
     (``validate``, ``template``). Raises ``Stop`` when it cannot be had. A cached catalog needs no client
     (nor httpx, nor the simulator)."""
@@ -120,14 +120,14 @@ def catalog_for(target: Target, ledger: Path, rate: float) -> Catalog:
         client.close()
 
 
-def _ledger_as_run_sees_it(path: Path, output: Path, target: Target) -> tuple[Ledger, Path | None]:
+def _ledger_as_run_sees_it(path: Where, output: Path, target: Target) -> tuple[Ledger, Path | None]:
     """The ledger, read only; with the ledger an older version kept under ``--output``, which run
     merges into it before anything else (see ``jobs.ledger.adopt_old_ledger``), merged into a copy in
     memory: neither file is written."""
     from pipeline.ledger import Ledger
     from pipeline.ledger.merge import merge
     old = output / OLD_LEDGER_NAME
-    if not old.is_file() or (path.is_file() and old.resolve() == path.resolve()):
+    if not old.is_file() or (isinstance(path, Path) and path.is_file() and old.resolve() == path.resolve()):
         return Ledger.read_only(path, target.namespace), None
     ledger = Ledger.read_only(path, target.namespace, copy=True)
     with tempfile.TemporaryDirectory() as folder:

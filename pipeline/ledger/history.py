@@ -7,21 +7,22 @@ A mixin of ``Ledger``: read-only queries, apart from the state changes of ``sqli
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pipeline.ledger.records import BatchRecord, FileRecord, LineRecord, OrderedTo, RowRecord
+from pipeline.ledger.store import Row, Store
 from pipeline.model import AT_TANGO, BatchState, ExitCode, FileState, Status
 
 __all__ = ["History"]
 
 
 class History:
-    db: sqlite3.Connection
+    db: Store
     target: str
+    accounts: list[tuple[str, str]] | None      # (customer, account) of the orders this worker may act on
 
-    def _where_in(self, select: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+    def _where_in(self, select: str, ids: Iterable[str]) -> Iterator[Row]:
         """``select`` ending in "<column> IN" for many ids, a few hundred at a time."""
         ids = list(ids)
         for start in range(0, len(ids), 500):
@@ -67,17 +68,20 @@ class History:
 
     def ordered_to(self, recipients: Iterable[str]) -> list[OrderedTo]:
         """The line items Tango accepted (SUBMITTED or COMPLETE) for these recipients."""
-        found = self._where_in(
+        found = list(self._where_in(
             "SELECT li.line_item_id, li.recipient, li.status, li.utid, li.campaign, li.details, li.batch_ref,"
-            " li.accepted_run,"
-            " runs.started_at, (SELECT json_array(rows.file_name, rows.sheet, rows.row_number) FROM rows"
-            "   WHERE rows.target = li.target AND rows.line_item_id = li.line_item_id ORDER BY rows.run_id DESC"
-            "   LIMIT 1) AS origin"
-            f" FROM line_items li LEFT JOIN runs ON runs.id = li.accepted_run WHERE li.status IN"
-            f" ('{Status.SUBMITTED}', '{Status.COMPLETE}') AND li.target = ? AND li.recipient IN", set(recipients))
+            " li.accepted_run, runs.started_at FROM line_items li LEFT JOIN runs ON runs.id = li.accepted_run"
+            f" WHERE li.status IN ('{Status.SUBMITTED}', '{Status.COMPLETE}') AND li.target = ? AND li.recipient IN",
+            set(recipients)))
+        origin: dict[str, tuple[str, str, int]] = {}            # the row of the latest run that had it
+        for r in self._where_in("SELECT line_item_id, file_name, sheet, row_number, run_id FROM rows r1 WHERE"
+                                " run_id = (SELECT MAX(run_id) FROM rows r2 WHERE r2.target = r1.target AND"
+                                " r2.line_item_id = r1.line_item_id) AND target = ? AND line_item_id IN",
+                                {r["line_item_id"] for r in found}):
+            origin[r[0]] = (r[1], r[2], r[3])
         out = []
         for r in found:
-            file, sheet, row = json.loads(r["origin"]) if r["origin"] else (None, None, None)
+            file, sheet, row = origin.get(r["line_item_id"], (None, None, None))
             out.append(OrderedTo(r["line_item_id"], r["recipient"], Status(r["status"]), r["utid"] or "", r["campaign"],
                                  json.loads(r["details"] or "{}"), r["batch_ref"], r["accepted_run"],
                                  r["started_at"], file, sheet or None, row))
@@ -145,12 +149,10 @@ class History:
     # --- line items and batches ---------------------------------------------------------------
     def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
         ids = sorted(ids)                       # neighbours in the table (see Ledger.add_pending)
-        cursor = self.db.cursor()
-        cursor.row_factory = None               # plain tuples: a run reads every line of its files
         found: dict[str, LineRecord] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            for r in cursor.execute(f"SELECT {LINE_COLUMNS} FROM line_items WHERE target = ? AND line_item_id IN"
+            for r in self.db.tuples(f"SELECT {LINE_COLUMNS} FROM line_items WHERE target = ? AND line_item_id IN"
                                     f" ({','.join('?' * len(chunk))})", (self.target, *chunk)):
                 found[r[0]] = LineRecord(r[0], _STATUS[r[1]], *r[2:])
         return found
@@ -171,6 +173,9 @@ class History:
         if deliveries:
             sql += " AND state = ? AND final = 1 AND delivery_open = 1"
             args.append(BatchState.ACCEPTED)
+        if self.accounts is not None:           # a shared ledger: only the orders of the accounts held
+            sql += f" AND customer || '/' || account IN ({','.join('?' * len(self.accounts)) or 'NULL'})"
+            args += [f"{customer}/{account}" for customer, account in self.accounts]
         sql += " ORDER BY created_at, external_ref_id"
         return [self._batch(r) for r in self.db.execute(sql, args).fetchall()]
 
@@ -179,7 +184,7 @@ class History:
                             (self.target, ref)).fetchone()
         return self._batch(r) if r else None
 
-    def _batch(self, r: sqlite3.Row) -> BatchRecord:
+    def _batch(self, r: Row) -> BatchRecord:
         members = tuple(m[0] for m in self.db.execute(
             "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id = ?"
             " ORDER BY position", (self.target, r["external_ref_id"])))
@@ -200,7 +205,7 @@ class History:
             "SELECT line_item_id FROM batch_members WHERE target = ? AND external_ref_id IN", refs)]
 
 
-def _file(r: sqlite3.Row) -> FileRecord:
+def _file(r: Row) -> FileRecord:
     return FileRecord(r["sha256"], r["name"], r["path"], FileState(r["state"]), r["run_date"], r["sheet"],
                       r["report_folder"], r["first_run"], r["last_run"], json.loads(r["campaign"] or "{}"))
 

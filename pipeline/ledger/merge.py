@@ -5,14 +5,21 @@ Runs are renumbered after the receiving ledger's; a line item or a batch both le
 the record that went furthest (a line Tango has wins over one in flight, which wins over one
 pending); every row, member and HTTP line of the merged ledger is kept. One transaction: the
 merge happens whole or not at all.
+
+The ledger merged is an SQLite file; the one it joins may be either kind. SQLite attaches the file;
+PostgreSQL first copies its tables into temporary ones (``COPY``), then runs the same statements.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pipeline.ledger.sqlite import Ledger
+from pipeline.ledger.core import Ledger
 from pipeline.model import AT_TANGO, BatchState, Status
 
 __all__ = ["Merged", "merge"]
@@ -45,41 +52,48 @@ BATCH_COLUMNS = ("target, external_ref_id, member_key, generation, customer, acc
                  " delivery_open")
 
 
-def _statements(offset: int) -> list[str]:
+TABLES = ("runs", "line_items", "batches", "batch_members", "rows", "files", "http_log", "ledger_checks")
+
+
+def _statements(offset: int, old: Callable[[str], str], least: str) -> list[str]:
     remapped_line = LINE_COLUMNS.replace("first_run,", f"first_run + {offset},").replace(
         "accepted_run,", f"accepted_run + {offset},")
     return [
         f"INSERT INTO runs (id, target, command, started_at, finished_at, exit_code, note) SELECT id + {offset},"
-        " target, command, started_at, finished_at, exit_code, note FROM old.runs",
-        f"INSERT INTO line_items ({LINE_COLUMNS}) SELECT {remapped_line} FROM old.line_items WHERE true"
+        f" target, command, started_at, finished_at, exit_code, note FROM {old('runs')}",
+        f"INSERT INTO line_items ({LINE_COLUMNS}) SELECT {remapped_line} FROM {old('line_items')} WHERE true"
         " ON CONFLICT (target, line_item_id) DO UPDATE SET status = excluded.status, batch_ref = excluded.batch_ref,"
         " reference_line_item_id = excluded.reference_line_item_id, message = excluded.message,"
         " accepted_run = excluded.accepted_run, delivery_status = excluded.delivery_status,"
         " updated_at = excluded.updated_at"
         f" WHERE {_rank('excluded.status')} > {_rank('line_items.status')}",
         f"INSERT INTO batches ({BATCH_COLUMNS}) SELECT {BATCH_COLUMNS.replace('run_id,', f'run_id + {offset},')}"
-        " FROM old.batches WHERE true ON CONFLICT (target, external_ref_id) DO UPDATE SET state = excluded.state,"
-        " order_status = excluded.order_status, final = excluded.final, delivery_open = excluded.delivery_open,"
-        f" updated_at = excluded.updated_at WHERE {_batch_rank('excluded.state')} > {_batch_rank('batches.state')}",
-        "INSERT OR IGNORE INTO batch_members SELECT * FROM old.batch_members",
-        f"INSERT OR IGNORE INTO rows SELECT run_id + {offset}, target, file_sha256, file_name, sheet, row_number,"
-        " line_item_id, status, message FROM old.rows",
+        f" FROM {old('batches')} WHERE true ON CONFLICT (target, external_ref_id) DO UPDATE SET"
+        " state = excluded.state, order_status = excluded.order_status, final = excluded.final,"
+        " delivery_open = excluded.delivery_open, updated_at = excluded.updated_at"
+        f" WHERE {_batch_rank('excluded.state')} > {_batch_rank('batches.state')}",
+        f"INSERT INTO batch_members SELECT * FROM {old('batch_members')} WHERE true ON CONFLICT DO NOTHING",
+        f"INSERT INTO rows SELECT run_id + {offset}, target, file_sha256, file_name, sheet, row_number,"
+        f" line_item_id, status, message FROM {old('rows')} WHERE true ON CONFLICT DO NOTHING",
         f"INSERT INTO files SELECT target, sha256, name, path, state, run_date, sheet, report_folder, campaign,"
-        f" first_run + {offset}, last_run + {offset}, note, updated_at FROM old.files WHERE true"
+        f" first_run + {offset}, last_run + {offset}, note, updated_at FROM {old('files')} WHERE true"
         " ON CONFLICT (target, sha256) DO UPDATE SET path = excluded.path, state = excluded.state,"
         " run_date = excluded.run_date, sheet = excluded.sheet, report_folder = excluded.report_folder,"
         " campaign = excluded.campaign, last_run = excluded.last_run, updated_at = excluded.updated_at"
         " WHERE excluded.updated_at > files.updated_at",
         f"INSERT INTO http_log (target, run_id, at, method, path, status, request_id, outcome) SELECT target,"
-        f" run_id + {offset}, at, method, path, status, request_id, outcome FROM old.http_log",
-        "INSERT INTO ledger_checks SELECT * FROM old.ledger_checks WHERE true ON CONFLICT (target, customer, account)"
-        " DO UPDATE SET checked_at = min(checked_at, excluded.checked_at)",
+        f" run_id + {offset}, at, method, path, status, request_id, outcome FROM {old('http_log')}",
+        f"INSERT INTO ledger_checks SELECT * FROM {old('ledger_checks')} WHERE true ON CONFLICT (target, customer,"
+        f" account) DO UPDATE SET checked_at = {least}(ledger_checks.checked_at, excluded.checked_at)",
     ]
 
 
 def merge(into: Ledger, other: Path) -> Merged:
-    """Merge the ledger at ``other`` into ``into``; ``other`` is migrated first, and left as it was."""
+    """Merge the ledger at ``other`` (an SQLite file) into ``into``; ``other`` is migrated first, and
+    left as it was."""
     Ledger(other, into.target).close()          # brings its schema up to date
+    if into.db.dialect == "postgresql":
+        return _into_postgres(into, other)
     db = into.db
     db.execute("ATTACH DATABASE ? AS old", (str(other),))
     try:
@@ -87,8 +101,28 @@ def merge(into: Ledger, other: Path) -> Merged:
                           for t in ("runs", "line_items", "batches")))
         with into.tx():
             offset = db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
-            for statement in _statements(offset):
+            for statement in _statements(offset, lambda t: f"old.{t}", "min"):
                 db.execute(statement)
     finally:
         db.execute("DETACH DATABASE old")
     return counts
+
+
+def _into_postgres(into: Ledger, other: Path) -> Merged:
+    """The SQLite file's tables copied into temporary tables, then merged as SQLite merges them."""
+    pg: Any = into.db.db                         # type: ignore[attr-defined]   # the psycopg connection
+    counts: dict[str, int] = {}
+    with closing(sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)) as source, into.tx() as db:
+        for table in TABLES:
+            db.execute(f"CREATE TEMP TABLE old_{table} (LIKE {table}) ON COMMIT DROP")
+            rows = source.execute(f"SELECT * FROM {table}")
+            counts[table] = 0
+            with pg.cursor().copy(f"COPY old_{table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    counts[table] += 1
+        offset = db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
+        for statement in _statements(offset, lambda t: f"old_{t}", "LEAST"):
+            db.execute(statement)
+        db.execute("SELECT setval(pg_get_serial_sequence('runs', 'id'), (SELECT MAX(id) FROM runs))")
+    return Merged(counts["runs"], counts["line_items"], counts["batches"])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import Rejected, Stop, TangoError
 from pipeline.model import Decision, RunRule, Severity, Status
 from pipeline.stages.plan import LineItem
-from pipeline.state import beside
+from pipeline.state import Where, beside
 
 if TYPE_CHECKING:     # httpx: not imported by validate when the catalog is cached
     from pipeline.tango import TangoClient
@@ -100,7 +100,7 @@ def cache_path(base: Path, namespace: str) -> Path:
     return base.with_name(f"{base.name}-{re.sub(r'[^A-Za-z0-9]+', '-', namespace).strip('-')}.json")
 
 
-def cached_catalog(ledger: Path, namespace: str, clock: Callable[[], float] = time.time) -> Catalog | None:
+def cached_catalog(ledger: Where, namespace: str, clock: Callable[[], float] = time.time) -> Catalog | None:
     """The catalog cached beside ``ledger`` when it is younger than 12 hours; else None."""
     path = cache_path(beside(ledger, "catalog"), namespace)
     try:
@@ -112,7 +112,7 @@ def cached_catalog(ledger: Path, namespace: str, clock: Callable[[], float] = ti
     return None
 
 
-def load_catalog(client: TangoClient, ledger: Path, namespace: str,
+def load_catalog(client: TangoClient, ledger: Where, namespace: str,
                  clock: Callable[[], float] = time.time) -> Catalog:
     """The catalog, from a cache younger than 12 hours or from Tango (then cached beside ``ledger``)."""
     cached = cached_catalog(ledger, namespace, clock)

@@ -1,4 +1,5 @@
-"""The ledger: a durable, write-ahead record of runs, rows, line items and batches (SQLite).
+"""The ledger: a durable, write-ahead record of runs, rows, line items and batches, in an SQLite
+file or a PostgreSQL database (see ``store``).
 
 It is what makes the two promises hold across crashes and reruns:
 - a batch is recorded as ``sending``, with its members and its exact payload, *before* the POST,
@@ -6,11 +7,15 @@ It is what makes the two promises hold across crashes and reruns:
 - a line item already accepted by Tango (by any run, from any file) is never sent again;
 - every input row of every run is recorded with its status and message.
 
-Every state change is one transaction (WAL journal, synchronous=FULL), so killing the process at
-any instant leaves the ledger consistent. Each target (simulator, sandbox, production, a URL) is
-its own namespace: a simulator run never shadows a real one. The HTTP log is no state change: its
-rows are written with the next state change (the outcome of the request they log, mostly), or when
-the ledger is closed, rather than each with a commit of its own.
+Every state change is one transaction (SQLite: WAL journal, synchronous=FULL; PostgreSQL: a
+committed transaction), so killing the process at any instant leaves the ledger consistent. Each
+target (simulator, sandbox, production, a URL) is its own namespace: a simulator run never shadows
+a real one. The HTTP log is no state change: its rows are written with the next state change (the
+outcome of the request they log, mostly), or when the ledger is closed, rather than each with a
+commit of its own.
+
+A ledger shared by several workers (PostgreSQL) may be given the accounts this worker holds the
+locks of (``accounts``): it then reconciles and follows only their orders (``batches``).
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import LedgerUnusable, Locked, UsageError
+from pipeline.errors import LedgerUnusable, Locked
 from pipeline.ledger.history import History
 from pipeline.ledger.opening import connect, create, failures_of, not_empty, whole
 from pipeline.ledger.records import LineUpdate, RowRecord, Sendable
-from pipeline.ledger.schema import MIGRATIONS
+from pipeline.ledger.schema import migrations_for
+from pipeline.ledger.store import SqliteStore, Store, migrate
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
+from pipeline.state import LedgerURL, Where
 
 __all__ = ["Ledger"]
 
@@ -37,63 +44,69 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
-class Ledger(History):
-    """One SQLite file; one namespace per target."""
+def _sqlite(path: Path) -> SqliteStore:
+    with failures_of(path):
+        if not path.exists():
+            create(path)
+        not_empty(path)
+        db = connect(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        whole(db, path)
+        return SqliteStore(db, path)
 
-    def __init__(self, path: str | Path, target: str) -> None:
-        self.path = Path(path)
+
+def _postgres(where: LedgerURL, *, view: bool = False) -> Store:
+    from pipeline.ledger.postgres import PostgresStore  # psycopg only for a ledger that needs it
+    return PostgresStore(where, view=view)
+
+
+class Ledger(History):
+    """One ledger (an SQLite file or a PostgreSQL database); one namespace per target."""
+
+    def __init__(self, where: Where | str, target: str,
+                 accounts: Iterable[tuple[str, str]] | None = None) -> None:
+        self.where: Where = Path(where) if isinstance(where, str) else where
         self.target = target
+        self.accounts = None if accounts is None else sorted(set(accounts))
         self._http: list[tuple[Any, ...]] = []      # HTTP log rows, written with the next transaction
-        with failures_of(self.path):
-            if not self.path.exists():
-                create(self.path)
-            not_empty(self.path)
-            self.db = connect(self.path)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            whole(self.db, self.path)
-            self._migrate()
+        self.db: Store = _postgres(self.where) if isinstance(self.where, LedgerURL) else _sqlite(self.where)
+        migrate(self.db, migrations_for(self.db.dialect))
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (for what serves it; a PostgreSQL ledger has none)."""
+        assert isinstance(self.where, Path), "a PostgreSQL ledger is no file"
+        return self.where
 
     @classmethod
-    def read_only(cls, path: str | Path, target: str, *, copy: bool = False) -> Ledger:
-        """The ledger at ``path`` for reading only (``validate``): nothing is created or written, not
-        even a migration; an empty ledger in memory when there is none at ``path`` yet. ``copy``: a
-        copy in memory, which may be written (to merge another into it, say) and is then forgotten."""
+    def read_only(cls, where: Where, target: str, *, copy: bool = False) -> Ledger:
+        """The ledger at ``where`` for reading only (``validate``): nothing is created or written, not
+        even a migration; an empty ledger in memory when there is no SQLite file there yet. ``copy``: a
+        copy (in memory; for PostgreSQL, a transaction never committed), which may be written (to merge
+        another into it, say) and is then forgotten."""
         ledger = cls.__new__(cls)
-        ledger.path, ledger.target, ledger._http = Path(path), target, []
-        if not ledger.path.exists():
-            ledger.db = sqlite3.connect(":memory:", isolation_level=None)
+        ledger.where, ledger.target, ledger.accounts, ledger._http = where, target, None, []
+        if isinstance(where, LedgerURL):
+            ledger.db = _postgres(where, view=True)
+            migrate(ledger.db, migrations_for(ledger.db.dialect))   # in the view only: rolled back at close
+            return ledger
+        if not where.exists():
+            db = sqlite3.connect(":memory:", isolation_level=None)
         else:
-            with failures_of(ledger.path):
-                not_empty(ledger.path)
-                source = connect(ledger.path, read_only=True)
-                source.execute("PRAGMA query_only = ON")
-                whole(source, ledger.path)
-            ledger.db = source
-            if copy or source.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
+            with failures_of(where):
+                not_empty(where)
+                db = connect(where, read_only=True)
+                db.execute("PRAGMA query_only = ON")
+                whole(db, where)
+            if copy or db.execute("PRAGMA user_version").fetchone()[0] < len(migrations_for("sqlite")):
                 # written by an older version (or to be added to): a copy in memory, brought up to date there
-                ledger.db = sqlite3.connect(":memory:", isolation_level=None)
-                source.backup(ledger.db)
+                source, db = db, sqlite3.connect(":memory:", isolation_level=None)
+                source.backup(db)
                 source.close()
-        ledger.db.row_factory = sqlite3.Row
-        ledger._migrate()
+        ledger.db = SqliteStore(db, where)
+        migrate(ledger.db, migrations_for("sqlite"))
         return ledger
-
-    def _migrate(self) -> None:
-        """The migrations this ledger lacks, in one transaction (another process may race us to it)."""
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise UsageError(f"the ledger at {self.path} was written by a newer tango-batch (schema {version}; "
-                             f"this one knows {len(MIGRATIONS)}): use that version, or a newer one")
-        if version == len(MIGRATIONS):
-            return
-        with self.tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number in range(version, len(MIGRATIONS)):
-                for statement in MIGRATIONS[number]:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def close(self) -> None:
         if self._http:
@@ -103,30 +116,21 @@ class Ledger(History):
         self.db.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self) -> Iterator[Store]:
         """One state change: all of it is written, or none of it. A ledger that fails under it
-        (locked by another program, a full disk, damage) is said by name (see ``failures_of``)."""
-        with failures_of(self.path):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                if self._http:
-                    self.db.executemany("INSERT INTO http_log (target, run_id, at, method, path, status, request_id,"
-                                        " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._http)
-                yield self.db
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-            self._http.clear()
+        (locked by another program, a full disk, a lost server, damage) is said by name."""
+        with self.db.tx() as db:
+            if self._http:
+                db.executemany("INSERT INTO http_log (target, run_id, at, method, path, status, request_id,"
+                               " outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._http)
+            yield db
+        self._http.clear()
 
     # --- runs ---------------------------------------------------------------------------------
     def start_run(self, command: str) -> int:
         with self.tx() as db:
-            cur = db.execute("INSERT INTO runs (target, command, started_at) VALUES (?, ?, ?)",
-                             (self.target, command, _now()))
-            assert cur.lastrowid is not None        # an INSERT into a rowid table always sets it
-            return cur.lastrowid
+            return int(db.execute("INSERT INTO runs (target, command, started_at) VALUES (?, ?, ?) RETURNING id",
+                                  (self.target, command, _now())).fetchone()[0])
 
     def finish_run(self, run_id: int, exit_code: int, note: str | None = None) -> None:
         with self.tx() as db:
@@ -159,8 +163,8 @@ class Ledger(History):
         with self.tx() as db:
             # A run records its rows before sending and again at the end: updated in place, and, as their
             # line item is the same, without rewriting the index entries of the columns that did not change.
-            same = db.executemany(insert + " WHERE rows.target = excluded.target AND rows.line_item_id IS"
-                                  " excluded.line_item_id", values)
+            same = db.executemany(insert + " WHERE rows.target = excluded.target AND rows.line_item_id IS NOT"
+                                  " DISTINCT FROM excluded.line_item_id", values)
             if same.rowcount != len(values):        # some row's line item (or target) did change
                 db.executemany(insert + ", target = excluded.target, line_item_id = excluded.line_item_id", values)
 
@@ -185,8 +189,9 @@ class Ledger(History):
                 (self.target, ref, member_key, generation, payload["customerIdentifier"],
                  payload["accountIdentifier"], BatchState.SENDING, json.dumps(payload), run_id, now, now))
             db.executemany(
-                "INSERT OR IGNORE INTO batch_members (target, external_ref_id, line_item_id, position)"
-                " VALUES (?, ?, ?, ?)", [(self.target, ref, m, i) for i, m in enumerate(member_ids)])
+                "INSERT INTO batch_members (target, external_ref_id, line_item_id, position)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(self.target, ref, m, i) for i, m in enumerate(member_ids)])
             db.executemany(
                 "UPDATE line_items SET status = ?, batch_ref = ?, updated_at = ?"
                 " WHERE target = ? AND line_item_id = ?",
