@@ -72,7 +72,7 @@ def ledger_at(text: str, env: Mapping[str, str], relative_to: Path | None = None
     if scheme and (scheme[1].lower() in POSTGRES_SCHEMES or "://" in text):
         if scheme[1].lower() not in POSTGRES_SCHEMES or not text[scheme.end():].startswith("//"):
             raise UsageError(f"the ledger {masked_url(text)!r} cannot be used: a ledger is an SQLite file (a path) "
-                             "or a PostgreSQL database (postgresql://user@host:5432/dbname)")
+                             "or a PostgreSQL database (postgresql://HOST:5432/DBNAME)")
         parts = urlsplit(text)
         name = re.sub(r"[^-A-Za-z0-9]", "-", f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path[1:]}")
         return LedgerURL(text, _ledgers(env) / f"postgresql-{name}")

@@ -1,4 +1,4 @@
-"""Exactly-once under crashes: SIGKILL the nightly job at random moments, then let it finish.
+"""Exactly-once under crashes: SIGKILL two nightly workers at random moments, then let them finish.
 
 Against the loopback simulator with faults on (10% 5xx before commit, 5% commit-then-drop, a TPS
 limit), `tango-batch nightly` works on a sheet of 520 rows (500 valid, about 100 orders) and is
@@ -8,6 +8,12 @@ recorded), or a little after one was accepted: the moments are chosen by watchin
 by a fixed sleep, so that on a fast or a slow machine alike the kills land while work remains.
 Then: every valid row was ordered exactly once at the simulator, no valid row was lost, and the
 final report agrees with the simulator row by row.
+
+Two workers share the inbox, the output folder and the ledger, as a nightly worker and its standby
+on two machines would: on PostgreSQL, they share the database (its advisory locks keep one at work
+per account); on SQLite, the file (its lock file does the same on one machine). Each round starts
+both at once; whichever holds the lock works, the other finds it held (exit 75) or starts after
+it; the one at work is killed. The test runs on both ledgers (the ``backend`` fixture).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from pathlib import Path
 
 import httpx
 import openpyxl
+import psycopg
 
+from pipeline.state import LedgerURL, Where
 from tests.helpers import base_row, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,32 +69,41 @@ def start_simulator(state: Path) -> tuple[subprocess.Popen, str]:
     return server, url
 
 
-def ledger_state(out: Path) -> tuple[int, int]:
-    """Line items Tango accepted so far, and batches whose outcome the ledger does not know."""
-    if not (out / "ledger.sqlite").exists():
-        return 0, 0
-    db = sqlite3.connect(out / "ledger.sqlite")
+def query(ledger: Where, sql: str) -> list[tuple]:
+    """The ledger's rows, read as a database tool would (never through the code under test)."""
+    if isinstance(ledger, LedgerURL):
+        with psycopg.connect(ledger.url) as pg:
+            return pg.execute(sql).fetchall()
+    db = sqlite3.connect(ledger)
     try:
-        accepted = db.execute("SELECT COUNT(*) FROM line_items WHERE status IN "
-                              "('SUBMITTED', 'COMPLETE', 'FAILED', 'DUPLICATE')").fetchone()[0]
-        sending = db.execute("SELECT COUNT(*) FROM batches WHERE state = 'sending'").fetchone()[0]
-    except sqlite3.OperationalError:           # killed before the tables were made
-        return 0, 0
+        return db.execute(sql).fetchall()
     finally:
         db.close()
+
+
+def ledger_state(ledger: Where) -> tuple[int, int]:
+    """Line items Tango accepted so far, and batches whose outcome the ledger does not know."""
+    if isinstance(ledger, Path) and not ledger.exists():
+        return 0, 0
+    try:
+        [(accepted,)] = query(ledger, "SELECT COUNT(*) FROM line_items WHERE status IN "
+                                      "('SUBMITTED', 'COMPLETE', 'FAILED', 'DUPLICATE')")
+        [(sending,)] = query(ledger, "SELECT COUNT(*) FROM batches WHERE state = 'sending'")
+    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):   # killed before the tables were made
+        return 0, 0
     return accepted, sending
 
 
-def nightly(inbox: Path, config: Path, url: str, out: Path) -> subprocess.Popen:
+def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "nightly", "--inbox", str(inbox), "--config", str(config),
-         "--target", url, "--output", str(out), "--ledger", str(out / "ledger.sqlite"), "--batch-size", "5",
-         "--rate", "10", "--wait", "30"],
+         "--target", url, "--output", str(out), "--ledger", ledger.url if isinstance(ledger, LedgerURL) else
+         str(ledger), "--batch-size", "5", "--rate", "10", "--wait", "30"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
-def let_it_work(job: subprocess.Popen, out: Path, accepted_before: int, rng: random.Random) -> None:
+def let_it_work(job: subprocess.Popen, out: Where, accepted_before: int, rng: random.Random) -> None:
     """Return at a random moment of the job's work: in start-up or pre-flight, with an order in
     flight, or a little after an order was accepted (no more than a few orders later)."""
     moment = rng.random()
@@ -102,9 +119,20 @@ def let_it_work(job: subprocess.Popen, out: Path, accepted_before: int, rng: ran
         time.sleep(0.01)
 
 
-def test_sigkill_at_random_moments_still_orders_every_valid_row_exactly_once(tmp_path):
+def at_work(workers: list[subprocess.Popen]) -> subprocess.Popen | None:
+    """The worker that holds the lock: the other ends at once (75), or waits its turn in start-up."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        running = [w for w in workers if w.poll() is None]
+        if len(running) <= 1:
+            return running[0] if running else None
+        time.sleep(0.02)
+    return workers[0]            # both still starting: kill the first, the other goes on
+
+
+def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_exactly_once(tmp_path, backend):
     rng = random.Random(2026)
-    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox, out, ledger = tmp_path / "inbox", tmp_path / "out", backend
     inbox.mkdir()
     write_csv(inbox / "q4-rewards.csv", sheet_rows())
     config = tmp_path / "campaign.toml"
@@ -112,23 +140,33 @@ def test_sigkill_at_random_moments_still_orders_every_valid_row_exactly_once(tmp
                       'campaign = "crash test"\n')
     server, url = start_simulator(tmp_path / "sim.json")
     try:
-        kills, finished_early, mid_send, progressed, accepted = 0, 0, 0, 0, 0
+        kills, finished_early, mid_send, progressed, accepted, locked_out = 0, 0, 0, 0, 0, 0
+        killed_by_worker = [0, 0]
         while kills < KILLS:
-            job = nightly(inbox, config, url, out)
-            let_it_work(job, out, accepted, rng)
-            if job.poll() is None:
+            workers = [nightly(inbox, config, url, out, ledger) for _ in range(2)]
+            job = at_work(workers)
+            if job is not None:
+                let_it_work(job, ledger, accepted, rng)
+            if job is not None and job.poll() is None:
                 job.send_signal(signal.SIGKILL)
                 job.wait()
                 kills += 1
-                now_accepted, sending = ledger_state(out)
+                killed_by_worker[workers.index(job)] += 1
+                now_accepted, sending = ledger_state(ledger)
                 mid_send += sending > 0              # killed with an order's outcome unknown
                 progressed += now_accepted > accepted
                 accepted = now_accepted
             else:
                 finished_early += 1               # it got to the end first: try again
                 assert finished_early < 2 * KILLS, "the job keeps finishing before it can be killed"
-        final = nightly(inbox, config, url, out)
-        assert final.wait(timeout=300) == 1            # 1: the invalid rows are there to fix
+            for worker in workers:                # the other: it found the lock held, or works on now
+                if worker is not job:
+                    code = worker.wait(timeout=300)
+                    locked_out += code == 75
+                    assert code in (0, 1, 3, 75), code
+        final = [nightly(inbox, config, url, out, ledger) for _ in range(2)]
+        codes = sorted(w.wait(timeout=300) for w in final)
+        assert codes in ([1, 1], [1, 75]), codes       # 1: the invalid rows are there to fix; 75: lock held
         state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()
         # the simulator's own record (its inspection endpoint is not rate-limited like the API)
         details = {line["externalRefLineItemID"]: (order["externalRefID"], line["referenceLineItemId"],
@@ -148,15 +186,15 @@ def test_sigkill_at_random_moments_still_orders_every_valid_row_exactly_once(tmp
     rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
     valid = [r for r in rows if r["Status"] != "INVALID"]
     lost = [r["Employee"] for r in valid if r["Line item ID"] not in counts]
-    ledger = sqlite3.connect(out / "ledger.sqlite")
-    transient = ledger.execute("SELECT COUNT(*) FROM http_log WHERE method = 'POST' AND (status IS NULL OR "
-                               "status >= 500 OR status = 429)").fetchone()[0]
-    print(f"\ncrash test: {kills} kills ({progressed} after some orders went through, {mid_send} with an "
-          f"order in flight; {finished_early} runs ended before their kill), {post_attempts} "
+    [(transient,)] = query(ledger, "SELECT COUNT(*) FROM http_log WHERE method = 'POST' AND (status IS NULL OR "
+                                   "status >= 500 OR status = 429)")
+    print(f"\ncrash test ({type(ledger).__name__}): {kills} kills ({killed_by_worker} per worker; {progressed} after "
+          f"some orders went through, {mid_send} with an order in flight; {finished_early} runs ended before their "
+          f"kill; {locked_out} found the other at work), {post_attempts} "
           f"order requests, {transient} of them retried after a 5xx/429/dropped answer, {len(counts)} line "
           f"items created, {len(duplicates)} duplicates, {len(lost)} lost")
 
-    assert kills >= KILLS
+    assert kills >= KILLS and min(killed_by_worker) > 0     # both workers were killed at work
     assert duplicates == {}
     assert lost == []
     assert len(rows) == VALID + INVALID and len(valid) == VALID

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipeline.cli.commands import logged, template, validate, where
+from pipeline.cli.commands import ledger_tool, logged, template, validate, where
 from pipeline.cli.parser import parser
 from pipeline.environment import os_error_in, unwritable
 from pipeline.errors import LedgerUnusable, Locked, Unwritable, UsageError, bugs
@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return validate(args, progress)
         if args.command == "template":
             return template(args, progress)
-        if args.command == "ledger" and args.ledger_command == "where":
-            return where(args)
+        if args.command == "ledger" and args.ledger_command in ("where", "migrate", "export"):
+            return where(args) if args.ledger_command == "where" else ledger_tool(args, progress)
         return logged(args)
     except KeyboardInterrupt:
         progress.say("interrupted: everything sent so far is recorded; run the same command again")

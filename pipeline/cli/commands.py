@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pipeline.config import RunSettings, StatusSettings
     from pipeline.progress import Progress
 
-__all__ = ["logged", "template", "validate", "where"]
+__all__ = ["ledger_tool", "logged", "template", "validate", "where"]
 
 
 def validate(args: argparse.Namespace, progress: Progress) -> int:
@@ -67,7 +67,7 @@ def _ledger_job(args: argparse.Namespace, settings: RunSettings, progress: Progr
     from pipeline.ledger import Ledger
     from pipeline.lock import scope
     from pipeline.tango.connect import client_for
-    if args.ledger_command == "merge":
+    if args.ledger_command in ("merge", "import"):
         merge_into(settings, args.others, progress)
         return ExitCode.OK
     ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
@@ -137,6 +137,27 @@ def where(args: argparse.Namespace) -> int:
     from rules import load
     campaign = load_campaign(args.config, load()) if args.config else None
     print(ledger_path(args, campaign, Path("output")))
+    return ExitCode.OK
+
+
+def ledger_tool(args: argparse.Namespace, progress: Progress) -> int:
+    """``ledger migrate`` and ``ledger export``: no run lock (a migration is one transaction of its
+    own; an export reads one consistent view)."""
+    from pipeline.config import load_campaign
+    from pipeline.jobs.audit import export, migrate
+    from rules import load
+    campaign = load_campaign(args.config, load()) if args.config else None
+    ledger = ledger_path(args, campaign, Path("output"))
+    if args.ledger_command == "migrate":
+        before, after = migrate(ledger)
+        progress.say(f"ledger {ledger}: schema {after}" + (f" (was {before})" if before != after else ", up to date"))
+        return ExitCode.OK
+    if args.to is None:
+        count = export(ledger, sys.stdout, args.format)
+    else:
+        with args.to.open("w", encoding="utf-8", newline="") as out:
+            count = export(ledger, out, args.format)
+    progress.say(f"ledger {ledger}: {count:,} line items exported" + (f" to {args.to}" if args.to else ""))
     return ExitCode.OK
 
 

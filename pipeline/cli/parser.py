@@ -49,8 +49,9 @@ def _order_options(p: argparse.ArgumentParser) -> None:
 def _target_options(p: argparse.ArgumentParser, logs: bool = True) -> None:
     p.add_argument("--target", metavar="T", help="simulator (default), sandbox, production, or a base URL; "
                    "also TANGO_BASE_URL or 'target' in the campaign file")
-    p.add_argument("--ledger", metavar="FILE", help="the customer's ledger (default: TANGO_BATCH_LEDGER, the "
-                   "campaign file's 'ledger', else ~/.local/state/tango-batch/ledgers/CUSTOMER.sqlite)")
+    p.add_argument("--ledger", metavar="FILE|URL", help="the customer's ledger: a file, or postgresql://HOST/DB "
+                   "(default: TANGO_BATCH_LEDGER, the campaign file's 'ledger', else "
+                   "~/.local/state/tango-batch/ledgers/CUSTOMER.sqlite)")
     p.add_argument("--rate", type=float, default=1.0, metavar="N",
                    help="at most N calls to Tango per second, every kind together (default 1, Tango's "
                    "documented limit)")
@@ -191,12 +192,24 @@ def _ledger_parser(sub: Any) -> None:
     where = ledger.add_parser("where", help="print where the customer's ledger is")
     where.add_argument("--config", metavar="FILE", help="campaign file (TOML): whose ledger")
     where.add_argument("--ledger", metavar="FILE", help="the ledger, named directly")
-    merge = ledger.add_parser("merge", help="merge other ledgers (another machine's, an old output folder's) "
-                              "into the customer's; each merged file is then renamed *.merged-DATE")
-    merge.add_argument("others", nargs="+", metavar="OTHER", type=Path, help="a ledger file to merge")
-    merge.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML): whose ledger")
-    _common(merge, files=False)
-    _target_options(merge)
+    for name, text in (("merge", "merge other ledgers (another machine's, an old output folder's) into the "
+                         "customer's; each merged file is then renamed *.merged-DATE"),
+                       ("import", "import SQLite ledgers into the customer's ledger (in PostgreSQL, say): the same "
+                         "as merge; each imported file is then renamed *.merged-DATE")):
+        merge = ledger.add_parser(name, help=text)
+        merge.add_argument("others", nargs="+", metavar="OTHER", type=Path, help="an SQLite ledger file")
+        merge.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML): whose ledger")
+        _common(merge, files=False)
+        _target_options(merge)
+    migrate = ledger.add_parser("migrate", help="bring the ledger's schema up to date (every command does it "
+                                "when it opens the ledger; this does it alone, before an upgrade goes live)")
+    export = ledger.add_parser("export", help="the audit trail: every line item with its file, sheet, row, order, "
+                               "account and status, as CSV or JSON lines (no names, e-mails or phones)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="default: csv")
+    export.add_argument("--to", metavar="FILE", type=Path, help="write here (default: the standard output)")
+    for p in (migrate, export):
+        p.add_argument("--config", metavar="FILE", help="campaign file (TOML): whose ledger")
+        p.add_argument("--ledger", metavar="FILE|URL", help="the ledger, named directly")
     rebuild = ledger.add_parser("rebuild", help="read the orders this tool placed that Tango holds and the ledger "
                                 "does not know back into the ledger, so they are never sent again")
     rebuild.add_argument("--config", metavar="FILE", required=True, help="campaign file (TOML)")

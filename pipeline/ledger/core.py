@@ -37,7 +37,7 @@ from pipeline.ledger.store import SqliteStore, Store, migrate
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
 from pipeline.state import LedgerURL, Where
 
-__all__ = ["Ledger"]
+__all__ = ["Ledger", "schema_version"]
 
 
 def _now() -> str:
@@ -59,6 +59,21 @@ def _sqlite(path: Path) -> SqliteStore:
 def _postgres(where: LedgerURL, *, view: bool = False) -> Store:
     from pipeline.ledger.postgres import PostgresStore  # psycopg only for a ledger that needs it
     return PostgresStore(where, view=view)
+
+
+def schema_version(where: Where) -> int:
+    """The version of the ledger's schema, as it is (0: no ledger yet)."""
+    if isinstance(where, LedgerURL):
+        store = _postgres(where, view=True)
+    elif where.is_file():
+        with failures_of(where):
+            store = SqliteStore(connect(where, read_only=True), where)
+    else:
+        return 0
+    try:
+        return store.version()
+    finally:
+        store.close()
 
 
 class Ledger(History):

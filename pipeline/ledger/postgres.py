@@ -81,6 +81,8 @@ class PostgresStore:
         self.url, self.where = where, str(where)
         self.db = connect(where, autocommit=not view)
         self.view = view
+        if view:        # the view's transaction, begun now: each ``tx`` in it is a savepoint, never a commit
+            self.execute("SELECT 1")
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         with failures_of(self.url):
@@ -94,9 +96,14 @@ class PostgresStore:
             cursor.executemany(_pg(sql), rows)
             return cursor
 
-    def tuples(self, sql: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+    def tuples(self, sql: str, args: Sequence[Any] = (), stream: bool = False) -> Iterator[tuple[Any, ...]]:
+        """Rows as tuples; ``stream``: a few thousand at a time from the server (an export of the whole
+        ledger), the connection busy until the last is read."""
         with failures_of(self.url):
-            yield from self.db.cursor().execute(_pg(sql), args or None)
+            if stream:
+                yield from self.db.cursor().stream(_pg(sql), args or None, size=2000)
+            else:
+                yield from self.db.cursor().execute(_pg(sql), args or None)
 
     @contextmanager
     def tx(self) -> Iterator[PostgresStore]:
