@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench bench-stages bench-submit bench-hostile clean
+.PHONY: demo test bench bench-stages bench-submit bench-hostile bench-ledger clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-submit: $(BIN)/tango-batch
 
 bench-hostile: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_hostile.py
+
+# the ledger's cost per row on SQLite and PostgreSQL (a server it starts itself), and run of 10,000 rows with each
+bench-ledger: $(BIN)/tango-batch
+	$(BIN)/python tests/bench/bench_ledger.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) output/*/ output/ledger.* output/*.json

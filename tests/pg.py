@@ -83,7 +83,9 @@ def _runner() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root with neither a 'postgres' nor a 'nobody' user to run PostgreSQL as")
 
 
-def start() -> PgServer:
+def start(durable: bool = False) -> PgServer:
+    """A server on a free port; ``durable``: with the defaults' fsync and synchronous commit (a
+    benchmark), else without (tests: nothing here must outlive a machine's crash)."""
     runner = _runner()
     folder = Path(tempfile.mkdtemp(prefix="tango-pg-"))
     if runner is not None:
@@ -93,7 +95,9 @@ def start() -> PgServer:
         server.run("initdb", "-D", str(folder / "data"), "-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C",
                    "--no-sync")
         options = (f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   "-c max_connections=200")
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         server.run("pg_ctl", "-D", str(folder / "data"), "-o", options, "-l", str(folder / "server.log"), "-w",
                    "-t", "60", "start")
     except subprocess.CalledProcessError as exc:

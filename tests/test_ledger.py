@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pipeline.ledger import Ledger, LineUpdate, RowRecord
 from pipeline.model import BatchState, Status
-from pipeline.state import choose_ledger
+from pipeline.state import LedgerURL, Where, choose_ledger
 from tests.helpers import base_row, cli, created, people, report_rows, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ def test_a_ledger_left_in_an_old_output_folder_is_merged_not_abandoned(tmp_path,
     assert merged.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
 
 
-def test_merging_keeps_the_record_that_went_furthest(tmp_path):
+def test_merging_keeps_the_record_that_went_furthest(tmp_path, backend):
     from decimal import Decimal
 
     from pipeline.ledger import Ledger, LineUpdate
@@ -115,7 +116,7 @@ def test_merging_keeps_the_record_that_went_furthest(tmp_path):
     def Item(id: str) -> LineItem:
         return LineItem(id, 0, 2, Decimal(5), 1, "EMAIL", {"utid": "U1"})
 
-    a, b = Ledger(tmp_path / "a.sqlite", "simulator"), Ledger(tmp_path / "b.sqlite", "simulator")
+    a, b = Ledger(backend, "simulator"), Ledger(tmp_path / "b.sqlite", "simulator")
     for ledger in (a, b):
         run = ledger.start_run("run")
         ledger.add_pending(run, [Item("L1"), Item("L2")])
@@ -200,8 +201,20 @@ class Item:
     details: dict[str, str | None] = field(default_factory=dict)
 
 
-def test_a_batch_outcome_records_each_line_as_its_update_says(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite", "simulator")
+def read(where: Where, sql: str) -> list[tuple]:
+    """Rows of the ledger, as a database tool reads them (not through the ledger's own code)."""
+    if isinstance(where, LedgerURL):
+        with psycopg.connect(where.url) as db:
+            return [tuple(r) for r in db.execute(sql).fetchall()]
+    db = sqlite3.connect(where)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_a_batch_outcome_records_each_line_as_its_update_says(backend):
+    ledger = Ledger(backend, "simulator")
     run = ledger.start_run("run")
     ids = ["L1", "L2", "L3", "L4"]
     ledger.add_pending(run, [Item(i, recipient=f"email:{i}@example.com") for i in ids])
@@ -226,9 +239,8 @@ def test_a_batch_outcome_records_each_line_as_its_update_says(tmp_path):
     assert (got["L4"].status, got["L4"].reference_line_item_id, got["L4"].accepted_run) == (Status.COMPLETE, "RL4", run)
 
 
-def test_http_log_rows_are_written_with_the_next_state_change_and_at_close(tmp_path):
-    path = tmp_path / "ledger.sqlite"
-    ledger = Ledger(path, "simulator")
+def test_http_log_rows_are_written_with_the_next_state_change_and_at_close(backend):
+    ledger = Ledger(backend, "simulator")
     run = ledger.start_run("run")
     ledger.log_http(run, "GET", "/accounts/acme-rewards", 200, "r1", "ok")
     with pytest.raises(RuntimeError), ledger.tx():          # a state change that fails: they wait for the next
@@ -236,28 +248,23 @@ def test_http_log_rows_are_written_with_the_next_state_change_and_at_close(tmp_p
     ledger.finish_run(run, 0)
     ledger.log_http(run, "POST", "/asyncOrders", None, None, "no answer")     # no state change after it
     ledger.close()
-    db = sqlite3.connect(path)
-    assert db.execute("SELECT run_id, method, path, status, request_id, outcome FROM http_log ORDER BY id").fetchall() \
+    assert read(backend, "SELECT run_id, method, path, status, request_id, outcome FROM http_log ORDER BY id") \
         == [(run, "GET", "/accounts/acme-rewards", 200, "r1", "ok"), (run, "POST", "/asyncOrders", None, None,
                                                                         "no answer")]
-    db.close()
 
 
-def test_rows_recorded_twice_in_a_run_are_one_row_each_with_the_last_status(tmp_path):
-    path = tmp_path / "ledger.sqlite"
-    ledger = Ledger(path, "simulator")
+def test_rows_recorded_twice_in_a_run_are_one_row_each_with_the_last_status(backend):
+    ledger = Ledger(backend, "simulator")
     run = ledger.start_run("run")
     ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.PENDING, None),
                                              RowRecord(3, None, Status.INVALID, "Email: not an e-mail address")])
     ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.COMPLETE, None),
                                              RowRecord(3, None, Status.INVALID, "Email: still not one")])
-    db = sqlite3.connect(path)
     query = "SELECT row_number, line_item_id, status, message FROM rows ORDER BY row_number"
-    assert db.execute(query).fetchall() == [(2, "L1", "COMPLETE", None), (3, None, "INVALID", "Email: still not one")]
+    assert read(backend, query) == [(2, "L1", "COMPLETE", None), (3, None, "INVALID", "Email: still not one")]
     # a row whose line item changed is recorded with the new one
     ledger.record_rows(run, "sha", "a.csv", [RowRecord(2, "L1", Status.COMPLETE, None),
                                              RowRecord(3, "L3", Status.PENDING, None)])
     ledger.close()
-    assert db.execute(query).fetchall() == [(2, "L1", "COMPLETE", None), (3, "L3", "PENDING", None)]
-    assert db.execute("SELECT COUNT(*) FROM rows WHERE target = 'simulator' AND line_item_id = 'L3'").fetchone() == (1,)
-    db.close()
+    assert read(backend, query) == [(2, "L1", "COMPLETE", None), (3, "L3", "PENDING", None)]
+    assert read(backend, "SELECT COUNT(*) FROM rows WHERE target = 'simulator' AND line_item_id = 'L3'") == [(1,)]

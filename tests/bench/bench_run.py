@@ -39,12 +39,13 @@ def write_rows(path: Path, n: int) -> None:
 
 
 def measure(rows: int, tmp: Path, *, batch_size: int = BATCH, root: Path = ROOT,
-            python: str = sys.executable) -> dict[str, Any]:
+            python: str = sys.executable, ledger_url: str | None = None) -> dict[str, Any]:
     """Run `tango-batch run` of ``rows`` valid rows in a fresh process, everything under ``tmp``.
 
     Returns wall_s, cpu_s, peak_rss_mb (the run's own, from wait4), exit_code, the ledger's and the
     simulator state's bytes (and per row), and the rows per status from the run's summary.json.
     Raises RuntimeError when the run does not order every row (exit code not 0, rows not COMPLETE).
+    ``ledger_url``: the ledger in that PostgreSQL database instead (its bytes are then not counted here).
     """
     tmp.mkdir(parents=True, exist_ok=True)
     upload, config, out = tmp / "bench-run.csv", tmp / "campaign.toml", tmp / "out"
@@ -54,7 +55,7 @@ def measure(rows: int, tmp: Path, *, batch_size: int = BATCH, root: Path = ROOT,
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
     env["XDG_STATE_HOME"] = str(tmp / "state")          # nothing of the user's own state is read
     command = [python, "-m", "pipeline", "run", str(upload), "--config", str(config), "--target", "simulator",
-               "--output", str(out), "--ledger", str(ledger), "--yes", "--rate", f"{RATE:g}",
+               "--output", str(out), "--ledger", ledger_url or str(ledger), "--yes", "--rate", f"{RATE:g}",
                "--batch-size", str(batch_size)]
     with open(tmp / "run.log", "wb") as log:
         start = time.perf_counter()
@@ -68,7 +69,8 @@ def measure(rows: int, tmp: Path, *, batch_size: int = BATCH, root: Path = ROOT,
         tail = (tmp / "run.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"the run did not order every row (exit {process.returncode}, {counts}):\n{tail}")
     ledger_bytes = sum(p.stat().st_size for p in out.glob("ledger.sqlite*") if p.suffix != ".lock")
-    state_bytes = sum(p.stat().st_size for p in out.glob("ledger.simulator-state.json*"))
+    states = (tmp / "state").rglob("*.simulator-state.json*") if ledger_url else out.glob("ledger.simulator-state.json*")
+    state_bytes = sum(p.stat().st_size for p in states)
     return {"rows": rows, "batch_size": batch_size, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
             "peak_rss_mb": usage.ru_maxrss / 1024, "exit_code": process.returncode,
             "ledger_bytes": ledger_bytes, "ledger_bytes_per_row": ledger_bytes / rows,
