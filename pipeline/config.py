@@ -15,6 +15,8 @@ that fill a row's empty line-item cells::
     deliveryMethod = "EMAIL"
     [columns]                 # a sheet's own header names, for the field each holds
     "Work Email" = "email"
+    [accounts]                # optional: the Account column's names -> accountIdentifier (pipeline.identifiers)
+    "Marketing" = "acme-marketing"
 
 Anything wrong in it is a ``UsageError`` whose message names the key.
 """
@@ -22,7 +24,6 @@ Anything wrong in it is a ``UsageError`` whose message names the key.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,17 +32,18 @@ from typing import Any
 
 from pipeline.errors import UsageError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
+from pipeline.identifiers import IDENTIFIER_RE, accounts, identifier
 from pipeline.masking import shown
 from pipeline.state import Where, beside, masked_url
 from pipeline.target import Target, resolve_target
-from rules import RuleBook, header_key
+from rules import AccountTable, RuleBook, header_key
 
-__all__ = ["Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
+__all__ = ["IDENTIFIER_RE", "Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
            "resolve_target"]
 
-# re-exported: the settings name a target, and callers find it here with the rest
+# re-exported: the settings name a target, and callers find it here with the rest (and the shape of
+# Tango's identifiers, now checked in pipeline.identifiers)
 
-IDENTIFIER_RE = re.compile(r"^[-a-zA-Z0-9]{5,100}$")
 # order-level text keys and their maximum length (seed 004)
 ORDER_TEXT = {"campaign": 1024, "purchaseOrderNumber": 100, "notes": 150}
 SENDER_KEYS = {"firstName": 100, "lastName": 100, "email": 254}
@@ -68,6 +70,17 @@ class Campaign:
     max_run_amount: Decimal | None = None     # the most one run may send; None: no limit
     columns: dict[str, str] = field(default_factory=dict)   # header text -> field (``[columns]``)
     date_order: str | None = None       # "MDY" (12/24/2026, the default) or "DMY" (24/12/2026)
+    accounts: dict[str, str] = field(default_factory=dict)  # [accounts]: Account cell name -> accountIdentifier
+
+    @property
+    def account_identifiers(self) -> tuple[str, ...]:
+        """Every accountIdentifier the campaign may order from (the default and [accounts]'s), unique, sorted."""
+        return self.account_table.identifiers
+
+    @property
+    def account_table(self) -> AccountTable:
+        """How a row's Account cell names an account (``rules.accounts``)."""
+        return AccountTable(self.accountIdentifier, self.accounts)
 
 
 def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) -> None:
@@ -75,7 +88,8 @@ def _narrow(settings: CheckSettings | RunSettings, campaign: Campaign | None) ->
     rules that go with it."""
     book = settings.book.sending(campaign.bulk_shipping if campaign else None)
     if campaign:
-        book = book.capped(campaign.max_row_amount).mapping(campaign.columns).dating(campaign.date_order)
+        book = (book.capped(campaign.max_row_amount).mapping(campaign.columns).dating(campaign.date_order)
+                .accounting(campaign.account_table))
     object.__setattr__(settings, "book", book)
 
 
@@ -152,22 +166,11 @@ def _text(path: str, key: str, value: Any, limit: int) -> str:
 
 
 def _ledger_text(path: str, value: Any) -> str:
-    """``ledger``: a path or a URL; a URL's password belongs in PGPASSWORD or ~/.pgpass, not in a file
-    that is shared and copied."""
-    text = _text(path, "ledger", value, 4096)
-    if masked_url(text) != text and "://" in text:
+    """``ledger``: a path or a URL, whose password belongs in PGPASSWORD or ~/.pgpass, not in a shared file."""
+    if masked_url(text := _text(path, "ledger", value, 4096)) != text and "://" in text:
         raise UsageError(f"{path}: 'ledger' holds a password ({masked_url(text)}): a campaign file is shared and "
                          "copied; keep the URL without it and give the password in PGPASSWORD or ~/.pgpass")
     return text
-
-
-def _identifier(path: str, data: dict[str, Any], key: str) -> str:
-    if key not in data:
-        raise UsageError(f"{path}: '{key}' is missing; it names the Tango {key[:-10]} to order under")
-    value = data[key]
-    if not isinstance(value, str) or not IDENTIFIER_RE.match(value):
-        raise UsageError(f"{path}: '{key}' must be 5 to 100 letters, digits or hyphens; got {value!r}")
-    return value
 
 
 def _default(path: str, key: str, value: Any, book: RuleBook) -> str:
@@ -263,8 +266,7 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     data = _toml(p, path)
 
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "columns", "date_order", "target",
-             "bulk_shipping",
-             "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}
+             "bulk_shipping", "accounts", "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -277,9 +279,11 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise UsageError(f"{p}: 'defaults' must be a table: [defaults]")
+    customer, account = identifier(p, data, "customerIdentifier"), identifier(p, data, "accountIdentifier")
     return Campaign(
-        customerIdentifier=_identifier(p, data, "customerIdentifier"),
-        accountIdentifier=_identifier(p, data, "accountIdentifier"),
+        customerIdentifier=customer,
+        accountIdentifier=account,
+        accounts=accounts(p, data, account),
         **{k: _text(p, k, data[k], n) for k, n in ORDER_TEXT.items() if k in data},
         sender={k: _text(p, f"sender.{k}", v, SENDER_KEYS[k]) for k, v in sender.items()},
         defaults={k: _default(p, k, v, book) for k, v in defaults.items()},

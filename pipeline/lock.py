@@ -126,8 +126,7 @@ def scope(settings: StatusSettings) -> list[tuple[str, str]] | None:
     campaign = getattr(settings, "campaign", None)
     if campaign is None or not isinstance(settings.ledger, LedgerURL):
         return None
-    accounts = getattr(campaign, "account_identifiers", None) or (campaign.accountIdentifier,)
-    return [(campaign.customerIdentifier, account) for account in accounts]
+    return [(campaign.customerIdentifier, account) for account in campaign.account_identifiers]
 
 
 def run_lock(settings: StatusSettings, whole: bool = False) -> RunLock | AdvisoryLocks:

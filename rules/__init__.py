@@ -15,9 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from rules.accounts import ACCOUNT, AccountTable
+
 DATA = Path(__file__).parent / "data"
 
-__all__ = ["FULL_NAME", "Rule", "RuleBook", "ShippingForm", "header_key", "load"]
+__all__ = ["ACCOUNT", "FULL_NAME", "AccountTable", "Rule", "RuleBook", "ShippingForm", "header_key", "load"]
 
 FULL_NAME = "fullName"      # a column with the whole name, split into firstName and lastName (not sent as such)
 
@@ -75,6 +77,8 @@ class RuleBook:
     weak: frozenset[str] = frozenset()     # header keys of ``more_aliases``: they give way to an alias
     region_names: dict[str, str] = field(default_factory=dict)   # "MASSACHUSETTS" -> "MA", "QUEBEC" -> "QC"
     date_order: str = "MDY"                # how a date written 01/02/2027 is read: a campaign's date_order
+    account_label: str = "Account"         # the Account column (``rules.accounts``): which account a row orders from
+    accounts: AccountTable | None = None   # a campaign's accounts; None: no campaign, the column is not checked
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -82,11 +86,12 @@ class RuleBook:
 
     @property
     def columns_known(self) -> tuple[str, ...]:
-        """What a header may be mapped to: the line-item fields, and the full name."""
-        return (*self.labels, FULL_NAME)
+        """What a header may be mapped to: the line-item fields, the full name and the account."""
+        return (*self.labels, FULL_NAME, ACCOUNT)
 
     def label(self, field_name: str) -> str:
-        return self.full_name_label if field_name == FULL_NAME else self.labels[field_name]
+        return {FULL_NAME: self.full_name_label, ACCOUNT: self.account_label}.get(field_name) \
+            or self.labels[field_name]
 
     def mapping(self, columns: dict[str, str]) -> RuleBook:
         """This book for a campaign whose ``[columns]`` maps header texts to fields."""
@@ -94,6 +99,10 @@ class RuleBook:
             return self
         chosen = {header_key(header): name for header, name in columns.items()}
         return replace(self, aliases={**self.aliases, **chosen}, chosen=chosen)
+
+    def accounting(self, accounts: AccountTable | None) -> RuleBook:
+        """This book for a campaign whose rows may name their account (``rules.accounts``)."""
+        return self if accounts == self.accounts else replace(self, accounts=accounts)
 
     def dating(self, order: str | None) -> RuleBook:
         """This book for a campaign whose sheets write dates day first ("DMY") or month first ("MDY")."""
@@ -158,7 +167,7 @@ def _read(name: str) -> dict[str, Any]:
 
 def _aliases(fields: dict[str, Any]) -> dict[str, str]:
     aliases: dict[str, str] = {}
-    specs = {**fields["fields"], FULL_NAME: fields["full_name"]}
+    specs = {**fields["fields"], FULL_NAME: fields["full_name"], ACCOUNT: fields["account"]}
     for name, spec in specs.items():
         for alias in [name, *spec["aliases"], *spec.get("more_aliases", [])]:
             key = header_key(alias)
@@ -188,6 +197,7 @@ def _book(fields: dict[str, Any], tango: dict[str, Any], regions: dict[str, Any]
         shipping_form=tango["bulk_shipping"]["default"],
         default_form=tango["bulk_shipping"]["default"],
         full_name_label=fields["full_name"]["label"],
+        account_label=fields["account"]["label"],
         weak=frozenset(header_key(a) for spec in fields["fields"].values() for a in spec.get("more_aliases", [])),
         particles=frozenset(fields["full_name"]["particles"]),
     )

@@ -1,7 +1,8 @@
 """Before money moves: ``run`` on a terminal shows what it is about to order (rows, total, counts per
-reward and delivery method, from run's own verdict: the catalog, the ledger's DUPLICATE and HELD,
-read only) and asks. Nothing is locked, sent or written while the person reads; no answer within
-the time allowed is a no. ``--yes`` skips the question, and so does a run without a terminal (cron).
+reward and delivery method, amounts per account when rows name several; from run's own verdict:
+the catalog, the ledger's DUPLICATE and HELD, read only) and asks. Nothing is locked, sent or
+written while the person reads; no answer within the time allowed is a no. ``--yes`` skips the
+question, and so does a run without a terminal (cron).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Order:
     by_reward: Counter[str] = field(default_factory=Counter)
     amount_by_reward: dict[str, float] = field(default_factory=dict)
     by_method: Counter[str] = field(default_factory=Counter)
+    amount_by_account: dict[str, float] = field(default_factory=dict)   # accountIdentifier -> amount
+    default_account: str = ""                    # the campaign's: a row that names no account orders from it
     files: dict[str, str] = field(default_factory=dict)   # each file shown -> its content's SHA-256
 
     def add(self, frame: pl.DataFrame) -> None:
@@ -49,12 +52,19 @@ class Order:
             self.by_reward[utid] += n
             self.amount_by_reward[utid] = self.amount_by_reward.get(utid, 0.0) + value
         self.by_method.update(dict(sent.group_by("deliveryMethod").len().iter_rows()))
+        account = pl.col("account").fill_null(self.default_account) if "account" in sent.columns \
+            else pl.lit(self.default_account)
+        for name, value in sent.group_by(account.alias("account")).agg(pl.col("_value").sum()).iter_rows():
+            self.amount_by_account[name] = self.amount_by_account.get(name, 0.0) + value
 
     def lines(self, target: str) -> list[str]:
         out = [f"About to order on {target}: {self.rows:,} rows, ${self.amount:,.2f} in all (amount x quantity)"]
         out += [f"  reward {utid}: {n:,} rows, ${self.amount_by_reward[utid]:,.2f}"
                 for utid, n in self.by_reward.most_common()]
         out.append("  by delivery method: " + ", ".join(f"{m} {n:,}" for m, n in self.by_method.most_common()))
+        if len(self.amount_by_account) > 1:          # rows name accounts of their own
+            accounts = sorted(self.amount_by_account.items())
+            out.append("  by account: " + ", ".join(f"{a} ${v:,.2f}" for a, v in accounts))
         if self.held_back:
             out.append(f"  {self.held_back:,} other rows will not be sent (to fix, already ordered, or held): "
                        "the reports say why")
@@ -66,7 +76,7 @@ def about_to_order(files: list[str], settings: RunSettings) -> Order:
     check = CheckSettings(book=settings.book, output=settings.output, today=settings.today, sheets=settings.sheets,
                           campaign=settings.campaign, target=settings.target, ledger=settings.ledger,
                           rate=settings.rate)
-    order = Order()
+    order = Order(default_account=settings.campaign.accountIdentifier)
     preview = Preview(check)
     try:
         for file in files:

@@ -76,8 +76,14 @@ def _own_orders(client: TangoClient, customer: str, account: str, since: dt.date
 
 
 def check_against_tango(client: TangoClient, ledger: Ledger, settings: RunSettings) -> None:
-    """Stop before sending (``Stop``, exit 3) if Tango holds orders of this tool the ledger does not know."""
-    customer, account = settings.campaign.customerIdentifier, settings.campaign.accountIdentifier
+    """Stop before sending (``Stop``, exit 3) if Tango holds orders of this tool the ledger does not
+    know, in any account the campaign may order from."""
+    for account in settings.campaign.account_identifiers:
+        _check_account(client, ledger, settings, account)
+
+
+def _check_account(client: TangoClient, ledger: Ledger, settings: RunSettings, account: str) -> None:
+    customer = settings.campaign.customerIdentifier
     last = ledger.last_check(customer, account)
     started = _now()
     try:
@@ -132,11 +138,20 @@ def _lines(detail: dict[str, Any]) -> list[_Line]:
 
 def rebuild(client: TangoClient, ledger: Ledger, settings: RunSettings, progress: Progress,
             since: dt.date | None = None) -> Rebuilt:
-    """Read back every order of this tool Tango lists for the account (since a day) that the ledger
-    does not know whole: the order, its members and each line's status."""
-    customer, account = settings.campaign.customerIdentifier, settings.campaign.accountIdentifier
-    started = _now()
+    """Read back every order of this tool Tango lists for the campaign's accounts (since a day) that
+    the ledger does not know whole: the order, its members and each line's status."""
     run_id = ledger.start_run("ledger rebuild")
+    found = [_rebuild_account(client, ledger, settings, progress, since, run_id, account)
+             for account in settings.campaign.account_identifiers]
+    read = sum(f.read for f in found)
+    ledger.finish_run(run_id, 0, f"{read} orders read back from Tango")
+    return Rebuilt(sum(f.orders for f in found), read, sum(f.line_items for f in found))
+
+
+def _rebuild_account(client: TangoClient, ledger: Ledger, settings: RunSettings, progress: Progress,
+                     since: dt.date | None, run_id: int, account: str) -> Rebuilt:
+    customer = settings.campaign.customerIdentifier
+    started = _now()
     since_time = dt.datetime.combine(since, dt.time(), dt.UTC) if since else None
     refs = _own_orders(client, customer, account, since_time)
     follower = Follower(client, ledger, run_id, physical=settings.book.groups["shipped"], say=progress.say)
@@ -158,5 +173,4 @@ def rebuild(client: TangoClient, ledger: Ledger, settings: RunSettings, progress
         progress.say(f"order {ref}: read back into the ledger ({len(members)} line items)")
     if since is None:
         ledger.record_check(customer, account, started.isoformat())
-    ledger.finish_run(run_id, 0, f"{read} orders read back from Tango")
     return Rebuilt(len(refs), read, lines)

@@ -18,6 +18,7 @@ from pipeline.stages.ingest import read_sheet
 from pipeline.stages.outcome import Outcomes, row_outcomes
 from pipeline.stages.report import new_folder, summarize, where, with_paths, write_reports
 from pipeline.stages.validate import Validated
+from rules import AccountTable
 
 __all__ = ["outcomes_from", "report_file", "rewrite_after", "rewrite_reports"]
 
@@ -64,9 +65,13 @@ def _rewrite_one(ledger: Ledger, record: FileRecord, settings: StatusSettings, p
     path = Path(record.path)
     today = dt.date.fromisoformat(record.run_date)
     started = dt.datetime.now().astimezone()
-    # the rules the file was run with: its campaign's bulk-shipping spelling, column names, date order
+    # the rules the file was run with: its campaign's bulk-shipping spelling, column names, date order,
+    # accounts (a file run before campaigns had them: its Account column was not read, nor is it now)
+    accounts = AccountTable(record.campaign["accountIdentifier"], record.campaign["accounts"]) \
+        if "accounts" in record.campaign else None
     book = (settings.book.sending(record.campaign.get("bulk_shipping"))
-            .mapping(record.campaign.get("columns") or {}).dating(record.campaign.get("date_order")))
+            .mapping(record.campaign.get("columns") or {}).dating(record.campaign.get("date_order"))
+            .accounting(accounts))
     try:
         sheet = read_sheet(path, book, record.sheets)
     except InputError as exc:

@@ -5,8 +5,11 @@ Order of work, so that no reward is ordered twice and no row is lost:
 2. every file is read and checked; each valid row gets its line-item ID; a row whose ID Tango
    already has, or that repeats a row of this run, is not sent (``stages.dedupe``); rows whose
    reward does not fit Tango's catalog are INVALID (``stages.preflight``);
-3. every row is recorded in the ledger; the account's balance must cover the rows to send;
-4. the new line items are sent in batches; accepted orders are followed until final or ``--wait``;
+3. every row is recorded in the ledger; each account's balance must cover its rows to send (a row
+   orders from the account its Account cell names, else the campaign's; see ``rules.accounts``);
+4. the new line items are sent in batches, each of one account, all through the run's one client
+   (one set of credentials, so one pace: see ``pipeline.tango.pacing``); accepted orders are
+   followed until final or ``--wait``;
 5. each file's report is written from the ledger's statuses, and so is the report of every
    earlier file whose rows changed status in this run.
 """
@@ -37,7 +40,7 @@ from pipeline.stages.check import Checked, check_file
 from pipeline.stages.dedupe import FilePlan, campaign_changed
 from pipeline.stages.outcome import row_outcomes, row_records
 from pipeline.stages.plan import BatchPlan, order_fields
-from pipeline.stages.preflight import Catalog, check_account, load_catalog
+from pipeline.stages.preflight import Catalog, check_accounts, load_catalog
 from pipeline.stages.report import new_folder, write_dry_run
 from pipeline.stages.submit import Submitter
 from pipeline.stages.validate import Validated
@@ -231,7 +234,8 @@ def _send(run: _Run, works: list[FileWork]) -> None:
                            f"${cap:,.2f}: nothing was sent. Check the files; if the total is meant, raise "
                            "max_run_amount in the campaign file and run again", can_follow=True)
             check_against_tango(run.client, run.ledger, settings)
-            check_account(run.client, settings.campaign.accountIdentifier, total)
+            campaign = settings.campaign
+            check_accounts(run.client, items, campaign.accountIdentifier, campaign.account_table.names_of)
             run.submitter.submit(items, run.plan)
         run.attempt(send)
     if run.can_follow and settings.wait > 0:

@@ -3,7 +3,8 @@
 - **Recipients**: the canonical headers (the rule data's labels), each with an input message saying
   what goes there and for which delivery methods it is required; dropdowns for delivery method,
   shipping method, state or province, country and, with a campaign, its rewards (from the catalog,
-  cached beside the ledger); text format for ZIP, phone and ID columns so Excel keeps their zeros;
+  cached beside the ledger) and, with a campaign that has ``[accounts]``, an Account column whose
+  dropdown holds their names; text format for ZIP, phone and ID columns so Excel keeps their zeros;
   number and date formats for amount, quantity and delivery date. It starts empty: nothing in the
   template is ever ordered.
 - **Instructions**: how to fill it, what each delivery method needs (from the rules), two example
@@ -24,7 +25,7 @@ from xlsxwriter.utility import xl_col_to_name
 from pipeline.config import Campaign
 from pipeline.model import TEMPLATE_MARKER
 from pipeline.stages.preflight import Catalog
-from rules import RuleBook
+from rules import ACCOUNT, RuleBook
 
 __all__ = ["DATA_SHEET", "FIELDS", "required_for", "write_template"]
 
@@ -53,6 +54,8 @@ FIELDS = {
     "externalRefLineItemID": "Your own reference for the row (optional; give one to send the same reward "
                              "twice to one person).",
 }
+ACCOUNT_NOTE = ("The account the reward is paid from: pick a name from the list. Leave it empty for the campaign's "
+                "account.")
 TEXT_FIELDS = {"mobileNumber", "postalCode", "utid", "externalRefLineItemID", "firstName", "lastName", "email"}
 EXAMPLES = [
     {"firstName": "Ann", "lastName": "Lee", "email": "ann.lee@example.com", "deliveryMethod": "EMAIL",
@@ -75,7 +78,12 @@ def required_for(book: RuleBook) -> dict[str, list[str]]:
     return out
 
 
-def _list_values(rules: RuleBook, catalog: Catalog | None) -> dict[str, list[str]]:
+def _columns(campaign: Campaign | None) -> dict[str, str]:
+    """The template's columns and what each holds: ``FIELDS``, and Account when the campaign names accounts."""
+    return {**FIELDS, ACCOUNT: ACCOUNT_NOTE} if campaign is not None and campaign.accounts else FIELDS
+
+
+def _list_values(rules: RuleBook, catalog: Catalog | None, campaign: Campaign | None) -> dict[str, list[str]]:
     """Field -> the values of its dropdown."""
     values = {
         "deliveryMethod": list(rules.methods),
@@ -85,6 +93,8 @@ def _list_values(rules: RuleBook, catalog: Catalog | None) -> dict[str, list[str
     }
     if catalog is not None and catalog.items:
         values["utid"] = sorted(catalog.items)
+    if campaign is not None and campaign.accounts:
+        values[ACCOUNT] = list(campaign.accounts)
     return values
 
 
@@ -101,7 +111,7 @@ def _lists(wb: Any, rules: RuleBook, values: dict[str, list[str]], catalog: Cata
     ws = wb.add_worksheet(LISTS)
     ws.hide()
     for c, (field, items) in enumerate(values.items()):
-        ws.write_string(0, c, rules.labels[field])
+        ws.write_string(0, c, rules.label(field))
         for r, value in enumerate(items, start=1):
             ws.write_string(r, c, value)
     if catalog is not None and "utid" in values:          # the reward names beside their UTIDs
@@ -111,14 +121,15 @@ def _lists(wb: Any, rules: RuleBook, values: dict[str, list[str]], catalog: Cata
             ws.write_string(r, c, str(catalog.items[utid].get("rewardName") or ""))
 
 
-def _data_sheet(wb: Any, rules: RuleBook, ranges: dict[str, str], needs: dict[str, list[str]]) -> None:
+def _data_sheet(wb: Any, rules: RuleBook, ranges: dict[str, str], needs: dict[str, list[str]],
+                columns: dict[str, str]) -> None:
     ws = wb.add_worksheet(DATA_SHEET)
     ws.activate()
     header = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
     formats = {"text": wb.add_format({"num_format": "@"}), "amount": wb.add_format({"num_format": "0.00"}),
                "quantity": wb.add_format({"num_format": "0"}), "date": wb.add_format({"num_format": "yyyy-mm-dd"})}
-    for c, (field, what) in enumerate(FIELDS.items()):
-        label = rules.labels[field]
+    for c, (field, what) in enumerate(columns.items()):
+        label = rules.label(field)
         ws.write_string(0, c, label, header)
         style = formats["text"] if field in TEXT_FIELDS else formats.get(field) or \
             (formats["date"] if field == "deliveryDate" else None)
@@ -177,6 +188,11 @@ def _instructions(wb: Any, rules: RuleBook, needs: dict[str, list[str]], campaig
     for method in rules.methods:
         r += 1
         line(r, method, ", ".join(rules.labels[f] for f, methods in needs.items() if method in methods))
+    if campaign is not None and campaign.accounts:
+        r += 2
+        names = ", ".join(campaign.accounts)
+        line(r, rules.account_label, f"the name of the account the reward is paid from ({names}); an empty cell: "
+             f"the campaign's account {campaign.accountIdentifier}")
     if campaign is not None and campaign.defaults:
         r += 2
         line(r, "Empty cells take", "the campaign's defaults: " + ", ".join(
@@ -201,8 +217,8 @@ def write_template(path: Path, rules: RuleBook, campaign: Campaign | None = None
                                         "strings_to_urls": False})
     wb.set_custom_property(TEMPLATE_MARKER, f"{INSTRUCTIONS}\n{LISTS}")
     needs = required_for(rules)
-    values = _list_values(rules, catalog)
-    _data_sheet(wb, rules, _ranges(values), needs)
+    values = _list_values(rules, catalog, campaign)
+    _data_sheet(wb, rules, _ranges(values), needs, _columns(campaign))
     _instructions(wb, rules, needs, campaign, len(values.get("utid", [])))
     _lists(wb, rules, values, catalog)
     try:

@@ -12,7 +12,11 @@ Endpoints (the path may or may not start with ``/raas/v2``):
 - ``GET /asyncOrders/customers/{c}/accounts/{a}/{externalRefID}``: order and per-line status, paged
   by ``nextCursor``/``prevCursor`` with ``maxResults`` 1 to 500 as the reference defines them.
 - ``GET /asyncOrders``: the account's processed orders, paged the same way (cursors at the top).
-- ``GET /accounts/{accountIdentifier}``: balance and status.
+- ``GET /accounts/{accountIdentifier}``: balance and status. Any well-formed accountIdentifier is an
+  account: provisioned on first reference (this GET or an order) with ``default_balance``, and its own
+  balance from then on, so a campaign of several accounts (``[accounts]``) needs no setup;
+  ``set_balance`` gives one account another balance (an order then names its customer, and an
+  account stays that customer's).
 - ``GET /catalogs``: the fixed catalog of ``catalog.py``.
 - ``POST /oauth/token`` (no auth): a bearer token (``oauth.py``); the API takes HTTP Basic, a
   bearer token, or either (``auth``).

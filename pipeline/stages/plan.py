@@ -6,10 +6,15 @@ delivery method) and of its occurrence number among identical rows of the upload
 row gets the same ID in a re-uploaded or partly fixed sheet, whatever the file is called, and a
 corrected row gets a new one.
 
-A batch's ``externalRefID`` is a hash of its order-level fields, its members and its attempt
-generation: a batch resent after an unknown outcome replays the same ID (Tango then answers with
-the existing order instead of creating a second one); a batch sent again after a definite
-failure gets generation + 1, hence a new ID.
+The account a row orders from (its Account cell, else the campaign's ``accountIdentifier``) is
+not part of that hash: the campaign's default account is, as it always was, so a row whose Account
+cell is corrected after it was ordered keeps its ID and is not ordered twice.
+
+A batch holds the lines of one account only; its ``externalRefID`` is a hash of its order-level
+fields (its ``accountIdentifier`` among them), its members and its attempt generation: a batch
+resent after an unknown outcome replays the same ID (Tango then answers with the existing order
+instead of creating a second one); a batch sent again after a definite failure gets generation + 1,
+hence a new ID.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pipeline.model import (
     recipient_keys,
     same_reward,
 )
-from rules import RuleBook, ShippingForm
+from rules import ACCOUNT, RuleBook, ShippingForm
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
            "order_fields", "plan_batches"]
@@ -68,6 +73,7 @@ class LineItem:
     details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
     sheet: str = ""               # the sheet it is on ('' for CSV)
     recipient_keys: tuple[str, ...] = ()   # every way the row names its recipient (``model.recipient_keys``)
+    account: str | None = None    # the accountIdentifier it is ordered from; None: the order's (the campaign's)
     book: RuleBook | None = field(default=None, compare=False, repr=False)   # how ``fields`` become the payload
 
     @functools.cached_property
@@ -124,7 +130,9 @@ def order_fields(campaign: Campaign) -> dict[str, Any]:
 
 
 def _reward_key(campaign: Campaign) -> pl.Expr:
-    """What makes two rows the same reward for the same recipient (before occurrence)."""
+    """What makes two rows the same reward for the same recipient (before occurrence). The
+    campaign's default account, never the row's own: existing ledgers hold IDs made so, and a row
+    moved to another account is the same reward."""
     return pl.concat_str([pl.lit(campaign.customerIdentifier), pl.lit(campaign.accountIdentifier),
                           pl.lit(campaign.campaign or ""), *same_reward()], separator="\x1f")
 
@@ -192,7 +200,8 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
                               recipient=keys[0] if keys else None,
                               recipient_keys=keys,
                               referenced=bool(row.get("externalRefLineItemID")),
-                              details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET]))
+                              details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET],
+                              account=row.get(ACCOUNT) or campaign.accountIdentifier))
     return items
 
 
@@ -224,10 +233,22 @@ def plan_batches(items: Iterable[LineItem], order: dict[str, Any], size: int,
 @dataclass(frozen=True)
 class BatchPlan:
     """How a run cuts its line items into orders: the one place batches are planned, for sending,
-    for a dry run, and for the lines of a refused batch that go again."""
-    order: dict[str, Any]                               # the order-level fields of every batch
+    for a dry run, and for the lines of a refused batch that go again. Batches never mix accounts:
+    the lines of each account (in accountIdentifier order) are cut into orders of their own, whose
+    ``accountIdentifier`` is that account's."""
+    order: dict[str, Any]                               # the order-level fields (the campaign's default account)
     size: int                                           # line items per order, at most
     generation_of: Callable[[str], int] = lambda key: 0  # the ledger's count of definite failures
 
     def batches(self, items: Iterable[LineItem]) -> list[Batch]:
-        return plan_batches(items, self.order, self.size, self.generation_of)
+        default = str(self.order.get("accountIdentifier") or "")
+        by_account: dict[str, list[LineItem]] = {}
+        for item in items:
+            by_account.setdefault(item.account or default, []).append(item)
+        return [batch for account in sorted(by_account)
+                for batch in plan_batches(by_account[account], self._order(account, default), self.size,
+                                          self.generation_of)]
+
+    def _order(self, account: str, default: str) -> dict[str, Any]:
+        """The order-level fields of an account's batches: the default account's are ``order`` itself."""
+        return self.order if account == default else {**self.order, "accountIdentifier": account}

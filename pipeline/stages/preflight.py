@@ -3,8 +3,10 @@
 - The catalog (``GET /catalogs``, cached for 12 hours as Tango asks): every row's UTID exists, is
   active, and its amount fits the item (a fixed item's face value, a variable item's min/max,
   whole dollars when the item requires them). A row that does not fit becomes INVALID.
-- The account (``GET /accounts/{id}``): it exists, is ACTIVE, and its balance covers the total of
-  the rows about to be sent. Otherwise the run stops before any POST, saying by how much it is short.
+- The accounts (``GET /accounts/{id}``): each account the rows about to be sent order from (their
+  Account cells, else the campaign's) exists, is ACTIVE, and its balance covers the total of its own
+  rows. Otherwise the run stops before any POST, naming the account (and the names the campaign
+  file gives it) and saying by how much it is short.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +28,8 @@ from pipeline.state import Where, beside
 if TYPE_CHECKING:     # httpx: not imported by validate when the catalog is cached
     from pipeline.tango import TangoClient
 
-__all__ = ["CATALOG_TTL", "Catalog", "cache_path", "cached_catalog", "catalog_check", "check_account", "load_catalog"]
+__all__ = ["CATALOG_TTL", "Catalog", "cache_path", "cached_catalog", "catalog_check", "check_account", "check_accounts",
+           "load_catalog"]
 
 CATALOG_TTL = 12 * 3600
 
@@ -130,22 +133,35 @@ def load_catalog(client: TangoClient, ledger: Where, namespace: str,
     return Catalog(data, clock())
 
 
-def check_account(client: TangoClient, account: str, total: Decimal) -> dict[str, Any]:
-    """Stop before any POST unless the account exists, is ACTIVE and covers ``total``."""
+def check_account(client: TangoClient, account: str, total: Decimal, names: Sequence[str] = ()) -> dict[str, Any]:
+    """Stop before any POST unless the account exists, is ACTIVE and covers ``total``; ``names``:
+    the campaign file's names for it (its ``[accounts]`` keys), said with it."""
+    said = f"account '{account}'" + (f" ({', '.join(names)})" if names else "")
     try:
         info = client.get_account(account)
     except Rejected as exc:
-        raise Stop(f"Tango does not know account '{account}' ({exc.status}): check accountIdentifier "
-                   "in the campaign file") from None
+        where = "[accounts]" if names else "accountIdentifier"
+        raise Stop(f"Tango does not know {said} ({exc.status}): check {where} in the campaign file") from None
     except TangoError as exc:
-        raise Stop(f"could not check account '{account}': {exc}") from None
+        raise Stop(f"could not check {said}: {exc}") from None
     status = str(info.get("status", "")).upper()
     if status != "ACTIVE":
-        raise Stop(f"account '{account}' is {status or 'not active'}: Tango accepts orders only from an "
-                   "ACTIVE account")
+        raise Stop(f"{said} is {status or 'not active'}: Tango accepts orders only from an ACTIVE account")
     balance = Decimal(str(info.get("currentBalance", 0)))
     if balance < total:
-        raise Stop(f"insufficient funds: account '{account}' holds {_money(balance)}, the rows to send "
+        raise Stop(f"insufficient funds: {said} holds {_money(balance)}, the rows to send from it "
                    f"total {_money(total)}, short by {_money(total - balance)}. Top up the account and "
                    "run again: nothing was sent", can_follow=True)
     return info
+
+
+def check_accounts(client: TangoClient, items: Iterable[LineItem], default: str,
+                   names_of: Callable[[str], Sequence[str]] = lambda account: ()) -> None:
+    """Each account ``items`` order from (``default`` for a line that names none) checked against the
+    total of its own lines (``check_account``), in accountIdentifier order, all before any POST."""
+    totals: dict[str, Decimal] = {}
+    for item in items:
+        account = item.account or default
+        totals[account] = totals.get(account, Decimal(0)) + item.value
+    for account in sorted(totals):
+        check_account(client, account, totals[account], names_of(account))

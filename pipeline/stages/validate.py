@@ -1,8 +1,10 @@
 """Validate: every rule of ``rules/`` on every row, through the pandera schema, collected lazily.
 
 Output: the issues frame (one record per failed rule per row, with the field, the rule id and a
-message for HR) and each row's status. Rules that need to see several rows at once (duplicates)
-and the warnings for data Tango would refuse on a digital order (an address) are added here.
+message for HR), each row's status, and the accountIdentifier its Account cell names (``account``;
+null: the campaign's default, see ``rules.accounts``). Rules that need to see several rows at once
+(duplicates, and an Account cell against the campaign's accounts) and the warnings for data Tango
+would refuse on a digital order (an address) are added here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pipeline.model import ADDRESS_FIELDS, IDENTITY, IDX, ROW, SHEET, Severity, 
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.ingest.xlsx_cells import EXCEL_ERRORS
 from pipeline.stages.normalize import Normalized
-from rules import Rule, RuleBook
+from rules import ACCOUNT, Rule, RuleBook
 from rules.kinds import KINDS, Failure, Failures, explain
 from rules.schema import build_schema
 
@@ -243,8 +245,27 @@ def _reading_notes(sheet: Sheet, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(IDX, ROW, SHEET).join(notes, on=[SHEET, ROW]).select(list(issue_schema()))
 
 
+def _accounts(sheet: Sheet, frame: pl.DataFrame, book: RuleBook) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The frame with each row's account (null: blank, or no campaign to check it against), and an
+    error on each Account cell that names no account of the campaign."""
+    cols, table = sheet.columns_of(ACCOUNT), book.accounts
+    if table is None or not cols:
+        return frame.with_columns(pl.lit(None, pl.String).alias(ACCOUNT)), pl.DataFrame(schema=issue_schema())
+    cell = pl.coalesce(cols).str.strip_chars()
+    cells = sheet.frame.select(pl.when(cell.str.len_chars() > 0).then(cell).alias("cell"))["cell"]
+    written = [c for c in cells.unique().to_list() if c is not None]
+    found = {c: table.resolve(c) for c in written}
+    label = sheet.header_of(ACCOUNT) or book.account_label
+    why = {c: table.refusal(label, c) for c, account in found.items() if account is None}
+    resolved = cells.replace_strict(found, default=None, return_dtype=pl.String) if found else cells
+    refused = frame.select(IDX, cells.alias("cell")).filter(pl.col("cell").is_in(list(why))).select(
+        IDX, pl.lit(ACCOUNT).alias("field"), pl.lit("account.known").alias("rule"), pl.lit(ERROR).alias("severity"),
+        pl.col("cell").replace_strict(why, return_dtype=pl.String).alias("text"))
+    return frame.with_columns(resolved.alias(ACCOUNT)), refused
+
+
 def validate(sheet: Sheet, normalized: Normalized, today: dt.date, book: RuleBook) -> Validated:
-    frame = normalized.frame
+    frame, refused_accounts = _accounts(sheet, normalized.frame, book)
     labels = sheet.labels(book)
     failures = _failures(frame, book, today)
     excel = _excel_errors(sheet, frame, labels)
@@ -258,6 +279,7 @@ def validate(sheet: Sheet, normalized: Normalized, today: dt.date, book: RuleBoo
         rule_errors,
         _duplicates(frame, labels),
         _digital_extras(frame, book, labels),
+        refused_accounts,
     ], how="vertical").sort(IDX, maintain_order=True)
     bad = issues.filter(pl.col("severity") == ERROR)[IDX].unique()
     status = (pl.when(pl.col(IDX).is_in(bad.implode())).then(pl.lit(Status.INVALID.value))

@@ -5,6 +5,12 @@ machine was busy, a sleep overslept) does not push back the ones after it: they 
 calls are never closer than ``(1 + GUARD) / rate`` in time, so a server counting the calls of any
 one second never sees more than ``rate`` of them, even while catching up. On a busy machine this
 keeps the pace within a few tenths of a percent of the cadence, about 98.5 % of the allowance.
+
+The limit is Tango's per set of credentials, not per account: every account of a customer (a
+campaign's ``[accounts]``) is reached with the same credentials, so their calls share one pace. A
+run makes one client (``connect.client_for``) and sends the orders of all its accounts through it;
+nothing makes a client per account, and a second client of the same credentials in this process
+gets the same limiter (``shared_limiter``).
 """
 
 from __future__ import annotations

@@ -69,7 +69,8 @@ def measure(rows: int, tmp: Path, *, batch_size: int = BATCH, root: Path = ROOT,
         tail = (tmp / "run.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"the run did not order every row (exit {process.returncode}, {counts}):\n{tail}")
     ledger_bytes = sum(p.stat().st_size for p in out.glob("ledger.sqlite*") if p.suffix != ".lock")
-    states = (tmp / "state").rglob("*.simulator-state.json*") if ledger_url else out.glob("ledger.simulator-state.json*")
+    states = ((tmp / "state").rglob("*.simulator-state.json*") if ledger_url
+              else out.glob("ledger.simulator-state.json*"))
     state_bytes = sum(p.stat().st_size for p in states)
     return {"rows": rows, "batch_size": batch_size, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
             "peak_rss_mb": usage.ru_maxrss / 1024, "exit_code": process.returncode,
