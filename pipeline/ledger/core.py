@@ -88,12 +88,6 @@ class Ledger(History):
         self.db: Store = _postgres(self.where) if isinstance(self.where, LedgerURL) else _sqlite(self.where)
         migrate(self.db, migrations_for(self.db.dialect))
 
-    @property
-    def path(self) -> Path:
-        """The SQLite file (for what serves it; a PostgreSQL ledger has none)."""
-        assert isinstance(self.where, Path), "a PostgreSQL ledger is no file"
-        return self.where
-
     @classmethod
     def read_only(cls, where: Where, target: str, *, copy: bool = False) -> Ledger:
         """The ledger at ``where`` for reading only (``validate``): nothing is created or written, not

@@ -113,6 +113,8 @@ def _into_postgres(into: Ledger, other: Path) -> Merged:
     pg: Any = into.db.db                         # type: ignore[attr-defined]   # the psycopg connection
     counts: dict[str, int] = {}
     with closing(sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)) as source, into.tx() as db:
+        # runs keep their numbers, moved past the ledger's: no worker of another account may start one meanwhile
+        db.execute("LOCK TABLE runs IN EXCLUSIVE MODE")
         for table in TABLES:
             db.execute(f"CREATE TEMP TABLE old_{table} (LIKE {table}) ON COMMIT DROP")
             rows = source.execute(f"SELECT * FROM {table}")
