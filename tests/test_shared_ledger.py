@@ -90,7 +90,7 @@ def test_several_processes_opening_a_new_database_migrate_it_once(postgres):
     code = ("import sys; from pipeline.ledger import Ledger; from pipeline.state import ledger_at\n"
             "Ledger(ledger_at(sys.argv[1], {}), 'simulator').close()")
     procs = [subprocess.Popen([sys.executable, "-c", code, url], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+             for _ in range(8)]
     for proc in procs:
         assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
     with psycopg.connect(url) as db:

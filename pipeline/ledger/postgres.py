@@ -119,9 +119,21 @@ class PostgresStore:
         self.execute("DELETE FROM ledger_schema")
         self.execute("INSERT INTO ledger_schema VALUES (?)", (version,))
 
-    def lock_schema(self) -> None:
-        """One migration at a time: the others wait here, then find it done."""
-        self.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """One migration at a time: the others wait here, then find it done. Taken before the migration's
+        transaction begins (and held for the session until it ends), so that the transaction, begun after
+        the wait, sees the tables the one before made (the server refreshes its catalog at a transaction's
+        start, not on an advisory lock)."""
+        if self.view:               # a view's transaction has begun already; it is never committed
+            yield
+            return
+        self.execute("SELECT pg_advisory_lock(?)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            if not self.db.closed and not self.db.broken:
+                self.execute("SELECT pg_advisory_unlock(?)", (SCHEMA_LOCK,))
 
     def close(self) -> None:
         with failures_of(self.url):

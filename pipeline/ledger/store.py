@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,7 +45,7 @@ class Store(Protocol):
     def tx(self) -> AbstractContextManager[Store]: ...
     def version(self) -> int: ...
     def set_version(self, version: int) -> None: ...
-    def lock_schema(self) -> None: ...
+    def schema_lock(self) -> AbstractContextManager[None]: ...
     def close(self) -> None: ...
 
 
@@ -88,8 +88,9 @@ class SqliteStore:
     def set_version(self, version: int) -> None:
         self.db.execute(f"PRAGMA user_version = {int(version)}")
 
-    def lock_schema(self) -> None:
-        """Nothing more: BEGIN IMMEDIATE already keeps every other writer out."""
+    def schema_lock(self) -> AbstractContextManager[None]:
+        """Nothing more: the migration's BEGIN IMMEDIATE already keeps every other writer out."""
+        return nullcontext()
 
     def close(self) -> None:
         self.db.close()
@@ -103,8 +104,7 @@ def migrate(store: Store, migrations: Sequence[Sequence[str]]) -> None:
                          f"this one knows {len(migrations)}): use that version, or a newer one")
     if version == len(migrations):
         return
-    with store.tx():
-        store.lock_schema()
+    with store.schema_lock(), store.tx():
         for number in range(store.version(), len(migrations)):
             for statement in migrations[number]:
                 store.execute(statement)
