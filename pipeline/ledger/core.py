@@ -161,6 +161,7 @@ class Ledger(History):
                 " ON CONFLICT (target, line_item_id) DO NOTHING",
                 [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now,
                   i.recipient, i.utid.upper(), campaign, json.dumps(i.details)) for i in items])
+        self.db.grew("line_items", len(items))
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:
         """Every input row of a file in this run, on its sheet."""
@@ -176,6 +177,7 @@ class Ledger(History):
                                   " DISTINCT FROM excluded.line_item_id", values)
             if same.rowcount != len(values):        # some row's line item (or target) did change
                 db.executemany(insert + ", target = excluded.target, line_item_id = excluded.line_item_id", values)
+        self.db.grew("rows", len(values))
 
     # --- batches ------------------------------------------------------------------------------
     def generation(self, member_key: str) -> int:

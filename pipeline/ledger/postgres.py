@@ -30,6 +30,7 @@ __all__ = ["PostgresStore", "connect", "failures_of", "name"]
 
 LOCK_WAIT_MS = 5000                         # as SQLite's LOCK_WAIT: a row lock held longer is said
 SCHEMA_LOCK = 0x7461_6E67_6F00             # the advisory lock taken while migrating ("tango\0")
+ANALYZE_AFTER = 1000                        # rows written at once that refresh the planner's statistics
 
 
 def name() -> str:
@@ -109,6 +110,14 @@ class PostgresStore:
     def tx(self) -> Iterator[PostgresStore]:
         with failures_of(self.url), self.db.transaction():
             yield self
+
+    def grew(self, table: str, rows: int) -> None:
+        """``rows`` rows were just written to ``table``: when they are many, the planner's statistics
+        are refreshed at once (``ANALYZE``, a few milliseconds), rather than when the server's autovacuum
+        comes by: until then a new ledger's tables look empty to it, and it reads each run's thousands of
+        lines by scanning them all instead of through their key."""
+        if rows >= ANALYZE_AFTER and not self.view:
+            self.execute(f"ANALYZE {table}")
 
     def version(self) -> int:
         found = self.execute("SELECT to_regclass('ledger_schema') IS NOT NULL").fetchone()[0]

@@ -46,6 +46,7 @@ class Store(Protocol):
     def version(self) -> int: ...
     def set_version(self, version: int) -> None: ...
     def schema_lock(self) -> AbstractContextManager[None]: ...
+    def grew(self, table: str, rows: int) -> None: ...
     def close(self) -> None: ...
 
 
@@ -91,6 +92,9 @@ class SqliteStore:
     def schema_lock(self) -> AbstractContextManager[None]:
         """Nothing more: the migration's BEGIN IMMEDIATE already keeps every other writer out."""
         return nullcontext()
+
+    def grew(self, table: str, rows: int) -> None:
+        """Nothing: SQLite's planner finds the ledger's keys without statistics."""
 
     def close(self) -> None:
         self.db.close()
