@@ -30,13 +30,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pipeline.campaign_keys import approval_keys, columns, date_order, guard_window, shipping_form
 from pipeline.errors import UsageError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
 from pipeline.identifiers import IDENTIFIER_RE, accounts, identifier
 from pipeline.masking import shown
 from pipeline.state import Where, beside, masked_url
 from pipeline.target import Target, resolve_target
-from rules import AccountTable, RuleBook, header_key
+from rules import AccountTable, RuleBook
 
 __all__ = ["IDENTIFIER_RE", "Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
            "resolve_target"]
@@ -71,6 +72,8 @@ class Campaign:
     columns: dict[str, str] = field(default_factory=dict)   # header text -> field (``[columns]``)
     date_order: str | None = None       # "MDY" (12/24/2026, the default) or "DMY" (24/12/2026)
     accounts: dict[str, str] = field(default_factory=dict)  # [accounts]: Account cell name -> accountIdentifier
+    require_approval: bool = False      # the night sends only files approved on the page (see pipeline.approvals)
+    approvals: str = "two-person"       # or "single": the uploader may approve their own file
 
     @property
     def account_identifiers(self) -> tuple[str, ...]:
@@ -145,6 +148,7 @@ class RunSettings(StatusSettings):
     batch_size: int = 100
     wait: float = 300.0
     dry_run: bool = False
+    by: str = "run"                             # "run" (a person, by hand) or "nightly" (obeys approvals)
 
     def __post_init__(self) -> None:
         _narrow(self, self.campaign)
@@ -196,54 +200,6 @@ def _money(path: str, key: str, value: Any) -> Decimal:
     raise UsageError(f"{path}: '{key}' must be a number of dollars above 0, such as 5000; got {value!r}")
 
 
-def _guard_window(path: str, value: Any) -> str | int:
-    if isinstance(value, str) and value in ("campaign", "off"):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise UsageError(f"{path}: 'recipient_guard' must be \"campaign\", \"off\" or a number of days; got {value!r}")
-
-
-def _columns(path: str, data: dict[str, Any], book: RuleBook) -> dict[str, str]:
-    """``[columns]``: header text = field name, each header once (several headers may name one field:
-    each sheet of a workbook may call it differently)."""
-    columns = data.get("columns", {})
-    if not isinstance(columns, dict):
-        raise UsageError(f'{path}: \'columns\' must be a table: [columns] with lines such as "Work Email" = "email"')
-    known = book.columns_known
-    by_key: dict[str, str] = {}
-    for header, name in columns.items():
-        if not isinstance(name, str) or name not in known:
-            raise UsageError(f"{path}: columns.{header!r} = {name!r}: not a field name; known: {', '.join(known)}")
-        key = header_key(header)
-        if not key:
-            raise UsageError(f"{path}: columns: the header {header!r} has no letters or digits")
-        if key in by_key:
-            raise UsageError(f"{path}: columns: {by_key[key]!r} and {header!r} are the same header (case, spaces "
-                             "and punctuation are ignored)")
-        by_key[key] = header
-    return {str(k): str(v) for k, v in columns.items()}
-
-
-def _date_order(path: str, data: dict[str, Any]) -> str | None:
-    if "date_order" not in data:
-        return None
-    if data["date_order"] not in ("MDY", "DMY"):
-        raise UsageError(f'{path}: \'date_order\' must be "MDY" (12/24/2026) or "DMY" (24/12/2026); '
-                         f"got {data['date_order']!r}")
-    return str(data["date_order"])
-
-
-def _shipping_form(path: str, data: dict[str, Any], book: RuleBook) -> str | None:
-    if "bulk_shipping" not in data:
-        return None
-    value = data["bulk_shipping"]
-    if value not in book.shipping_forms:
-        known = " or ".join(f'"{f}"' for f in book.shipping_forms)
-        raise UsageError(f"{path}: 'bulk_shipping' must be {known}; got {value!r}")
-    return str(value)
-
-
 def _toml(p: str, path: str | Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(regular_bytes(Path(path), CAMPAIGN_FILE_LIMIT).decode("utf-8"))
@@ -266,7 +222,8 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     data = _toml(p, path)
 
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "columns", "date_order", "target",
-             "bulk_shipping", "accounts", "ledger", "recipient_guard", "max_row_amount", "max_run_amount", *ORDER_TEXT}
+             "bulk_shipping", "accounts", "ledger", "recipient_guard", "max_row_amount", "max_run_amount",
+             "require_approval", "approvals", *ORDER_TEXT}
     for key in data:
         if key not in known:
             raise UsageError(f"{p}: unknown key '{key}'; known keys: {', '.join(sorted(known))}")
@@ -289,11 +246,13 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         defaults={k: _default(p, k, v, book) for k, v in defaults.items()},
         path=p,
         target=_text(p, "target", data["target"], 500) if "target" in data else None,
-        bulk_shipping=_shipping_form(p, data, book),
-        recipient_guard=_guard_window(p, data.get("recipient_guard", "campaign")),
+        bulk_shipping=shipping_form(p, data, book),
+        recipient_guard=guard_window(p, data.get("recipient_guard", "campaign")),
         max_row_amount=_money(p, "max_row_amount", data.get("max_row_amount", 5000)),
         max_run_amount=_money(p, "max_run_amount", data["max_run_amount"]) if "max_run_amount" in data else None,
-        columns=_columns(p, data, book),
-        date_order=_date_order(p, data),
+        columns=columns(p, data, book),
+        date_order=date_order(p, data),
         ledger=_ledger_text(p, data["ledger"]) if "ledger" in data else None,
+        require_approval=approval_keys(p, data)[0],
+        approvals=approval_keys(p, data)[1],
     )

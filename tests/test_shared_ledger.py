@@ -21,11 +21,13 @@ import pytest
 
 from pipeline.errors import Locked, UsageError
 from pipeline.ledger import Ledger
+from pipeline.ledger.schema import MIGRATIONS
 from pipeline.lock import AdvisoryLocks, run_lock
 from pipeline.state import LedgerURL, ledger_at, masked_url
 from tests import pg
 from tests.helpers import ROOT, cli, created, people, run_settings, write_csv
 
+SCHEMA = len(MIGRATIONS)
 CAMPAIGN = 'customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\ncampaign = "Q4"\n'
 
 
@@ -70,11 +72,11 @@ def test_the_schema_is_migrated_on_start_and_by_ledger_migrate(tmp_path, postgre
     url = postgres.new_database()
     first = cli("ledger", "migrate", "--ledger", url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "schema 3 (was 0)" in first.stderr
+    assert f"schema {SCHEMA} (was 0)" in first.stderr
     again = cli("ledger", "migrate", "--ledger", url, cwd=tmp_path)
-    assert "schema 3, up to date" in again.stderr
+    assert f"schema {SCHEMA}, up to date" in again.stderr
     with psycopg.connect(url) as db:
-        assert db.execute("SELECT version FROM ledger_schema").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM ledger_schema").fetchall() == [(SCHEMA,)]
         columns = db.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'line_items'"
                              " ORDER BY ordinal_position").fetchall()
     sqlite = Ledger(tmp_path / "l.sqlite", "simulator")
@@ -94,7 +96,7 @@ def test_several_processes_opening_a_new_database_migrate_it_once(postgres):
     for proc in procs:
         assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
     with psycopg.connect(url) as db:
-        assert db.execute("SELECT version FROM ledger_schema").fetchall() == [(3,)]
+        assert db.execute("SELECT version FROM ledger_schema").fetchall() == [(SCHEMA,)]
 
 
 def test_an_sqlite_ledger_imported_into_postgresql_orders_nothing_twice_and_exports_its_audit_trail(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.cli.commands import ledger_tool, logged, template, validate, where
 from pipeline.cli.parser import parser
+from pipeline.cli.people import users
 from pipeline.environment import os_error_in, unwritable
 from pipeline.errors import LedgerUnusable, Locked, Unwritable, UsageError, bugs
 from pipeline.model import ExitCode
@@ -41,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return validate(args, progress)
         if args.command == "template":
             return template(args, progress)
+        if args.command == "users":
+            return users(args, progress)
         if args.command == "ledger" and args.ledger_command in ("where", "migrate", "export"):
             return where(args) if args.ledger_command == "where" else ledger_tool(args, progress)
         return logged(args)

@@ -179,9 +179,28 @@ def parser() -> argparse.ArgumentParser:
     _target_options(t, logs=False)
 
     _ledger_parser(sub)
+    _users_parser(sub)
     sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine "
                    "(tango-batch simulate --help)")
     return parser
+
+
+def _users_parser(sub: Any) -> None:
+    us = sub.add_parser("users", help="the people of the HR desk (the web page): add, list, disable",
+                        description="Users are kept in the ledger's database with an argon2 hash of their password. "
+                        "Roles: uploader (uploads, sees the verdict), approver (approves or rejects files, never "
+                        "their own), admin (all of it; approves files over max_run_amount).")
+    users = us.add_subparsers(dest="users_command", required=True, parser_class=_Parser)
+    add = users.add_parser("add", help="add a user; the password is asked for (or read from stdin when it is not a "
+                           "terminal)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("uploader", "approver", "admin"))
+    users.add_parser("list", help="the users, their role and whether they are disabled")
+    for verb in ("disable", "enable"):
+        users.add_parser(verb, help=f"{verb} a user (a disabled user cannot sign in)").add_argument("name")
+    for p in users.choices.values():
+        p.add_argument("--config", metavar="FILE", help="campaign file (TOML): whose ledger")
+        p.add_argument("--ledger", metavar="FILE|URL", help="the ledger, named directly")
 
 
 def _ledger_parser(sub: Any) -> None:

@@ -8,10 +8,16 @@
 3. A processed file moves to ``INBOX/processed/``; an unreadable one to ``INBOX/rejected/`` with a
    note of why; a file with rows still pending (the run stopped: funds, Tango down) stays in the
    inbox, and the next night continues it.
+
+With ``require_approval = true`` in the campaign file, only approved files are run (see
+``pipeline.approvals``): a file nobody decided on yet stays in the inbox, waiting; a rejected one
+moves to ``INBOX/rejected/`` with the reason beside it. Files come through the web page or the
+folder alike: a file is known by its content.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -90,6 +96,26 @@ def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progr
     return fresh
 
 
+def _approved_only(fresh: list[Path], ledger: Ledger, inbox: Path, progress: Progress) -> list[Path]:
+    """The files approved on the desk; the others wait, or, rejected, move out with the reason."""
+    approved = []
+    for path in fresh:
+        try:
+            decision = ledger.decision(_sha256(path))
+        except OSError:
+            decision = None
+        if decision is not None and decision.decision == "approved":
+            approved.append(path)
+        elif decision is not None:
+            moved = _move(path, inbox / "rejected")
+            _note(moved, f"{decision.at[:16].replace('T', ' ')} UTC: rejected by {decision.by_user}: "
+                  f"{decision.reason or 'no reason given'}. Fix the file and upload it again.")
+            progress.say(f"{path.name}: rejected by {decision.by_user}; moved to {moved}")
+        else:
+            progress.say(f"{path.name}: waiting for approval (require_approval = true); not run tonight")
+    return approved
+
+
 def _file_away(outcome: FileOutcome, ledger: Ledger, inbox: Path, progress: Progress) -> None:
     """A file run tonight goes to processed/ or rejected/, or stays in the inbox while rows are pending."""
     path = Path(outcome.path)
@@ -116,9 +142,12 @@ def _file_away(outcome: FileOutcome, ledger: Ledger, inbox: Path, progress: Prog
 
 def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: TangoClient | None = None) -> RunResult:
     """Settle earlier work, run every new file of ``inbox``, and move each where it belongs."""
+    settings = dataclasses.replace(settings, by="nightly")
     ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
     try:
         fresh = _known(inbox_files(inbox), ledger, inbox / "processed", progress)
+        if settings.campaign.require_approval:
+            fresh = _approved_only(fresh, ledger, inbox, progress)
     finally:
         ledger.close()
     for odd in _not_files(inbox):

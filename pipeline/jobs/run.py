@@ -20,13 +20,13 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import RunSettings
 from pipeline.environment import os_error_in, unwritable
 from pipeline.errors import InputError, LedgerUnusable, Locked, Stop, bugs
+from pipeline.jobs.approvals import gate, record_done
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
@@ -224,10 +224,11 @@ def _send(run: _Run, works: list[FileWork]) -> None:
                              dataclasses.asdict(settings.campaign))
         run.ledger.add_pending(run.run_id, work.plan.items, settings.campaign.campaign)
         _record(run, work, _final(run, work))
-    items = [i for w in works for i in w.plan.items]
+    allowed, total = gate(run.ledger, [(w.sha256, w.checked.sheet.name, w.plan.items) for w in works], settings,
+                          run.progress.say, run.run_id)
+    items = [i for w in works if w.sha256 in allowed for i in w.plan.items]
     if items and run.stopped is None:
         def send() -> None:
-            total = sum((i.value for i in items), Decimal(0))
             cap = settings.campaign.max_run_amount
             if cap is not None and total > cap:
                 raise Stop(f"the rows to send total ${total:,.2f}, above the campaign's max_run_amount of "
@@ -287,6 +288,7 @@ def _finish(run: _Run, work: FileWork, reuse_folders: bool) -> dict[str, Any]:
                           campaign_path=run.settings.campaign.path, folder=folder)
     if not run.settings.dry_run:
         pending = summary["status_counts"].get(Status.PENDING.value, 0) > 0
+        record_done(run.ledger, work.sha256, bool(known and known.state == FileState.DONE), not pending)
         run.ledger.file_update(work.sha256, state=FileState.PROCESSING if pending else FileState.DONE,
                                report_folder=summary["folder"])
     return summary

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import LedgerUnusable, Locked
+from pipeline.ledger.desk import Desk
 from pipeline.ledger.history import History
 from pipeline.ledger.opening import connect, create, failures_of, not_empty, whole
 from pipeline.ledger.records import LineUpdate, RowRecord, Sendable
@@ -76,7 +77,7 @@ def schema_version(where: Where) -> int:
         store.close()
 
 
-class Ledger(History):
+class Ledger(History, Desk):
     """One ledger (an SQLite file or a PostgreSQL database); one namespace per target."""
 
     def __init__(self, where: Where | str, target: str,

@@ -52,7 +52,8 @@ BATCH_COLUMNS = ("target, external_ref_id, member_key, generation, customer, acc
                  " delivery_open")
 
 
-TABLES = ("runs", "line_items", "batches", "batch_members", "rows", "files", "http_log", "ledger_checks")
+TABLES = ("runs", "line_items", "batches", "batch_members", "rows", "files", "http_log", "ledger_checks", "users",
+          "file_events", "approvals")
 
 
 def _statements(offset: int, old: Callable[[str], str], least: str) -> list[str]:
@@ -85,6 +86,14 @@ def _statements(offset: int, old: Callable[[str], str], least: str) -> list[str]
         f" run_id + {offset}, at, method, path, status, request_id, outcome FROM {old('http_log')}",
         f"INSERT INTO ledger_checks SELECT * FROM {old('ledger_checks')} WHERE true ON CONFLICT (target, customer,"
         f" account) DO UPDATE SET checked_at = {least}(ledger_checks.checked_at, excluded.checked_at)",
+        # the desk: a user both know keeps the receiving ledger's record; a file's latest decision wins
+        f"INSERT INTO users SELECT * FROM {old('users')} WHERE true ON CONFLICT DO NOTHING",
+        f"INSERT INTO file_events (target, sha256, at, actor, event, detail) SELECT target, sha256, at, actor, event,"
+        f" detail FROM {old('file_events')}",
+        f"INSERT INTO approvals SELECT * FROM {old('approvals')} WHERE true ON CONFLICT (target, sha256) DO UPDATE"
+        " SET decision = excluded.decision, by_user = excluded.by_user, role = excluded.role, at = excluded.at,"
+        " total = excluded.total, line_count = excluded.line_count, reason = excluded.reason,"
+        " over_limit = excluded.over_limit WHERE excluded.at > approvals.at",
     ]
 
 
