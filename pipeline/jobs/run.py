@@ -221,7 +221,7 @@ def _send(run: _Run, works: list[FileWork]) -> None:
         sheet = work.checked.sheet
         run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, shown(str(sheet.path.resolve())),
                              settings.today.isoformat(), FileRecord.sheets_text(sheet.sheets),
-                             dataclasses.asdict(settings.campaign))
+                             dataclasses.asdict(dataclasses.replace(settings.campaign, notify=None)))
         run.ledger.add_pending(run.run_id, work.plan.items, settings.campaign.campaign)
         _record(run, work, _final(run, work))
     items = [i for w in works for i in w.plan.items]
