@@ -35,15 +35,13 @@ from pipeline.errors import UsageError
 from pipeline.files import NotRegular, TooLarge, regular_bytes
 from pipeline.identifiers import IDENTIFIER_RE, accounts, identifier
 from pipeline.masking import shown
+from pipeline.notify.settings import NotifySettings, notify_settings
 from pipeline.state import Where, beside, masked_url
 from pipeline.target import Target, resolve_target
 from rules import AccountTable, RuleBook
 
 __all__ = ["IDENTIFIER_RE", "Campaign", "CheckSettings", "RunSettings", "StatusSettings", "Target", "load_campaign",
-           "resolve_target"]
-
-# re-exported: the settings name a target, and callers find it here with the rest (and the shape of
-# Tango's identifiers, now checked in pipeline.identifiers)
+           "resolve_target"]    # re-exported: Target (the settings name one), IDENTIFIER_RE (see pipeline.identifiers)
 
 # order-level text keys and their maximum length (seed 004)
 ORDER_TEXT = {"campaign": 1024, "purchaseOrderNumber": 100, "notes": 150}
@@ -74,6 +72,7 @@ class Campaign:
     accounts: dict[str, str] = field(default_factory=dict)  # [accounts]: Account cell name -> accountIdentifier
     require_approval: bool = False      # the night sends only files approved on the page (see pipeline.approvals)
     approvals: str = "two-person"       # or "single": the uploader may approve their own file
+    notify: NotifySettings | None = None    # [notify]: who hears of each nightly run (pipeline.notify)
 
     @property
     def account_identifiers(self) -> tuple[str, ...]:
@@ -220,9 +219,8 @@ def _toml(p: str, path: str | Path) -> dict[str, Any]:
 def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
     p = shown(str(path))
     data = _toml(p, path)
-
     known = {"customerIdentifier", "accountIdentifier", "sender", "defaults", "columns", "date_order", "target",
-             "bulk_shipping", "accounts", "ledger", "recipient_guard", "max_row_amount", "max_run_amount",
+             "bulk_shipping", "accounts", "ledger", "recipient_guard", "max_row_amount", "max_run_amount", "notify",
              "require_approval", "approvals", *ORDER_TEXT}
     for key in data:
         if key not in known:
@@ -255,4 +253,5 @@ def load_campaign(path: str | Path, book: RuleBook) -> Campaign:
         ledger=_ledger_text(p, data["ledger"]) if "ledger" in data else None,
         require_approval=approval_keys(p, data)[0],
         approvals=approval_keys(p, data)[1],
+        notify=notify_settings(p, data.get("notify")),
     )

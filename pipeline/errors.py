@@ -10,6 +10,8 @@ Row-level problems are not exceptions: they are ``Issue`` records (see ``pipelin
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pipeline.masking import mask, shown
@@ -25,6 +27,7 @@ __all__ = [
     "PipelineError",
     "Rejected",
     "Rerunnable",
+    "Shortfall",
     "Stop",
     "TangoError",
     "Unavailable",
@@ -79,15 +82,29 @@ class InputError(NeedsFix):
         super().__init__(f"{', '.join(where)}: {reason}")
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """An account whose balance does not cover the rows to send from it (the pre-flight's finding)."""
+    account: str                    # its accountIdentifier
+    names: tuple[str, ...]          # the campaign file's names for it ([accounts])
+    balance: Decimal
+    needed: Decimal
+
+    @property
+    def short_by(self) -> Decimal:
+        return self.needed - self.balance
+
+
 class Stop(Rerunnable):
     """The run must stop sending (credentials, funds, Tango unavailable); a rerun continues, exit 3.
 
     ``can_follow``: Tango still answers (funds ran out), so accepted orders can be followed.
+    ``short``: the pre-flight found an account short of funds: which, and by how much.
     """
 
-    def __init__(self, reason: str, can_follow: bool = False) -> None:
+    def __init__(self, reason: str, can_follow: bool = False, short: Shortfall | None = None) -> None:
         super().__init__(reason)
-        self.can_follow = can_follow
+        self.can_follow, self.short = can_follow, short
 
 
 class Locked(Rerunnable):

@@ -166,12 +166,15 @@ def logged(args: argparse.Namespace) -> int:
     from pipeline.config import CheckSettings, RunSettings
     from pipeline.lock import run_lock
     from pipeline.logs import LOGGER, setup
+    from pipeline.notify import notify_secrets
     from pipeline.progress import Progress
     settings = settings_of(args)
     assert not isinstance(settings, CheckSettings)
     check_arguments(args)
-    setup(settings.output, args.log_format, args.debug, settings.target.credentials.secrets(),
-          verbose=getattr(args, "verbose", False))
+    secrets = settings.target.credentials.secrets()
+    if isinstance(settings, RunSettings):       # [notify]'s SMTP password and webhook URL
+        secrets = [*secrets, *notify_secrets(settings.campaign.notify, os.environ)]
+    setup(settings.output, args.log_format, args.debug, secrets, verbose=getattr(args, "verbose", False))
     progress = Progress(log=logging.getLogger(f"{LOGGER}.job"))
     if args.command == "run" and isinstance(settings, RunSettings) and not _confirmed(args, settings):
         progress.say("not confirmed: nothing was sent")

@@ -8,6 +8,8 @@
 3. A processed file moves to ``INBOX/processed/``; an unreadable one to ``INBOX/rejected/`` with a
    note of why; a file with rows still pending (the run stopped: funds, Tango down) stays in the
    inbox, and the next night continues it.
+4. With a ``[notify]`` table in the campaign file, the night is e-mailed and posted (and so is an
+   account found short of funds): see ``pipeline.notify``.
 
 With ``require_approval = true`` in the campaign file, only approved files are run (see
 ``pipeline.approvals``): a file nobody decided on yet stays in the inbox, waiting; a rejected one
@@ -29,6 +31,7 @@ from pipeline.ledger import Ledger
 from pipeline.lock import scope
 from pipeline.masking import mask, shown, shown_lines
 from pipeline.model import FileState
+from pipeline.notify.notifier import notify_nightly
 from pipeline.progress import Progress
 from pipeline.tango import TangoClient
 
@@ -161,4 +164,5 @@ def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: Tang
             _file_away(outcome, ledger, inbox, progress)
     finally:
         ledger.close()
+    notify_nightly(result, settings, progress)         # [notify]: never changes the outcome
     return result

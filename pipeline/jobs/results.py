@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.errors import Shortfall
 from pipeline.model import ExitCode, Status
 
 __all__ = ["FileOutcome", "RunResult"]
@@ -30,6 +31,8 @@ class RunResult:
     run_id: int | None
     outcomes: list[FileOutcome]
     figures: dict[str, Any]                 # what was done at Tango: posts, accepted, retries...
+    stopped: str | None = None              # why sending stopped early, when it did
+    short: Shortfall | None = None          # the account the pre-flight found short of funds, when it did
 
     @property
     def files(self) -> list[dict[str, Any]]:

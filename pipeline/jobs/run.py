@@ -25,7 +25,7 @@ from typing import Any
 
 from pipeline.config import RunSettings
 from pipeline.environment import os_error_in, unwritable
-from pipeline.errors import InputError, LedgerUnusable, Locked, Stop, bugs
+from pipeline.errors import InputError, LedgerUnusable, Locked, Shortfall, Stop, bugs
 from pipeline.jobs.approvals import gate, record_done
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
@@ -79,6 +79,7 @@ class _Run:
         self.plan = BatchPlan(order_fields(settings.campaign), settings.batch_size, self.ledger.generation)
         self.code = ExitCode.OK
         self.stopped: str | None = None         # why sending stopped, once it has
+        self.short: Shortfall | None = None     # the account the pre-flight found short of funds, if it did
         self.can_follow = True                  # Tango still answers: accepted orders can be followed
         self.catalog: Catalog | None = None
         self.seen: dict[str, str] = {}          # line-item id -> "file row N", for the rows this run sends
@@ -93,7 +94,7 @@ class _Run:
             step()
         except Stop as exc:
             if self.stopped is None:
-                self.stopped, self.can_follow = str(exc), exc.can_follow
+                self.stopped, self.can_follow, self.short = str(exc), exc.can_follow, exc.short
 
     def worse(self, code: ExitCode) -> None:
         self.code = max(self.code, code)
@@ -138,7 +139,7 @@ def run_files(paths: list[str], settings: RunSettings, progress: Progress,
         if not settings.dry_run:
             run.ledger.finish_run(run.run_id, run.code, run.stopped)
         figures = {**dataclasses.asdict(run.submitter.figures), "retries": run.client.retries}
-        return RunResult(run.code, run.run_id or None, outcomes, figures)
+        return RunResult(run.code, run.run_id or None, outcomes, figures, run.stopped, run.short)
     finally:
         run.close()
 
@@ -221,7 +222,7 @@ def _send(run: _Run, works: list[FileWork]) -> None:
         sheet = work.checked.sheet
         run.ledger.file_seen(run.run_id, sheet.sha256, sheet.name, shown(str(sheet.path.resolve())),
                              settings.today.isoformat(), FileRecord.sheets_text(sheet.sheets),
-                             dataclasses.asdict(settings.campaign))
+                             dataclasses.asdict(dataclasses.replace(settings.campaign, notify=None)))
         run.ledger.add_pending(run.run_id, work.plan.items, settings.campaign.campaign)
         _record(run, work, _final(run, work))
     allowed, total = gate(run.ledger, [(w.sha256, w.checked.sheet.name, w.plan.items) for w in works], settings,

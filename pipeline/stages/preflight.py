@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import Rejected, Stop, TangoError
+from pipeline.errors import Rejected, Shortfall, Stop, TangoError
 from pipeline.model import Decision, RunRule, Severity, Status
 from pipeline.stages.plan import LineItem
 from pipeline.state import Where, beside
@@ -151,7 +151,8 @@ def check_account(client: TangoClient, account: str, total: Decimal, names: Sequ
     if balance < total:
         raise Stop(f"insufficient funds: {said} holds {_money(balance)}, the rows to send from it "
                    f"total {_money(total)}, short by {_money(total - balance)}. Top up the account and "
-                   "run again: nothing was sent", can_follow=True)
+                   "run again: nothing was sent", can_follow=True,
+                   short=Shortfall(account, tuple(names), balance, total))
     return info
 
 
