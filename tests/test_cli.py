@@ -268,3 +268,16 @@ def test_the_simulators_help_goes_by_its_real_name():
     done = subprocess.run([sys.executable, "-m", "pipeline", "simulate", "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("usage: tango-batch simulate")
+
+
+def test_the_readmes_campaign_file_example_loads_as_it_is_written(tmp_path):
+    """A stranger copies the README's campaign file: it must load, every key of it."""
+    from pipeline.config import load_campaign
+    from rules import load
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("## The campaign file", 1)[1]
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "campaign.toml").write_text(example, encoding="utf-8")
+    campaign = load_campaign(tmp_path / "campaign.toml", load())
+    assert campaign.date_order == "MDY" and campaign.require_approval is False
+    assert campaign.accounts == {"Marketing": "acme-marketing", "Sales": "acme-sales"}
+    assert campaign.notify is not None and campaign.sender == {"firstName": "Acme"}
