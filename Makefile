@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test postgresql bench bench-stages bench-submit bench-hostile bench-ledger clean
+.PHONY: demo test postgresql chromium bench bench-stages bench-submit bench-hostile bench-ledger clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ demo: $(BIN)/tango-batch
 	  --ledger output/ledger.sqlite --yes; \
 	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
 
-test: $(BIN)/tango-batch postgresql
+test: $(BIN)/tango-batch postgresql chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -35,6 +35,14 @@ postgresql:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    postgresql >/dev/null; } || \
 	  { echo "make test needs PostgreSQL's server programs (initdb, pg_ctl): apt-get install postgresql"; exit 1; }
+
+# the HR desk's end-to-end test drives Debian's Chromium with Playwright (never a downloaded browser)
+chromium:
+	@command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo "installing Chromium (apt-get)" && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium >/dev/null; } || \
+	  { echo "make test needs Chromium for the browser test: apt-get install chromium"; exit 1; }
 
 bench: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_speed.py $(BENCH_ARGS)
