@@ -218,3 +218,24 @@ def test_the_test_server_runs_as_an_unprivileged_user(postgres):
     owner = Path(folder).stat().st_uid
     assert (postgres.runner is None) or (owner == postgres.runner.pw_uid != 0)
     assert pg.bin_folder().joinpath("initdb").exists()
+
+
+def test_a_server_lost_mid_run_stops_it_with_a_message_not_a_traceback(postgres):
+    """The server restarts, or a DBA ends the session: the next state change says so by name (exit 3:
+    run the same command again), and what was committed before is there."""
+    from pipeline.errors import LedgerUnusable
+    where = ledger_at(postgres.new_database(), {})
+    ledger = Ledger(where, "simulator")
+    run = ledger.start_run("run")
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE "
+                      "'tango-batch pid %'")
+    with pytest.raises(LedgerUnusable, match=r"cannot (be reached|be used) .*nothing already recorded was lost"):
+        ledger.finish_run(run, 0)
+    ledger.log_http(run, "GET", "/accounts/x", 200, None, "ok")
+    ledger.close()                                  # a lost server: closing says nothing more, raises nothing
+    again = Ledger(where, "simulator")
+    try:
+        assert [r["id"] for r in again.runs_since(None)] == [run]
+    finally:
+        again.close()
