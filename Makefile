@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test postgresql bench bench-stages bench-submit bench-hostile bench-ledger clean
+.PHONY: demo serve test postgresql bench bench-stages bench-submit bench-hostile bench-ledger clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ demo: $(BIN)/tango-batch
 	$(BIN)/tango-batch run samples/recipients.xlsx --config samples/campaign.toml --target simulator --output output \
 	  --ledger output/ledger.sqlite --yes; \
 	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
+
+# the HR desk on the sample campaign with approvals on (samples/campaign-desk.toml), against the built-in
+# simulator, on http://127.0.0.1:8080/; the demo users' passwords are printed once, when they are made
+serve: $(BIN)/tango-batch
+	mkdir -p output/inbox
+	$(BIN)/python -m pipeline.web.demo --ledger output/ledger.sqlite
+	$(BIN)/tango-batch serve --config samples/campaign-desk.toml --inbox output/inbox --output output \
+	  --ledger output/ledger.sqlite --target simulator
 
 test: $(BIN)/tango-batch postgresql
 	$(BIN)/ruff check .
