@@ -67,6 +67,8 @@ def sign_in(request: Request, name: Annotated[str, Form(max_length=200)] = "",
 
 @router.post("/signout")
 def sign_out(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    if not request.session.get("user"):
+        return RedirectResponse("/signin", status_code=303)
     check_csrf(request, csrf_token)
     request.session.clear()
     return RedirectResponse("/signin", status_code=303)
