@@ -54,7 +54,7 @@ def _text(path: Path) -> bool:
 def problem(path: Path, suffix: str) -> str | None:
     """Why the file at ``path``, named ``*suffix``, is refused; None when its content is what its name says."""
     if suffix not in ACCEPTED:
-        return (f"'{suffix or '(no extension)'}' files are not read: upload "
+        return (f"{suffix + ' files are' if suffix else 'a file without an extension is'} not read: upload "
                 + ", ".join(ACCEPTED) + " (the template is an .xlsx workbook)")
     if path.stat().st_size == 0:
         return "the file is empty"

@@ -48,8 +48,8 @@ def original_name(filename: str | None) -> str:
 
 
 def suffix_of(filename: str | None) -> str:
-    base = re.split(r"[\\/]", filename or "")[-1].replace("\x00", "").strip().rstrip(".")
-    return os.path.splitext(base)[1].lower()
+    base = re.split(r"[\\/]", filename or "")[-1].replace("\x00", "").strip()
+    return "." + base.rsplit(".", 1)[1].lower() if "." in base else ""
 
 
 def server_name(sha256: str, suffix: str, now: dt.datetime | None = None) -> str:
