@@ -281,3 +281,58 @@ def test_the_secret_key_is_made_once_readable_by_its_owner_only(tmp_path):
     assert not (tmp_path / "other").exists()
     with pytest.raises(UsageError, match="at least 32 characters"):
         secret_key({SECRET_ENV: "short"}, tmp_path / "desk")
+
+
+def test_the_desk_serves_over_real_http_on_a_free_port(tmp_path, check_pool):
+    """uvicorn on 127.0.0.1, as a browser test would start it (``pipeline.web.app.running``)."""
+    import httpx
+
+    from pipeline.web.app import running
+    settings = settings_for(tmp_path)
+    add_users(settings)
+    with running(Desk(settings, check_pool).app) as url, httpx.Client(base_url=url) as client:
+        assert url.startswith("http://127.0.0.1:")
+        page = client.get("/signin")
+        assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+        assert "server" not in page.headers
+        answer = client.post("/signin", data={"name": "uma", "password": PASSWORD, "csrf_token": csrf(page),
+                                              "next": "/upload"})
+        assert answer.status_code == 303
+        assert 'data-testid="upload-input"' in client.get("/upload").text
+
+
+def test_tango_batch_serve_starts_the_desk_and_refuses_a_missing_inbox(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.helpers import ROOT, cli
+    missing = cli("serve", "--config", ROOT / "samples" / "campaign-desk.toml", "--inbox", tmp_path / "nope",
+                  cwd=tmp_path)
+    assert missing.returncode == 64 and "--inbox" in missing.stderr and "no such folder" in missing.stderr
+    (tmp_path / "inbox").mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--config", str(ROOT / "samples" / "campaign-desk.toml"),
+         "--inbox", str(tmp_path / "inbox"), "--ledger", str(tmp_path / "ledger.sqlite"), "--port", str(port),
+         "--output", str(tmp_path / "out")], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        ends, page = time.monotonic() + 60, None
+        while time.monotonic() < ends and page is None:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/signin", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert page is not None and page.status_code == 200 and "Sign in" in page.text
+        key = tmp_path / "state" / "tango-batch" / "desk" / "secret-key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=20)
+    assert "no users yet" in err and "GET /signin 200" in err

@@ -3,8 +3,8 @@
 From outside, in a test or a benchmark::
 
     app = create_app(settings)                      # pipeline.web.settings.DeskSettings
-    uvicorn.run(app, host="127.0.0.1", port=0)      # or httpx.ASGITransport(app=app)
-    app.state.desk.checker.close()                  # the worker processes (the lifespan does it too)
+    with running(app) as url:                       # uvicorn on a free port of 127.0.0.1, in a thread
+        httpx.get(f"{url}/signin")                  # (or in-process: httpx.ASGITransport(app=app))
 
 Middleware, outermost first: (the proxy's headers, with ``proxy_headers``), the access log, the
 security headers, the signed session. Every view checks who is signed in and their role itself
@@ -13,9 +13,11 @@ security headers, the signed session. Every view checks who is signed in and the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -32,7 +34,7 @@ from pipeline.web.sessions import Sessions
 from pipeline.web.settings import DeskSettings
 from pipeline.web.throttle import Throttle
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "running"]
 
 STATIC = Path(__file__).with_name("static")
 
@@ -87,3 +89,25 @@ def _errors(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         return desk_of(request).page(request, "error.html", 400, user=None, title="Not understood",
                                      message="The form or address was not understood: go back and try again.")
+
+
+@contextmanager
+def running(app: FastAPI, host: str = "127.0.0.1", seconds: float = 20.0) -> Iterator[str]:
+    """The application served by uvicorn on a free port of ``host``, in a thread; its base URL. Stopped
+    (and its worker processes with it: the lifespan) on leaving."""
+    import uvicorn
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, access_log=False, log_level="warning",
+                                           server_header=False))
+    thread = threading.Thread(target=server.run, name="tango-batch desk", daemon=True)
+    thread.start()
+    ends = time.monotonic() + seconds
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > ends:
+            raise RuntimeError("the desk's server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(seconds)
