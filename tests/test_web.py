@@ -336,3 +336,20 @@ def test_tango_batch_serve_starts_the_desk_and_refuses_a_missing_inbox(tmp_path)
         server.terminate()
         _, err = server.communicate(timeout=20)
     assert "no users yet" in err and "GET /signin 200" in err
+
+
+def test_the_demo_users_are_made_once_with_passwords_printed_once(tmp_path, capsys):
+    from pipeline.jobs.users import check_password
+    from pipeline.ledger import Ledger
+    from pipeline.web.demo import main
+    ledger_path = tmp_path / "demo.sqlite"
+    assert main(["--ledger", str(ledger_path)]) == 0
+    printed = dict(line.split(": password ") for line in capsys.readouterr().out.splitlines())
+    assert set(printed) == {"demo-uploader (uploader)", "demo-approver (approver)", "demo-admin (admin)"}
+    ledger = Ledger(ledger_path, "")
+    try:
+        assert check_password(ledger.user("demo-approver"), printed["demo-approver (approver)"])
+    finally:
+        ledger.close()
+    assert main(["--ledger", str(ledger_path)]) == 0
+    assert "password" not in capsys.readouterr().out.replace("its password was printed", "")

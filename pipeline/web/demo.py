@@ -1,7 +1,7 @@
 """``python -m pipeline.web.demo --ledger output/ledger.sqlite``: the users of the demo desk (``make
 serve``): an uploader, an approver and an admin, each with a random password printed once on the
-console. A user that exists already is left as it is (its password is not printed again: ``tango-batch
-users disable`` it and remove the ledger's demo users with ``make clean`` to start afresh)."""
+console. A user that exists already is left as it is and its password is not printed again (``make
+clean`` removes the demo's ledger, and its users with it, to start afresh)."""
 
 from __future__ import annotations
 

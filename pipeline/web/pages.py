@@ -6,6 +6,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from threading import Lock
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -27,6 +28,7 @@ __all__ = ["router"]
 
 router = APIRouter()
 SIGN_IN_FAILED = "That name and password do not match an active user."
+TEMPLATE_LOCK = Lock()
 
 
 @router.get("/")
@@ -168,8 +170,9 @@ def template(request: Request) -> Response:
     desk = desk_of(request)
     desk.user(request, page=False)
     path = desk.settings.state / "recipients-template.xlsx"
-    if not path.is_file() or time.time() - path.stat().st_mtime > 12 * 3600:
-        _write_template(desk, path)
+    with TEMPLATE_LOCK:                     # one writer at a time; the others wait for its workbook
+        if not path.is_file() or time.time() - path.stat().st_mtime > 12 * 3600:
+            _write_template(desk, path)
     return FileResponse(path, filename="recipients-template.xlsx",
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 

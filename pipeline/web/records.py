@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.ledger import FileRecord, Ledger
 from pipeline.ledger.desk import Decision, FileEvent
-from pipeline.model import TO_FIX, FileState, Status
+from pipeline.model import TO_FIX, FileState
 from pipeline.web.worker import VERDICT
 
 __all__ = ["SHA256", "FileView", "file_view", "recent_files", "rows_of", "waiting_files"]
@@ -145,5 +145,3 @@ def waiting_files(ledger: Ledger, limit: int = 200) -> tuple[list[FileView], lis
                 and not v.done]
     return undecided, approved
 
-
-STATUS_WORDS = [s.value for s in Status]

@@ -8,6 +8,7 @@ that the page polls."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -62,7 +63,7 @@ class _Progress(Progress):
     """The check's progress as a JSON file: the phase, and the rows written so far."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(open(os.devnull, "w"), bar=False)     # noqa: SIM115 (closed with the process)
+        super().__init__(io.StringIO(), bar=False)
         self.path, self.last = path, 0.0
         write_progress(path, state="running", phase="reading and checking the rows", done=0, total=0)
 
