@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test postgresql chromium bench bench-stages bench-submit bench-hostile bench-ledger clean
+.PHONY: demo serve test postgresql chromium bench bench-stages bench-submit bench-hostile bench-ledger bench-desk clean
 
 $(BIN)/tango-batch: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,19 @@ demo: $(BIN)/tango-batch
 	  --ledger output/ledger.sqlite --yes; \
 	  code=$$?; echo "exit code $$code (0 all rows fine, 1 some rows to fix)"; test $$code -le 1
 
+# the HR desk on the sample campaign with approvals on (samples/campaign-desk.toml), against the built-in
+# simulator, on http://127.0.0.1:8080/; the demo users' passwords are printed once, when they are made
+serve: $(BIN)/tango-batch
+	mkdir -p output/inbox
+	$(BIN)/python -m pipeline.web.demo --ledger output/ledger.sqlite
+	$(BIN)/tango-batch serve --config samples/campaign-desk.toml --inbox output/inbox --output output \
+	  --ledger output/ledger.sqlite --target simulator
+
 test: $(BIN)/tango-batch postgresql chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# issue 12's figures, 3 interleaved rounds (over an hour on today's product); options, e.g.:
-#   make bench BENCH_ARGS="--quick --no-suite --repeat 1"
 # the tests start PostgreSQL servers of their own from the system's binaries (Debian's postgresql package)
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
@@ -44,6 +50,8 @@ chromium:
 	    chromium >/dev/null; } || \
 	  { echo "make test needs Chromium for the browser test: apt-get install chromium"; exit 1; }
 
+# issue 12's figures, 3 interleaved rounds (over an hour on today's product); options, e.g.:
+#   make bench BENCH_ARGS="--quick --no-suite --repeat 1"
 bench: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_speed.py $(BENCH_ARGS)
 

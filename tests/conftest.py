@@ -19,6 +19,7 @@ from pipeline.state import LEDGER_ENV, Where, ledger_at
 from rules import RuleBook
 from tests import pg
 from tests.helpers import BOOK, LEDGERS, ROOT, TODAY, Clock, write_csv
+from tests.web import anyio_backend, check_pool, desk  # noqa: F401  (the HR desk's fixtures: tests/web.py)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # what no --help may load: the data, spreadsheet, validation, HTTP and phone-number libraries
 HEAVY = ("polars", "pandera", "pydantic", "numpy", "fastexcel", "xlsxwriter", "openpyxl", "xlrd", "httpx",
-         "tenacity", "phonenumbers", "tqdm")
+         "tenacity", "phonenumbers", "tqdm", "fastapi", "starlette", "jinja2", "uvicorn", "itsdangerous", "argon2",
+         "pipeline.web")
 
 # every command's help, every nested command's, and a usage error, in one interpreter: the first
 # command to load a heavy module is named with it
@@ -67,6 +68,7 @@ def test_no_help_loads_a_heavy_module():
     codes = result["codes"]
     assert isinstance(codes, dict)
     assert codes["--help"] == 0 and codes["simulate --help"] == 0 and codes["ledger rebuild --help"] == 0
+    assert codes["serve --help"] == 0
     assert codes["validate"] == 64 and codes["run --no-such-option"] == 64      # usage errors, as before
     assert len(codes) >= 12         # top level, its 7 commands, ledger's 3, and the two usage errors
 

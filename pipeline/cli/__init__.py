@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return template(args, progress)
         if args.command == "users":
             return users(args, progress)
+        if args.command == "serve":
+            from pipeline.cli.serve import serve as serve_desk
+            return serve_desk(args, progress)
         if args.command == "ledger" and args.ledger_command in ("where", "migrate", "export"):
             return where(args) if args.ledger_command == "where" else ledger_tool(args, progress)
         return logged(args)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline import __version__
+from pipeline.cli.serve import serve_parser
 from pipeline.model import ExitCode
 
 __all__ = ["parser"]
@@ -180,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
 
     _ledger_parser(sub)
     _users_parser(sub)
+    serve_parser(sub, _target_options)
     sub.add_parser("simulate", help="run the Tango simulator as an HTTP server on this machine "
                    "(tango-batch simulate --help)")
     return parser

@@ -69,7 +69,7 @@ class _Run:
     def __init__(self, settings: RunSettings, progress: Progress, client: TangoClient | None) -> None:
         self.settings, self.progress = settings, progress
         self.ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
-        self.run_id = 0 if settings.dry_run else self.ledger.start_run("run")
+        self.run_id = 0 if settings.dry_run else self.ledger.start_run(settings.by)     # "run" or "nightly"
         self.own_client = client is None
         self.client = client or client_for(settings, self.ledger, self.run_id or None)
         sent = settings.book.bulk_shipping

@@ -131,12 +131,13 @@ class History:
         return counts
 
     def run_files(self, run_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-        """The files each run worked on, with their rows per status as that run left them."""
+        """The files each run worked on (name and sha256), with their rows per status as that run left them."""
         out: dict[int, dict[str, dict[str, Any]]] = {}
         for run_id, sha, name, status, n in self.db.execute(
                 "SELECT run_id, file_sha256, MIN(file_name), status, COUNT(*) FROM rows WHERE target = ?"
                 " GROUP BY run_id, file_sha256, status ORDER BY run_id, MIN(file_name)", (self.target,)):
-            file = out.setdefault(run_id, {}).setdefault(sha, {"file": name, "rows": 0, "status_counts": {}})
+            file = out.setdefault(run_id, {}).setdefault(sha, {"file": name, "sha256": sha, "rows": 0,
+                                                              "status_counts": {}})
             file["rows"] += n
             file["status_counts"][status] = file["status_counts"].get(status, 0) + n
         wanted = set(run_ids)

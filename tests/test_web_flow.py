@@ -1,0 +1,169 @@
+"""The desk's journeys: an uploader uploads the sample, sees its counts and rows to fix; an approver
+approves it (the Decision records the check's total and lines to send); the nightly job, in-process
+against the simulator, sends it; the file's page shows it done with its history. And the approvals'
+rules as the page applies them (``pipeline.approvals.why_not``): never one's own upload unless
+``approvals = "single"`` (then every page says so), an admin over ``max_run_amount``, a reason to
+reject. The account and run pages. On an SQLite and a PostgreSQL ledger where the ledger matters."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import re
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from pipeline.jobs.nightly import nightly
+from pipeline.simulator.transport import SimulatorTransport
+from tests.helpers import quiet, run_settings, sim_client, statuses
+from tests.web import DESK_CAMPAIGN, SAMPLE, Desk, add_users, checked, events, settings_for, signed_in, token, upload
+
+pytestmark = pytest.mark.anyio
+
+
+def sample_people() -> set[str]:
+    """The names and e-mail addresses in the sample's rows."""
+    sheet = openpyxl.load_workbook(SAMPLE, read_only=True)["Recipients"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = [str(c or "") for c in rows[3]]
+    wanted = [i for i, h in enumerate(header) if h in ("First Name", "Last Name", "Email")]
+    return {str(row[i]).strip() for row in rows[4:] for i in wanted if row[i] and len(str(row[i]).strip()) > 3}
+
+
+async def uploaded(desk: Desk, name: str = "uma") -> tuple[str, object]:
+    client = await signed_in(desk, name)
+    progress = await checked(client, await upload(client, "Q4 recipients (Ann Lee).xlsx", SAMPLE.read_bytes()))
+    assert progress["state"] == "done", progress
+    return progress["url"].rsplit("/", 1)[1], client
+
+
+async def decide(client, sha: str, decision: str = "approve", reason: str = ""):
+    form = await token(client, "/approvals")
+    return await client.post(f"/approvals/{sha}", data={"csrf_token": form, "decision": decision, "reason": reason})
+
+
+@pytest.mark.usefixtures("backend")
+async def test_upload_approve_send_at_night_and_the_file_is_done_with_its_history(tmp_path, sim, clock, caplog):
+    settings = settings_for(tmp_path)
+    add_users(settings)
+    desk = Desk(settings, None)                          # its own worker process, as tango-batch serve has
+    caplog.set_level(logging.INFO, logger="tango_batch")
+    try:
+        sha, uma = await uploaded(desk)
+        page = (await uma.get(f"/files/{sha}")).text
+        assert '<dd data-status="INVALID">13</dd>' in page and 'data-testid="lines-to-send">47<' in page
+        assert "waiting for approval" in page
+        assert (await uma.get("/approvals")).status_code == 403
+        bea = await signed_in(desk, "bea")
+        waiting = (await bea.get("/approvals")).text
+        assert f'data-sha256="{sha}"' in waiting and 'data-testid="approve-button"' in waiting
+        assert waiting.count('data-testid="rows-to-fix"') == 1
+        answer = await decide(bea, sha)
+        assert answer.status_code == 303 and answer.headers["location"] == "/approvals"
+        ledger = desk.ledger()
+        try:
+            decision = ledger.decision(sha)
+        finally:
+            ledger.close()
+        assert decision is not None and decision.decision == "approved" and decision.by_user == "bea"
+        assert (decision.total, decision.line_count, decision.over_limit) == (Decimal("2700"), 47, False)
+        approvals = (await bea.get("/approvals")).text
+        assert f'data-sha256="{sha}"' not in approvals and 'data-testid="approved-files"' in approvals
+        client = sim_client(SimulatorTransport(sim), clock)
+        try:
+            result = nightly(settings.inbox, run_settings(tmp_path, campaign=DESK_CAMPAIGN, today=dt.date.today()),
+                             quiet(), client)
+        finally:
+            client.close()
+        assert statuses(result).count("COMPLETE") == 47 and statuses(result).count("INVALID") == 13
+        assert [e for e, _ in events(desk, sha)] == ["uploaded", "checked", "approved", "sent", "done"]
+        page = (await uma.get(f"/files/{sha}")).text
+        assert 'data-testid="file-state">done<' in page
+        history = page.split('data-testid="history">')[1].split("</ol>")[0]
+        assert re.findall(r'data-event="(\w+)"', history) == ["uploaded", "checked", "approved", "sent", "done"]
+        assert "by uma" in history and "by bea" in history and "by nightly" in history
+        assert f"as run {result.run_id} left them" in page
+        every = (await uma.get(f"/files/{sha}", params={"status": "COMPLETE"})).text
+        assert every.split('data-testid="rows-table">')[1].count('<tr data-status="COMPLETE">') == 47
+        report = await uma.get(f"/files/{sha}/report.xlsx")
+        assert report.status_code == 200 and report.content[:2] == b"PK"
+        run = (await uma.get(f"/runs/{result.run_id}")).text
+        assert f'href="/files/{sha}"' in run and "47 COMPLETE" in run
+        account = (await uma.get("/account")).text
+        assert f"Run {result.run_id}</a>" in account and "some rows to fix" in account
+    finally:
+        desk.close()
+    people = sample_people()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tango_batch.web.access"]
+    assert len(lines) > 10 and any(line.startswith("POST /upload 303 ") for line in lines)
+    leaks = [(p, line) for line in lines for p in people if p in line] + [line for line in lines if "@" in line]
+    assert leaks == [] and not any("Ann Lee" in line for line in lines)
+
+
+async def test_nobody_approves_a_file_they_uploaded_and_the_page_says_why(desk):
+    sha, ada = await uploaded(desk, "ada")
+    page = (await ada.get("/approvals")).text
+    assert "nobody approves a file they uploaded" in page and 'data-testid="approve-button"' not in page
+    answer = await decide(ada, sha)
+    assert answer.status_code == 403 and "nobody approves a file they uploaded" in answer.text
+    assert events(desk, sha) == [("uploaded", "ada"), ("checked", None)]
+    assert 'data-testid="single-banner"' not in page
+
+
+async def test_with_single_approvals_every_page_says_so_and_one_may_approve_ones_own(desk):
+    desk.replace(campaign=dataclasses.replace(DESK_CAMPAIGN, approvals="single"))
+    sha, ada = await uploaded(desk, "ada")
+    for path in ("/upload", "/approvals", "/account", f"/files/{sha}"):
+        assert 'data-testid="single-banner"' in (await ada.get(path)).text, path
+    assert 'data-testid="single-banner"' in (await desk.client().get("/signin")).text
+    assert (await decide(ada, sha)).status_code == 303
+    assert events(desk, sha)[-1] == ("approved", "ada")
+
+
+async def test_a_file_over_max_run_amount_needs_an_admin_whose_approval_is_the_override(desk):
+    desk.replace(campaign=dataclasses.replace(DESK_CAMPAIGN, max_run_amount=Decimal(1000)))
+    sha, _ = await uploaded(desk, "uma")
+    bea = await signed_in(desk, "bea")
+    assert "it needs an admin&#39;s approval" in (await bea.get("/approvals")).text
+    refused = await decide(bea, sha)
+    assert refused.status_code == 403 and "over the campaign&#39;s max_run_amount of $1,000.00" in refused.text
+    ada = await signed_in(desk, "ada")
+    assert (await decide(ada, sha)).status_code == 303
+    ledger = desk.ledger()
+    try:
+        decision = ledger.decision(sha)
+    finally:
+        ledger.close()
+    assert decision is not None and decision.over_limit and decision.role == "admin"
+
+
+async def test_a_rejection_needs_a_reason_and_a_decided_file_is_not_decided_again(desk):
+    sha, uma = await uploaded(desk, "uma")
+    bea = await signed_in(desk, "bea")
+    assert (await decide(bea, sha, "reject", "   ")).status_code == 400
+    assert (await decide(bea, sha, "reject", "wrong cost centre <b>")).status_code == 303
+    assert (await decide(await signed_in(desk, "ann"), sha, "approve")).status_code == 409
+    page = (await uma.get(f"/files/{sha}")).text
+    assert "Reason: <q>wrong cost centre &lt;b&gt;</q>" in page and 'data-testid="file-state">rejected by bea<' in page
+    assert f'data-sha256="{sha}"' not in (await bea.get("/approvals")).text
+    assert (await decide(bea, sha, "maybe")).status_code == 400
+    assert (await decide(bea, "0" * 64)).status_code == 404
+
+
+async def test_the_account_page_shows_the_balance_the_catalogs_age_and_no_night_yet(desk):
+    await uploaded(desk, "uma")                          # the check reads the catalog: cached beside the ledger
+    page = (await (await signed_in(desk, "bea")).get("/account")).text
+    row = page.split('data-account="acme-rewards"')[1].split("</tr>")[0]
+    assert 'data-testid="account-status">ACTIVE<' in row and "$100,000.00 USD" in row
+    assert re.search(r"Read from Tango at \d{4}-\d\d-\d\d \d\d:\d\d UTC \(0\.\d hours ago\)", page)
+    assert "No nightly run yet." in page
+
+
+async def test_an_unknown_file_or_run_is_404(desk):
+    client = await signed_in(desk, "uma")
+    for path in ("/files/" + "0" * 64, "/files/not-a-hash", "/runs/999", "/files/" + "0" * 64 + "/report.xlsx"):
+        assert (await client.get(path)).status_code == 404, path
+    assert (await client.get("/runs/abc")).status_code == 400
