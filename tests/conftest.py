@@ -4,6 +4,8 @@ the in-process simulator and the loopback one."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -102,3 +104,16 @@ def tango(tmp_path: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# the browser test (tests/test_web_browser.py): Debian's Chromium, never a browser Playwright downloads
+CHROMIUM = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch arguments, pointed at the system's Chromium; without the background
+    networking this closed network refuses (see ../shared/recipes/browser-tests.md)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--disable-background-networking", "--disable-component-update", "--no-first-run",
+                     "--disable-sync", "--disable-dev-shm-usage"]}
