@@ -110,10 +110,20 @@ def tango(tmp_path: Path) -> Iterator[str]:
 CHROMIUM = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """pytest-playwright's launch arguments, pointed at the system's Chromium; without the background
-    networking this closed network refuses (see ../shared/recipes/browser-tests.md)."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM,
-            "args": ["--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", "--disable-dev-shm-usage"]}
+@pytest.fixture
+def page() -> Iterator[Any]:
+    """A page of a headless Chromium of the system's, driven by Playwright, for one test. Playwright's
+    own loop is stopped when the test ends (a session-long one would stay the running event loop of
+    the test process, and the desk's async tests after it could not start theirs). The flags spare
+    this closed network Chromium's background connections (see ../shared/recipes/browser-tests.md)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--disable-background-networking", "--disable-component-update",
+                                            "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"])
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()

@@ -68,6 +68,7 @@ def test_upload_approve_the_night_sends_and_the_report_downloads(page: Page, des
     expect(page.get_by_test_id("lines-to-send")).to_have_text("47")
     expect(page.locator('[data-testid="verdict-counts"] dd[data-status="INVALID"]')).to_have_text("13")
     expect(page.get_by_test_id("verdict-chart")).to_be_visible()
+    expect(page.locator("#next-step")).to_contain_text("an approver approves the file, then the nightly run orders")
     rows = page.locator('[data-testid="rows-table"] tbody tr')
     expect(rows).to_have_count(13)                              # the rows to fix, with their messages
     with_email = rows.filter(has_text="Email Address").count()

@@ -92,6 +92,13 @@ def to_send(final: Validated) -> tuple[Decimal, int]:
     return sum((Decimal(a) * int(q or 1) for a, q in rows), Decimal(0)), len(rows)
 
 
+def _next_step(said: str, campaign: Campaign) -> str:
+    """``validate``'s next step, as the desk's: nobody runs the file by hand here."""
+    after = ("an approver approves the file, then the nightly run orders them." if campaign.require_approval
+             else "the nightly run orders them.")
+    return said.replace("run the file to order them.", after)
+
+
 def _verdict_rows(final: Validated) -> list[list[Any]]:
     """[sheet, row, status, message] of every row: its errors, else (a row not sent again) its warnings."""
     import polars as pl
@@ -148,7 +155,8 @@ def run_check(job: CheckJob) -> dict[str, Any]:
         detail = {"job": job.job, "rows": summary["rows"], "counts": summary["status_counts"], "total": str(total),
                   "lines": lines, "folder": str(result.folder), "report": str(result.paths["report"]),
                   "failures": str(result.paths["failures"]) if result.paths.get("failures") else None,
-                  "checks": [c for c in summary["checks"] if not c["ran"]], "next_step": summary["next_step"],
+                  "checks": [c for c in summary["checks"] if not c["ran"]],
+                  "next_step": _next_step(summary["next_step"], job.campaign),
                   "inbox": job.staged.name, "simulated": summary["simulated"]}
         ledger.file_event(job.sha256, "checked", None, detail)
         _place(job.staged, job.inbox)
