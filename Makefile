@@ -68,5 +68,10 @@ bench-hostile: $(BIN)/tango-batch
 bench-ledger: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_ledger.py $(BENCH_ARGS)
 
+# the HR desk over real HTTP (tango-batch serve, a temporary folder): a 10,000-row upload to its verdict, and the
+# other pages while a 100,000-row file is checked (about a minute); e.g. BENCH_ARGS="--repeat 5"
+bench-desk: $(BIN)/tango-batch
+	$(BIN)/python tests/bench/bench_desk.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) output/*/ output/ledger.* output/*.json

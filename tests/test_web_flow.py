@@ -167,3 +167,31 @@ async def test_an_unknown_file_or_run_is_404(desk):
     for path in ("/files/" + "0" * 64, "/files/not-a-hash", "/runs/999", "/files/" + "0" * 64 + "/report.xlsx"):
         assert (await client.get(path)).status_code == 404, path
     assert (await client.get("/runs/abc")).status_code == 400
+
+
+async def test_the_approvals_page_shows_a_files_first_rows_to_fix_without_reading_every_row(desk):
+    """A page listing every file waiting reads each one's first rows to fix from a small file of their
+    own (a 100,000-row file's verdict.json is megabytes); a check made before there was one: from
+    every row."""
+    import json
+    from pathlib import Path
+
+    from pipeline.web.worker import TO_FIX_HEAD, VERDICT
+    sha, _ = await uploaded(desk)
+    ledger = desk.ledger()
+    try:
+        folder = Path(ledger.file_events(sha)[-1].detail["folder"])
+    finally:
+        ledger.close()
+    head = json.loads((folder / TO_FIX_HEAD).read_text(encoding="utf-8"))["rows"]
+    assert len(head) == 13 and {row[2] for row in head} == {"INVALID"}
+    bea = await signed_in(desk, "bea")
+
+    async def shown() -> int:
+        page = (await bea.get("/approvals")).text
+        return page.split('data-testid="rows-to-fix">')[1].split("</table>")[0].count("<tr><td>")
+    (folder / VERDICT).rename(folder / "elsewhere.json")
+    assert await shown() == 10
+    (folder / "elsewhere.json").rename(folder / VERDICT)
+    (folder / TO_FIX_HEAD).unlink()
+    assert await shown() == 10

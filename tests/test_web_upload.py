@@ -207,3 +207,38 @@ async def test_the_sample_shows_its_rows_to_fix_with_their_messages(desk):
     assert every.split('data-testid="rows-table">')[1].count("<tr data-status=") == 60
     template = await client.get("/template.xlsx")
     assert template.status_code == 200 and template.content[:2] == b"PK"
+
+
+def test_a_checks_progress_names_each_phase_as_it_begins_and_counts_every_row_of_its_report(tmp_path, monkeypatch):
+    """What the check's page shows moves through the check's phases, in order: the sheet read and
+    checked, compared with the catalog and the ledger, the report written row by row (every row
+    counted, not only the last tick's), the verdict recorded; then done."""
+    from pipeline.web import worker
+    from tests.web import settings_for
+    settings = settings_for(tmp_path)
+    folder = tmp_path / "desk" / "jobs" / "job"
+    folder.mkdir(parents=True)
+    staged = write_csv(folder / "upload.csv", people(4))
+    seen: list[dict[str, object]] = []
+    write = worker.write_progress
+
+    def recorded(path: Path, **state: object) -> None:
+        seen.append(state)
+        write(path, **state)
+    monkeypatch.setattr(worker, "write_progress", recorded)
+    worker.run_check(worker.CheckJob("j" * 24, folder, staged, "0" * 64, "uma", settings.campaign, settings.target,
+                                     settings.ledger, settings.output, settings.inbox))
+    assert list(dict.fromkeys(s["phase"] for s in seen)) == [*worker.PHASES, "done"]
+    recording = next(s for s in seen if s["phase"] == worker.PHASES[-1])
+    assert recording["done"] == recording["total"] == 4 and recording["state"] == "running"
+
+
+def test_the_desks_own_worker_is_started_before_the_first_upload_and_a_given_one_left_alone(tmp_path, check_pool):
+    from pipeline.web.checker import Checker
+    own = Checker(tmp_path, 1)
+    try:
+        warming = own.warm()
+        assert warming is not None and warming.result(timeout=60) is None   # a worker, its libraries imported
+    finally:
+        own.close()
+    assert Checker(tmp_path, 1, check_pool).warm() is None

@@ -46,6 +46,7 @@ def create_app(settings: DeskSettings, executor: Executor | None = None, throttl
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        desk.checker.warm()
         yield
         desk.checker.close()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-from pipeline.web.worker import CheckJob, run_check, write_progress
+from pipeline.web.worker import CheckJob, ready, run_check, write_progress
 
 __all__ = ["JOB_ID", "Checker"]
 
@@ -33,6 +33,11 @@ class Checker:
                 self.executor = ProcessPoolExecutor(max_workers=self.workers,
                                                     mp_context=multiprocessing.get_context("spawn"))
             return self.executor
+
+    def warm(self) -> Future[None] | None:
+        """Start the desk's own worker process now, its libraries imported (about a second), so that the
+        first upload does not wait for it. An executor given from outside (tests) is left as it is."""
+        return self._pool().submit(ready) if self.own else None
 
     def submit(self, job: CheckJob) -> None:
         write_progress(job.progress, state="queued", phase="waiting for a worker", done=0, total=0)

@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.ledger import FileRecord, Ledger
 from pipeline.ledger.desk import Decision, FileEvent
 from pipeline.model import TO_FIX, FileState
-from pipeline.web.worker import VERDICT
+from pipeline.web.worker import HEAD, TO_FIX_HEAD, VERDICT
 
 __all__ = ["SHA256", "FileView", "file_view", "recent_files", "rows_of", "waiting_files"]
 
@@ -93,17 +93,24 @@ class FileView:
                 return path
         return None
 
-    def verdict(self) -> list[list[Any]]:
+    def verdict(self, name: str = VERDICT) -> list[list[Any]]:
+        """The check's rows (``verdict.json``), or another of its files of rows; [] when there is none."""
         folder = self.check.get("folder")
         if not folder:
             return []
         try:
-            rows: list[list[Any]] = json.loads((Path(str(folder)) / VERDICT).read_text(encoding="utf-8"))["rows"]
+            rows: list[list[Any]] = json.loads((Path(str(folder)) / name).read_text(encoding="utf-8"))["rows"]
         except (OSError, ValueError, KeyError):
             return []
         return rows
 
     def to_fix(self, limit: int | None = None) -> list[list[Any]]:
+        """The check's rows to fix: the first ``limit`` of them from their own small file (a check made
+        before there was one: from every row)."""
+        if limit is not None and limit <= HEAD:
+            folder = self.check.get("folder")
+            if folder and (Path(str(folder)) / TO_FIX_HEAD).is_file():
+                return self.verdict(TO_FIX_HEAD)[:limit]
         rows = [r for r in self.verdict() if r[2] in FIX]
         return rows if limit is None else rows[:limit]
 

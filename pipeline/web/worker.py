@@ -3,11 +3,13 @@ verdict as ``validate`` gives it (the catalog, the ledger's DUPLICATE and HELD, 
 reports written, the verdict's rows kept for the pages (``verdict.json`` beside the reports), the
 "checked" event recorded with what there is to send, and the file put into the inbox (written as
 ``*.part``, then renamed: the nightly job never sees half a file). Progress goes to a small JSON file
-that the page polls."""
+that the page polls: the phase (reading and checking the rows, comparing them with the catalog and
+the ledger, writing the report with its rows done, recording the verdict), each as it begins."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import json
 import os
@@ -27,10 +29,16 @@ if TYPE_CHECKING:
     from pipeline.config import Campaign, Target
     from pipeline.stages.validate import Validated
 
-__all__ = ["VERDICT", "CheckJob", "run_check", "to_send", "write_progress"]
+__all__ = ["HEAD", "TO_FIX_HEAD", "VERDICT", "CheckJob", "ready", "run_check", "to_send", "write_progress"]
 
 VERDICT = "verdict.json"
+TO_FIX_HEAD = "to-fix-head.json"            # the first HEAD rows to fix: what the approvals page shows of a file
+HEAD = 100
 MESSAGE_CHARS = 600
+READY = ("pipeline.jobs.validate", "pipeline.jobs.verdict", "pipeline.ledger", "pipeline.stages.report",
+         "pipeline.web.records", "rules")
+PHASES = ("reading and checking the rows", "comparing the rows with the catalog and the ledger",
+          "writing the report", "recording the verdict")
 
 
 @dataclass(frozen=True)
@@ -64,24 +72,31 @@ class _Progress(Progress):
 
     def __init__(self, path: Path) -> None:
         super().__init__(io.StringIO(), bar=False)
-        self.path, self.last = path, 0.0
-        write_progress(path, state="running", phase="reading and checking the rows", done=0, total=0)
+        self.path, self.last, self.phase = path, 0.0, PHASES[0]
+        write_progress(path, state="running", phase=self.phase, done=0, total=0)
 
     def say(self, text: str, level: int | None = None, **fields: object) -> None:
-        pass                                # the lines of the console: the page shows the verdict instead
+        """The page shows the verdict, not these lines; ``validate_file`` says what it read once it has
+        read and checked the rows, before it compares them with the catalog and the ledger."""
+        if self.phase == PHASES[0]:
+            self.phase = PHASES[1]
+            write_progress(self.path, state="running", phase=self.phase, done=0, total=0)
 
     @contextmanager
     def rows(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
         done = 0
+        self.phase = PHASES[2]
 
         def tick(n: int) -> None:
             nonlocal done
             done += n
             if time.monotonic() - self.last > 0.2:
                 self.last = time.monotonic()
-                write_progress(self.path, state="running", phase="writing the report", done=done, total=total)
-        write_progress(self.path, state="running", phase="writing the report", done=0, total=total)
+                write_progress(self.path, state="running", phase=self.phase, done=done, total=total)
+        write_progress(self.path, state="running", phase=self.phase, done=0, total=total)
         yield tick
+        self.phase = PHASES[3]
+        write_progress(self.path, state="running", phase=self.phase, done=total, total=total)
 
 
 def to_send(final: Validated) -> tuple[Decimal, int]:
@@ -117,6 +132,16 @@ def _verdict_rows(final: Validated) -> list[list[Any]]:
     return out
 
 
+def _write_verdict(folder: Path, rows: list[list[Any]]) -> None:
+    """Every row for the file's page (``verdict.json``), and the first rows to fix for the approvals
+    page apart (``to-fix-head.json``): a page listing many files never reads every row of each."""
+    from pipeline.model import TO_FIX
+    fix = {s.value for s in TO_FIX}
+    head = [r for r in rows if r[2] in fix][:HEAD]
+    (folder / VERDICT).write_text(json.dumps({"rows": rows}), encoding="utf-8")
+    (folder / TO_FIX_HEAD).write_text(json.dumps({"rows": head}), encoding="utf-8")
+
+
 def _place(staged: Path, inbox: Path) -> Path:
     """Into the inbox, whole: ``NAME.part`` first, renamed once every byte is on disk."""
     inbox.mkdir(parents=True, exist_ok=True)
@@ -128,6 +153,12 @@ def _place(staged: Path, inbox: Path) -> Path:
         os.fsync(out.fileno())
     os.replace(part, final)
     return final
+
+
+def ready() -> None:
+    """Nothing but the libraries a check needs, imported: a worker process made ready before the first upload."""
+    for module in READY:
+        importlib.import_module(module)
 
 
 def run_check(job: CheckJob) -> dict[str, Any]:
@@ -149,8 +180,7 @@ def run_check(job: CheckJob) -> dict[str, Any]:
             write_progress(job.progress, state="failed", sha256=job.sha256, error=exc.reason)
             return {"error": exc.reason}
         total, lines = to_send(result.validated)
-        rows = _verdict_rows(result.validated)
-        (result.folder / VERDICT).write_text(json.dumps({"rows": rows}), encoding="utf-8")
+        _write_verdict(result.folder, _verdict_rows(result.validated))
         summary = result.summary
         detail = {"job": job.job, "rows": summary["rows"], "counts": summary["status_counts"], "total": str(total),
                   "lines": lines, "folder": str(result.folder), "report": str(result.paths["report"]),

@@ -51,14 +51,15 @@ def row(i: int, rng: random.Random) -> list[object]:
     return [cells.get(h) for h in HEADER]
 
 
-def write_xlsx(path: Path, n: int, seed: int = 7) -> None:
+def write_xlsx(path: Path, n: int, seed: int = 7, first: int = 0) -> None:
+    """``n`` rows from row number ``first`` on (other numbers: other people, other content)."""
     rng = random.Random(seed)
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
     ws = book.add_worksheet("Recipients")
     ws.write_string(0, 0, "Generated upload")
     ws.write_row(2, 0, HEADER)
     for i in range(n):
-        for c, value in enumerate(row(i, rng)):
+        for c, value in enumerate(row(first + i, rng)):
             if value is None:
                 continue
             if isinstance(value, (int, float)):
