@@ -195,3 +195,28 @@ async def test_the_approvals_page_shows_a_files_first_rows_to_fix_without_readin
     (folder / "elsewhere.json").rename(folder / VERDICT)
     (folder / TO_FIX_HEAD).unlink()
     assert await shown() == 10
+
+
+async def test_the_account_page_asks_tango_at_most_every_30_seconds(desk, monkeypatch):
+    """Tango's pace is one call a second for the whole platform: two people on the page at once do not
+    wait on each other; the page says when Tango said it."""
+    from pipeline.web import account
+    asked: list[str] = []
+
+    class Counting:
+        def get_account(self, name: str) -> dict:
+            asked.append(name)
+            return {"status": "ACTIVE", "currentBalance": 1234.5, "currencyCode": "USD"}
+
+        def close(self) -> None:
+            pass
+
+    desk.replace(client=Counting)
+    bea = await signed_in(desk, "bea")
+    for _ in range(3):
+        page = (await bea.get("/account")).text
+        assert "$1,234.50 USD" in page and re.search(r'account-read-at">\d\d:\d\d:\d\d UTC<', page)
+    assert asked == ["acme-rewards"]
+    monkeypatch.setattr(account, "BALANCE_SECONDS", 0.0)
+    await bea.get("/account")
+    assert asked == ["acme-rewards", "acme-rewards"]
