@@ -220,3 +220,45 @@ async def test_the_account_page_asks_tango_at_most_every_30_seconds(desk, monkey
     monkeypatch.setattr(account, "BALANCE_SECONDS", 0.0)
     await bea.get("/account")
     assert asked == ["acme-rewards", "acme-rewards"]
+
+
+async def test_a_file_the_night_held_for_more_than_approved_is_decided_again_on_what_it_would_send(
+        desk, tmp_path, sim, clock):
+    """Approved for fewer lines than the night finds to send (say rows that were duplicates at the check
+    are not now): the night holds it, the approvals page offers it again with tonight's figures, and
+    once approved again the night sends it."""
+    from pipeline.ledger.desk import Decision
+    sha, _ = await uploaded(desk)
+    ledger = desk.ledger()
+    try:                                    # as if the check had found 40 lines for $2,000 to send
+        ledger.decide(Decision(sha, "approved", "bea", "approver", dt.datetime.now(dt.UTC).isoformat(),
+                               Decimal(2000), 40, None, False))
+    finally:
+        ledger.close()
+
+    def night():
+        client = sim_client(SimulatorTransport(sim), clock)
+        try:
+            return nightly(desk.settings.inbox, run_settings(tmp_path, campaign=DESK_CAMPAIGN,
+                                                             today=dt.date.today()), quiet(), client)
+        finally:
+            client.close()
+
+    night()
+    assert sim.post_attempts() == 0
+    ann = await signed_in(desk, "ann")
+    waiting = (await ann.get("/approvals")).text
+    assert f'data-sha256="{sha}"' in waiting and "Approve 47 lines for $2,700.00" in waiting
+    assert "held by the night" in (await ann.get(f"/files/{sha}")).text
+    assert (await decide(ann, sha)).status_code == 303
+    ledger = desk.ledger()
+    try:
+        again = ledger.decision(sha)
+    finally:
+        ledger.close()
+    assert again is not None and (again.by_user, again.total, again.line_count) == ("ann", Decimal(2700), 47)
+    result = night()
+    assert statuses(result).count("COMPLETE") == 47
+    assert [e for e, _ in events(desk, sha)] == ["uploaded", "checked", "approved", "held", "approved", "sent",
+                                                 "done"]
+    assert (await decide(ann, sha)).status_code == 409                   # done: nothing more to decide

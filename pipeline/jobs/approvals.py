@@ -55,7 +55,7 @@ def gate(ledger: Ledger, works: Sequence[tuple[str, str, Sequence[Any]]], settin
                 why = (f"{lines:,} lines for ${total:,.2f} to send, more than approved ({decision.line_count:,} lines "
                        f"for ${decision.total:,.2f}): nothing of it was sent; it needs approval again")
                 say(f"{shown(name)}: {why}")
-                ledger.file_event(sha256, "held", "nightly", {"why": why})
+                ledger.file_event(sha256, "held", "nightly", {"why": why, "lines": lines, "total": str(total)})
                 continue
             capped += Decimal(0) if decision.over_limit else total
         else:

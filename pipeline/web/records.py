@@ -56,12 +56,20 @@ class FileView:
         return self.checked.detail if self.checked else {}
 
     @property
+    def held(self) -> FileEvent | None:
+        """The night's hold, when it is the file's latest word: tonight it would have sent more than was
+        approved, so it waits for a decision on what it would send now (that event's lines and total)."""
+        last = next((e for e in reversed(self.events) if e.event in ("held", "approved", "rejected", "sent")), None)
+        return last if last is not None and last.event == "held" and "lines" in last.detail else None
+
+    @property
     def total(self) -> Decimal:
-        return Decimal(str(self.check.get("total", "0")))
+        """The total to decide on: the check's, or, held by the night, what the night would send now."""
+        return Decimal(str((self.held.detail if self.held else self.check).get("total", "0")))
 
     @property
     def lines(self) -> int:
-        return int(self.check.get("lines", 0))
+        return int((self.held.detail if self.held else self.check).get("lines", 0))
 
     @property
     def sent(self) -> bool:
@@ -79,8 +87,8 @@ class FileView:
 
     @property
     def waiting(self) -> bool:
-        """Checked, nobody decided yet, nothing sent."""
-        return self.checkable and self.decision is None and not self.sent
+        """Checked, nobody decided yet, nothing sent; or held by the night, to be decided again."""
+        return self.checkable and ((self.decision is None and not self.sent) or self.held is not None)
 
     def report(self, which: str) -> Path | None:
         """report.xlsx or failures.xlsx: the latest run's (the report folder the ledger names), else
