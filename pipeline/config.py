@@ -165,6 +165,8 @@ def _text(path: str, key: str, value: Any, limit: int) -> str:
         raise UsageError(f"{path}: '{key}' must be text in quotes, got {type(value).__name__} {value!r}")
     if len(value) > limit:
         raise UsageError(f"{path}: '{key}' may have at most {limit} characters, got {len(value)}")
+    if "\x00" in value:
+        raise UsageError(f"{path}: '{key}' holds a NUL character (\\u0000): take it out")
     return value
 
 

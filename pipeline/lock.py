@@ -32,7 +32,7 @@ from pipeline.state import LedgerURL, Where
 if TYPE_CHECKING:
     from pipeline.config import StatusSettings
 
-__all__ = ["AdvisoryLocks", "RunLock", "lock_key", "run_lock", "scope"]
+__all__ = ["AdvisoryLocks", "RunLock", "lock_key", "run_lock", "scope", "still_held"]
 
 
 class RunLock:
@@ -86,6 +86,7 @@ class AdvisoryLocks:
     def __init__(self, where: LedgerURL, target: str, accounts: list[tuple[str, str]] | None) -> None:
         self.where, self.target, self.accounts = where, target, accounts
         self.db: Any = None
+        self.count = 0                          # locks taken
 
     def _holder(self, key: int) -> str:
         found = self.db.execute(
@@ -111,13 +112,41 @@ class AdvisoryLocks:
                     self.db.close()
                     raise Locked(f"another tango-batch run holds {what} in the ledger {self.where} ({holder}); "
                                  "try again when it has finished")
+        self.count = len(wanted)
+        _HELD.append(self)
         return self
+
+    def check(self) -> None:
+        """Raise ``LedgerUnusable`` unless this session still holds every lock it took: the server may
+        have ended it (a restart, an administrator, keepalives failing), and with it the locks, while
+        the worker goes on writing through its other connection."""
+        try:
+            held = self.db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                                   " AND pid = pg_backend_pid()").fetchone()[0]
+        except Exception:               # the session is gone, whatever psycopg calls it
+            held = 0
+        if held < self.count:
+            raise LedgerUnusable(f"this run's locks in the ledger {self.where} were lost (its session with the server "
+                                 "ended): it stopped before sending more; nothing already recorded was lost. Run the "
+                                 "same command again")
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if self in _HELD:
+            _HELD.remove(self)
         if self.db is not None and not self.db.closed:
             self.db.close()                     # closing the session releases its advisory locks
         self.db = None
+
+
+_HELD: list[AdvisoryLocks] = []                 # the locks this process holds now
+
+
+def still_held() -> None:
+    """Before a batch is written ahead and sent: the locks of this process are still its own (see
+    ``AdvisoryLocks.check``); nothing to check for a lock file, which the kernel keeps while we live."""
+    for locks in _HELD:
+        locks.check()
 
 
 def scope(settings: StatusSettings) -> list[tuple[str, str]] | None:

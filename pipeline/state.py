@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from pipeline.errors import UsageError
 
@@ -45,15 +44,23 @@ class LedgerURL:
 Where = Path | LedgerURL
 
 
+def _split(url: str) -> tuple[str, str | None, str]:
+    """``scheme://``, the user part (None without one), and the rest. libpq takes a password with '#',
+    '?' or '/' in it as it is: the user part ends at the *last* '@' (a query's '@' only hides more)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return (scheme + sep if sep else ""), None, rest if sep else url
+    user, host = rest.rsplit("@", 1)
+    return scheme + sep, user, host
+
+
 def masked_url(url: str) -> str:
-    """The URL with its password (in the user part or as ``password=``) shown as ***."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}{':***' if ':' in user else ''}@{host}"
-    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    """The URL with its password (in the user part, or as ``password=``/``sslpassword=``) shown as ***."""
+    head, user, rest = _split(url)
+    rest = re.sub(r"(?i)([?&](?:ssl)?password=)[^&]*", r"\1***", rest)
+    if user is None:
+        return head + rest
+    return f"{head}{user.split(':', 1)[0]}{':***' if ':' in user else ''}@{rest}"
 
 
 def state_folder(env: Mapping[str, str]) -> Path:
@@ -73,8 +80,8 @@ def ledger_at(text: str, env: Mapping[str, str], relative_to: Path | None = None
         if scheme[1].lower() not in POSTGRES_SCHEMES or not text[scheme.end():].startswith("//"):
             raise UsageError(f"the ledger {masked_url(text)!r} cannot be used: a ledger is an SQLite file (a path) "
                              "or a PostgreSQL database (postgresql://HOST:5432/DBNAME)")
-        parts = urlsplit(text)
-        name = re.sub(r"[^-A-Za-z0-9]", "-", f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path[1:]}")
+        hosts, _, database = _split(text)[2].partition("/")
+        name = re.sub(r"[^-A-Za-z0-9]", "-", f"{hosts or 'local'}-{database.split('?', 1)[0]}")
         return LedgerURL(text, _ledgers(env) / f"postgresql-{name}")
     path = Path(text).expanduser()
     return path if relative_to is None or path.is_absolute() else relative_to / path

@@ -172,3 +172,17 @@ def test_who_may_approve():
     assert why_not(user("ada", "admin"), "ann", Decimal(150), capped) is None
     assert "disabled" in why_not(user("bea", "approver", disabled=True), "ann", Decimal(50), capped)
     assert why_not(user("bea", "approver"), None, Decimal(50), capped) is None      # from the inbox folder
+
+
+def test_a_run_stopped_before_sending_records_no_sent_and_the_file_can_still_be_decided(tmp_path, sim, clock):
+    """max_run_amount stops a run by hand before anything goes out: its history says nothing was sent,
+    so the desk still offers the file for a decision (a "sent" would have taken it off for good)."""
+    capped = dataclasses.replace(APPROVING, max_run_amount=Decimal(1))
+    path = write_csv(tmp_path / "stopped.csv", people(2))
+    client = sim_client(SimulatorTransport(sim), clock)
+    try:
+        result = run_files([str(path)], run_settings(tmp_path, campaign=capped), quiet(), client)
+    finally:
+        client.close()
+    assert result.code == 3 and sim.post_attempts() == 0
+    assert [e for e, _ in history(tmp_path, path)] == []

@@ -92,6 +92,7 @@ def test_usage_errors_exit_64(tmp_path, capsys):
     ('customerIdentifier = "acme-corp"\nnotes = "' + "n" * 151 + '"\naccountIdentifier = "acme-rewards"',
      "'notes' may have at most 150 characters"),
     ("customerIdentifier = ", "not valid TOML"),
+    (GOOD_CAMPAIGN.replace('campaign = "Q4"', 'campaign = "Q4\\u0000x"'), "'campaign' holds a NUL character"),
     ('bulk_shipping = "both"\n' + GOOD_CAMPAIGN, "'bulk_shipping' must be \"seed\" or \"reference\"; got 'both'"),
 ])
 def test_bad_campaign_file_is_a_usage_error_naming_the_key(tmp_path, capsys, content, message):

@@ -57,12 +57,22 @@ def test_an_unreachable_server_stops_with_its_address_and_never_its_password(tmp
     assert masked_url("postgresql://u@h/db?password=x&sslmode=require") == \
         "postgresql://u@h/db?password=***&sslmode=require"
     assert masked_url("postgresql://tango:s3cret-pw@127.0.0.1:9/rewards") == "postgresql://tango:***@127.0.0.1:9/rewards"
+    # libpq takes '#', '?' and '/' in a password as they are: so does the masking
+    for secret in ("1234#Secret", "9999?Secret", "hunter#x", "p/w@rd"):
+        assert masked_url(f"postgresql://tango:{secret}@db.internal/rewards") == \
+            "postgresql://tango:***@db.internal/rewards"
+    assert masked_url("postgresql://u@h/db?sslpassword=x") == "postgresql://u@h/db?sslpassword=***"
+    shown = cli("ledger", "where", "--ledger", "postgresql://tango:1234#Secret@db.internal/rewards", cwd=tmp_path)
+    assert shown.returncode == 0 and "Secret" not in shown.stdout + shown.stderr
+    multi = cli("ledger", "where", "--ledger", "postgresql://db1:5432,db2:5433/rewards", cwd=tmp_path)
+    assert multi.returncode == 0 and multi.stdout.strip() == "postgresql://db1:5432,db2:5433/rewards"
 
 
 def test_a_campaign_file_may_not_hold_the_databases_password(tmp_path):
-    (tmp_path / "c.toml").write_text(CAMPAIGN + 'ledger = "postgresql://tango:pw@db.internal/rewards"\n')
-    done = cli("ledger", "where", "--config", tmp_path / "c.toml", cwd=tmp_path)
-    assert done.returncode == 64 and "PGPASSWORD" in done.stderr and ":pw@" not in done.stderr
+    for password in ("pw", "9999?Secret", "1#2"):
+        (tmp_path / "c.toml").write_text(CAMPAIGN + f'ledger = "postgresql://tango:{password}@db.internal/rewards"\n')
+        done = cli("ledger", "where", "--config", tmp_path / "c.toml", cwd=tmp_path)
+        assert done.returncode == 64 and "PGPASSWORD" in done.stderr and password not in done.stderr + done.stdout
     (tmp_path / "c.toml").write_text(CAMPAIGN + 'ledger = "postgresql://tango@db.internal/rewards"\n')
     done = cli("ledger", "where", "--config", tmp_path / "c.toml", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.strip() == "postgresql://tango@db.internal/rewards"
@@ -239,3 +249,27 @@ def test_a_server_lost_mid_run_stops_it_with_a_message_not_a_traceback(postgres)
         assert [r["id"] for r in again.runs_since(None)] == [run]
     finally:
         again.close()
+
+
+def test_a_run_whose_locks_were_lost_sends_nothing_more(postgres):
+    """The server ends the session that holds a worker's locks (a restart, an administrator): another
+    worker may take them now, so this one must not write ahead, let alone send, another batch."""
+    from pipeline.errors import LedgerUnusable
+    where = ledger_at(postgres.new_database(), {})
+    assert isinstance(where, LedgerURL)
+    locks = _locks(where, "acme-rewards").__enter__()
+    ledger = Ledger(where, "simulator")
+    try:
+        run = ledger.start_run("run")
+        payload = {"customerIdentifier": "acme-corp", "accountIdentifier": "acme-rewards"}
+        ledger.begin_batch(run, "B1", "k1", 0, payload, [])                  # held: written ahead
+        with psycopg.connect(postgres.url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (locks.db.info.backend_pid,))
+        with pytest.raises(LedgerUnusable, match=r"locks in the ledger .* were lost"):
+            ledger.begin_batch(run, "B2", "k2", 0, payload, [])
+        assert ledger.batch("B2") is None and ledger.batch("B1") is not None
+        with _locks(where, "acme-rewards"):                                    # another worker may now
+            pass
+    finally:
+        ledger.close()
+        locks.__exit__(None, None, None)

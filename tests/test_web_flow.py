@@ -19,7 +19,18 @@ import pytest
 from pipeline.jobs.nightly import nightly
 from pipeline.simulator.transport import SimulatorTransport
 from tests.helpers import quiet, run_settings, sim_client, statuses
-from tests.web import DESK_CAMPAIGN, SAMPLE, Desk, add_users, checked, events, settings_for, signed_in, token, upload
+from tests.web import (
+    CSRF,
+    DESK_CAMPAIGN,
+    SAMPLE,
+    Desk,
+    add_users,
+    checked,
+    events,
+    settings_for,
+    signed_in,
+    upload,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -40,9 +51,15 @@ async def uploaded(desk: Desk, name: str = "uma") -> tuple[str, object]:
     return progress["url"].rsplit("/", 1)[1], client
 
 
-async def decide(client, sha: str, decision: str = "approve", reason: str = ""):
-    form = await token(client, "/approvals")
-    return await client.post(f"/approvals/{sha}", data={"csrf_token": form, "decision": decision, "reason": reason})
+async def decide(client, sha: str, decision: str = "approve", reason: str = "", seen: tuple[str, str] | None = None):
+    """Approve or reject as the approvals page's form does: with the lines and total it shows for the file."""
+    page = (await client.get("/approvals")).text
+    form = CSRF.search(page)[1]
+    shown = re.search(rf'action="/approvals/{sha}".*?name="lines" value="([^"]*)".*?name="total" value="([^"]*)"',
+                      page, re.S)
+    lines, total = seen or (shown.groups() if shown else ("", ""))
+    return await client.post(f"/approvals/{sha}", data={"csrf_token": form, "decision": decision, "reason": reason,
+                                                         "lines": lines, "total": total})
 
 
 @pytest.mark.usefixtures("backend")
@@ -262,3 +279,15 @@ async def test_a_file_the_night_held_for_more_than_approved_is_decided_again_on_
     assert [e for e, _ in events(desk, sha)] == ["uploaded", "checked", "approved", "held", "approved", "sent",
                                                  "done"]
     assert (await decide(ann, sha)).status_code == 409                   # done: nothing more to decide
+
+
+
+async def test_a_decision_is_on_the_figures_the_approver_saw(desk):
+    """The form carries the lines and total the page showed: figures that changed since (the night held
+    the file for more, say) are not decided on unseen."""
+    sha, _ = await uploaded(desk)
+    bea = await signed_in(desk, "bea")
+    answer = await decide(bea, sha, seen=("40", "2000"))
+    assert answer.status_code == 409 and "now 47 lines for $2,700.00" in answer.text
+    assert events(desk, sha)[-1][0] == "checked"                           # nothing decided
+    assert (await decide(bea, sha)).status_code == 303

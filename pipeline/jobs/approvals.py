@@ -19,8 +19,9 @@ from typing import Any
 from pipeline.config import RunSettings
 from pipeline.ledger import Ledger
 from pipeline.masking import shown
+from pipeline.model import AT_TANGO, Status
 
-__all__ = ["actor", "gate", "record_done"]
+__all__ = ["actor", "gate", "record_done", "record_sent"]
 
 
 def actor(settings: RunSettings) -> str:
@@ -60,10 +61,23 @@ def gate(ledger: Ledger, works: Sequence[tuple[str, str, Sequence[Any]]], settin
             capped += Decimal(0) if decision.over_limit else total
         else:
             capped += total
-        if not settings.dry_run:
-            ledger.file_event(sha256, "sent", actor(settings), {"lines": lines, "total": str(total), "run": run_id})
         allowed.add(sha256)
     return allowed, capped
+
+
+def record_sent(ledger: Ledger, files: dict[str, Sequence[Any]], settings: RunSettings, run_id: int) -> None:
+    """Each file's "sent", once its orders went out: the lines of it Tango has or may have (accepted,
+    or in flight) after this run's sending, whether it ended or stopped; nothing for a file none of
+    whose lines went (a run stopped before sending: funds, max_run_amount, the ledger's check)."""
+    if settings.dry_run:
+        return
+    lines = ledger.lines({i.id for items in files.values() for i in items})
+    gone = AT_TANGO | {Status.SENDING}
+    for sha256, items in files.items():
+        went = [i for i in items if (r := lines.get(i.id)) is not None and r.status in gone]
+        if went:
+            ledger.file_event(sha256, "sent", actor(settings), {"lines": len(went), "run": run_id,
+                                                               "total": str(sum((i.value for i in went), Decimal(0)))})
 
 
 def record_done(ledger: Ledger, sha256: str, was_done: bool, now_done: bool) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from pipeline.config import RunSettings
 from pipeline.environment import os_error_in, unwritable
 from pipeline.errors import InputError, LedgerUnusable, Locked, Shortfall, Stop, bugs
-from pipeline.jobs.approvals import gate, record_done
+from pipeline.jobs.approvals import gate, record_done, record_sent
 from pipeline.jobs.ledger import check_against_tango
 from pipeline.jobs.reports import outcomes_from, report_file, rewrite_after
 from pipeline.jobs.results import FileOutcome, RunResult
@@ -238,7 +238,11 @@ def _send(run: _Run, works: list[FileWork]) -> None:
             check_against_tango(run.client, run.ledger, settings)
             campaign = settings.campaign
             check_accounts(run.client, items, campaign.accountIdentifier, campaign.account_table.names_of)
-            run.submitter.submit(items, run.plan)
+            try:
+                run.submitter.submit(items, run.plan)
+            finally:        # the history says "sent" of the files whose orders went out, and of no other
+                record_sent(run.ledger, {w.sha256: w.plan.items for w in works if w.sha256 in allowed}, settings,
+                            run.run_id)
         run.attempt(send)
     if run.can_follow and settings.wait > 0:
         left = run.submitter.follower.follow(settings.wait)

@@ -35,6 +35,7 @@ from pipeline.ledger.opening import connect, create, failures_of, not_empty, who
 from pipeline.ledger.records import LineUpdate, RowRecord, Sendable
 from pipeline.ledger.schema import migrations_for
 from pipeline.ledger.store import SqliteStore, Store, migrate
+from pipeline.lock import still_held
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
 from pipeline.state import LedgerURL, Where
 
@@ -190,7 +191,9 @@ class Ledger(History, Desk):
 
     def begin_batch(self, run_id: int, ref: str, member_key: str, generation: int,
                     payload: dict[str, Any], member_ids: list[str]) -> None:
-        """Write-ahead: the batch, its members and its payload, before the POST."""
+        """Write-ahead: the batch, its members and its payload, before the POST; only while this
+        process still holds its locks (a shared ledger's may be lost with their session)."""
+        still_held()
         now = _now()
         with self.tx() as db:
             db.execute(

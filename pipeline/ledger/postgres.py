@@ -170,6 +170,10 @@ def failures_of(where: LedgerURL) -> Iterator[None]:
         raise LedgerUnusable(f"the ledger {where} cannot be used ({_said(exc)}): the run stopped; nothing already "
                              "recorded was lost. Ask its database's administrator, then run the same command "
                              "again") from None
+    except psycopg.DataError as exc:        # a value PostgreSQL cannot keep (a NUL byte in a text, say)
+        raise LedgerUnusable(f"the ledger {where} refused a value ({_said(exc)}): the run stopped; nothing already "
+                             "recorded was lost. Look for a strange character in the campaign file or the sheet, "
+                             "fix it and run the same command again") from None
     except psycopg.OperationalError as exc:
         raise LedgerUnusable(f"the ledger {where} cannot be reached ({_said(exc)}): the run stopped; nothing "
                              "already recorded was lost. Check that its PostgreSQL server is running and that the "

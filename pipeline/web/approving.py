@@ -37,7 +37,8 @@ def approvals_page(request: Request) -> Response:
 
 @router.post("/approvals/{sha256}")
 def decide(request: Request, sha256: str, csrf_token: Annotated[str, Form()] = "",
-           decision: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+           decision: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+           lines: Annotated[str, Form()] = "", total: Annotated[str, Form()] = "") -> Response:
     desk = desk_of(request)
     campaign = desk.settings.campaign
     with desk.ledger() as ledger:
@@ -54,6 +55,9 @@ def decide(request: Request, sha256: str, csrf_token: Annotated[str, Form()] = "
         why = why_not(user, view.uploader, view.total, campaign)
         if why is not None:
             raise Refused(403, f"You may not decide on this file: {why}.", "Not allowed")
+        if (lines, total) != (str(view.lines), str(view.total)):      # what the decider saw is what is decided
+            raise Refused(409, f"The file's figures changed since the page showed them: it is now {view.lines:,} "
+                          f"lines for ${view.total:,.2f}. Nothing was decided: look again.", "Changed")
         reason = reason.strip()[:REASON_CHARS]
         if decision == "reject" and not reason:
             raise Refused(400, "Say why the file is rejected: the uploader reads the reason.", "A reason is needed")
