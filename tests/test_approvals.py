@@ -186,3 +186,25 @@ def test_a_run_stopped_before_sending_records_no_sent_and_the_file_can_still_be_
         client.close()
     assert result.code == 3 and sim.post_attempts() == 0
     assert [e for e, _ in history(tmp_path, path)] == []
+
+
+def test_two_decisions_at_once_the_first_wins_and_the_second_records_nothing(tmp_path):
+    """Two approvers press at the same moment: the first decision is recorded; the second finds one
+    there and records nothing (the page then says someone decided a moment ago). A held file's new
+    decision replaces only the decision it was made against."""
+    def made(by: str, what: str = "approved") -> Decision:
+        return Decision("f" * 64, what, by, "approver", dt.datetime.now(dt.UTC).isoformat(), Decimal(75), 3, None,
+                        False)
+    ledger = Ledger(ledger_of(tmp_path), "simulator")
+    try:
+        first = made("bea")
+        assert ledger.decide(first) is True
+        assert ledger.decide(made("ann", "rejected")) is False
+        assert ledger.decision("f" * 64).by_user == "bea"
+        again = made("ada")
+        assert ledger.decide(again, replacing=first) is True
+        assert ledger.decide(made("cid"), replacing=first) is False                # made against a stale one
+        assert ledger.decision("f" * 64).by_user == "ada"
+        assert [(e.event, e.actor) for e in ledger.file_events("f" * 64)] == [("approved", "bea"), ("approved", "ada")]
+    finally:
+        ledger.close()

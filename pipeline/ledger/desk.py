@@ -104,23 +104,30 @@ class Desk:
             (self.target, event))]
 
     # --- decisions ----------------------------------------------------------------------------
-    def decide(self, decision: Decision) -> None:
-        """Record a file's approval or rejection (a later decision replaces an earlier one), and the
-        event that says so, in one transaction."""
+    def decide(self, decision: Decision, replacing: Decision | None = None) -> bool:
+        """Record a file's approval or rejection, and the event that says so, in one transaction: the
+        file's first decision, or one that replaces ``replacing`` (a file the night held). False, and
+        nothing recorded, when another decision came first (two approvers at once: the first wins)."""
         d = decision
+        values = (d.decision, d.by_user, d.role, d.at, str(d.total), d.line_count, d.reason, int(d.over_limit))
         with self.tx() as db:
-            db.execute(
-                "INSERT INTO approvals (target, sha256, decision, by_user, role, at, total, line_count, reason,"
-                " over_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, sha256) DO UPDATE SET"
-                " decision = excluded.decision, by_user = excluded.by_user, role = excluded.role, at = excluded.at,"
-                " total = excluded.total, line_count = excluded.line_count, reason = excluded.reason,"
-                " over_limit = excluded.over_limit",
-                (self.target, d.sha256, d.decision, d.by_user, d.role, d.at, str(d.total), d.line_count, d.reason,
-                 int(d.over_limit)))
+            if replacing is None:
+                done = db.execute(
+                    "INSERT INTO approvals (decision, by_user, role, at, total, line_count, reason, over_limit,"
+                    " target, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (*values, self.target, d.sha256))
+            else:
+                done = db.execute(
+                    "UPDATE approvals SET decision = ?, by_user = ?, role = ?, at = ?, total = ?, line_count = ?,"
+                    " reason = ?, over_limit = ? WHERE target = ? AND sha256 = ? AND at = ?",
+                    (*values, self.target, d.sha256, replacing.at))
+            if done.rowcount != 1:
+                return False
             db.execute("INSERT INTO file_events (target, sha256, at, actor, event, detail) VALUES (?, ?, ?, ?, ?, ?)",
                        (self.target, d.sha256, d.at, d.by_user, d.decision, json.dumps(
                            {"total": str(d.total), "lines": d.line_count, "reason": d.reason,
                             "over_limit": d.over_limit})))
+        return True
 
     def decision(self, sha256: str) -> Decision | None:
         r = self.db.execute("SELECT * FROM approvals WHERE target = ? AND sha256 = ?", (self.target, sha256)).fetchone()

@@ -62,9 +62,12 @@ def decide(request: Request, sha256: str, csrf_token: Annotated[str, Form()] = "
         if decision == "reject" and not reason:
             raise Refused(400, "Say why the file is rejected: the uploader reads the reason.", "A reason is needed")
         approved = decision == "approve"
-        ledger.decide(Decision(sha256, "approved" if approved else "rejected", user.name, user.role,
-                               dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), view.total, view.lines,
-                               reason or None, approved and over_limit(view.total, campaign)))
+        made = Decision(sha256, "approved" if approved else "rejected", user.name, user.role,
+                        dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), view.total, view.lines,
+                        reason or None, approved and over_limit(view.total, campaign))
+        if not ledger.decide(made, replacing=view.decision if view.held else None):
+            raise Refused(409, "Someone else decided on this file a moment ago: nothing was changed. Look again.",
+                          "Already decided")
     word = "approved" if approved else "rejected"
     request.session["flash"] = f"'{view.name}' {word}: {view.lines:,} lines for ${view.total:,.2f}."
     return RedirectResponse("/approvals", status_code=303)
