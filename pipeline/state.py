@@ -37,9 +37,6 @@ class LedgerURL:
     def __str__(self) -> str:
         return masked_url(self.url)
 
-    def beside(self, what: str) -> Path:
-        return self.local.with_name(f"{self.local.name}.{what}")
-
 
 Where = Path | LedgerURL
 
@@ -107,5 +104,5 @@ def beside(ledger: Where, what: str) -> Path:
     """A file that serves this ledger, kept beside it: ``<ledger stem>.<what>`` (for a ledger in
     PostgreSQL, in this machine's state folder)."""
     if isinstance(ledger, LedgerURL):
-        return ledger.beside(what)
+        return ledger.local.with_name(f"{ledger.local.name}.{what}")
     return ledger.with_name(f"{ledger.stem}.{what}")

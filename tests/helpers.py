@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,12 @@ import xlsxwriter
 
 import rules
 from pipeline.config import Campaign, RunSettings
+from pipeline.jobs.nightly import nightly
 from pipeline.jobs.results import RunResult
+from pipeline.jobs.run import run_files
 from pipeline.progress import Progress
+from pipeline.simulator import Simulator
+from pipeline.simulator.transport import SimulatorTransport
 from pipeline.stages.validate import Validated
 from pipeline.state import Where
 from pipeline.tango import TangoClient
@@ -164,6 +169,30 @@ def sim_client(transport: httpx.BaseTransport, clock: Clock) -> TangoClient:
     """A client that needs no sockets and spends no real time."""
     return TangoClient(TARGET.base_url, AUTH, transport=transport, rate=0, sleep=clock.sleep,
                        clock=clock)
+
+
+def run_on(sim: Simulator, clock: Clock, files: list[Path], settings: RunSettings) -> RunResult:
+    """``run`` of ``files`` against the in-process simulator ``sim``."""
+    client = sim_client(SimulatorTransport(sim), clock)
+    try:
+        return run_files([str(f) for f in files], settings, quiet(), client)
+    finally:
+        client.close()
+
+
+def nightly_on(sim: Simulator, clock: Clock, inbox: Path, settings: RunSettings) -> RunResult:
+    """``nightly`` of ``inbox`` against the in-process simulator ``sim``."""
+    client = sim_client(SimulatorTransport(sim), clock)
+    try:
+        return nightly(inbox, settings, quiet(), client)
+    finally:
+        client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def quiet() -> Progress:

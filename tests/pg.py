@@ -9,7 +9,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from tests.helpers import free_port
 
 __all__ = ["PgServer", "bin_folder", "start"]
 
@@ -33,11 +34,6 @@ def bin_folder() -> Path:
         return Path(on_path).resolve().parent
     raise RuntimeError("no PostgreSQL server programs (initdb): install the 'postgresql' package (.ci/run does)")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -90,7 +86,7 @@ def start(durable: bool = False) -> PgServer:
     folder = Path(tempfile.mkdtemp(prefix="tango-pg-"))
     if runner is not None:
         os.chown(folder, runner.pw_uid, runner.pw_gid)
-    server = PgServer(folder, _free_port(), bin_folder(), runner)
+    server = PgServer(folder, free_port(), bin_folder(), runner)
     try:
         server.run("initdb", "-D", str(folder / "data"), "-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C",
                    "--no-sync")

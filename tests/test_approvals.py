@@ -17,19 +17,16 @@ from pathlib import Path
 import pytest
 
 from pipeline.approvals import why_not
-from pipeline.jobs.nightly import nightly
-from pipeline.jobs.run import run_files
 from pipeline.ledger import Ledger
 from pipeline.ledger.desk import Decision, UserRecord
-from pipeline.simulator.transport import SimulatorTransport
 from tests.helpers import (
     CAMPAIGN,
     assert_each_once,
     ledger_of,
+    nightly_on,
     people,
-    quiet,
+    run_on,
     run_settings,
-    sim_client,
     statuses,
     write_csv,
 )
@@ -70,11 +67,7 @@ def history(tmp_path: Path, path_or_sha: Path | str) -> list[tuple[str, str | No
 
 
 def night(tmp_path, inbox, sim, clock, campaign=APPROVING, **kw):
-    client = sim_client(SimulatorTransport(sim), clock)
-    try:
-        return nightly(inbox, run_settings(tmp_path, campaign=campaign, **kw), quiet(), client)
-    finally:
-        client.close()
+    return nightly_on(sim, clock, inbox, run_settings(tmp_path, campaign=campaign, **kw))
 
 
 def test_the_night_runs_only_approved_files_and_leaves_the_others_waiting(tmp_path, inbox, sim, clock, capsys):
@@ -130,11 +123,7 @@ def test_an_admins_approval_over_the_limit_is_the_override_and_run_by_hand_still
     path = write_csv(inbox / "big.csv", people(3))                   # $75: over the $50 limit
     decide(tmp_path, path, by="ada", role="admin", over_limit=True)
     other = write_csv(tmp_path / "by-hand.csv", people(3, Last_Name="Hand"))
-    client = sim_client(SimulatorTransport(sim), clock)
-    try:
-        by_hand = run_files([str(other)], run_settings(tmp_path, campaign=capped), quiet(), client)
-    finally:
-        client.close()
+    by_hand = run_on(sim, clock, [other], run_settings(tmp_path, campaign=capped))
     assert by_hand.code == 3 and sim.post_attempts() == 0            # the command line still stops
     result = night(tmp_path, inbox, sim, clock, campaign=capped)
     assert statuses(result) == ["COMPLETE"] * 3
@@ -143,11 +132,7 @@ def test_an_admins_approval_over_the_limit_is_the_override_and_run_by_hand_still
 
 def test_run_by_hand_is_an_operators_act_and_recorded_as_such(tmp_path, sim, clock):
     path = write_csv(tmp_path / "hand.csv", people(2))
-    client = sim_client(SimulatorTransport(sim), clock)
-    try:
-        result = run_files([str(path)], run_settings(tmp_path, campaign=APPROVING), quiet(), client)
-    finally:
-        client.close()
+    result = run_on(sim, clock, [path], run_settings(tmp_path, campaign=APPROVING))
     assert statuses(result) == ["COMPLETE"] * 2                       # require_approval binds the night only
     [(event, actor), done] = history(tmp_path, path)
     assert event == "sent" and actor is not None and actor.endswith("(tango-batch run, by hand)")
@@ -179,11 +164,7 @@ def test_a_run_stopped_before_sending_records_no_sent_and_the_file_can_still_be_
     so the desk still offers the file for a decision (a "sent" would have taken it off for good)."""
     capped = dataclasses.replace(APPROVING, max_run_amount=Decimal(1))
     path = write_csv(tmp_path / "stopped.csv", people(2))
-    client = sim_client(SimulatorTransport(sim), clock)
-    try:
-        result = run_files([str(path)], run_settings(tmp_path, campaign=capped), quiet(), client)
-    finally:
-        client.close()
+    result = run_on(sim, clock, [path], run_settings(tmp_path, campaign=capped))
     assert result.code == 3 and sim.post_attempts() == 0
     assert [e for e, _ in history(tmp_path, path)] == []
 

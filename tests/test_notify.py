@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import logging
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from pipeline.notify import send as notify_send
 from pipeline.notify.send import NotSent, post_webhook
 from pipeline.progress import Progress
 from pipeline.simulator import SimulatorTransport
-from tests.helpers import BOOK, base_row, run_settings, sim_client, write_csv
+from tests.helpers import BOOK, base_row, free_port, run_settings, sim_client, write_csv
 
 # the sink takes AUTH in the clear, on loopback only (aiosmtpd warns of it)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -51,12 +50,6 @@ PERSONAL = ["Zebulon", "Quixote", "zebulon.quixote", "Philippa", "Marchbanks", "
 
 
 # --- a real SMTP server, and a webhook receiver, on loopback -------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Sink:
     """What the SMTP server received, and the logins it was offered."""

@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from pipeline.jobs.nightly import nightly
-from pipeline.simulator.transport import SimulatorTransport
 from pipeline.web.app import create_app, running
-from tests.helpers import ROOT, quiet, run_settings, sim_client, statuses
+from tests.helpers import ROOT, nightly_on, run_settings, statuses
 from tests.web import DESK_CAMPAIGN, PASSWORD, SAMPLE, add_users, settings_for
 
 SHOTS = Path(os.environ.get("TANGO_BATCH_SCREENSHOTS") or ROOT / "output" / "screenshots")
@@ -93,11 +91,7 @@ def test_upload_approve_the_night_sends_and_the_report_downloads(page: Page, des
     expect(page.locator(f'[data-testid="waiting-file"][data-sha256="{sha}"]')).to_have_count(0)
 
     # the night: the approved file is sent, against the simulator
-    client = sim_client(SimulatorTransport(sim), clock)
-    try:
-        result = nightly(settings.inbox, run_settings(tmp_path, campaign=DESK_CAMPAIGN), quiet(), client)
-    finally:
-        client.close()
+    result = nightly_on(sim, clock, settings.inbox, run_settings(tmp_path, campaign=DESK_CAMPAIGN))
     assert statuses(result).count("COMPLETE") == 47
 
     # the file's page: done, its history, its report

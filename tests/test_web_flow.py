@@ -16,9 +16,7 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from pipeline.jobs.nightly import nightly
-from pipeline.simulator.transport import SimulatorTransport
-from tests.helpers import quiet, run_settings, sim_client, statuses
+from tests.helpers import nightly_on, run_settings, statuses
 from tests.web import (
     CSRF,
     DESK_CAMPAIGN,
@@ -30,6 +28,9 @@ from tests.web import (
     settings_for,
     signed_in,
     upload,
+)
+from tests.web import (
+    decision as decision_of,
 )
 
 pytestmark = pytest.mark.anyio
@@ -80,21 +81,13 @@ async def test_upload_approve_send_at_night_and_the_file_is_done_with_its_histor
         assert waiting.count('data-testid="rows-to-fix"') == 1
         answer = await decide(bea, sha)
         assert answer.status_code == 303 and answer.headers["location"] == "/approvals"
-        ledger = desk.ledger()
-        try:
-            decision = ledger.decision(sha)
-        finally:
-            ledger.close()
+        decision = decision_of(desk, sha)
         assert decision is not None and decision.decision == "approved" and decision.by_user == "bea"
         assert (decision.total, decision.line_count, decision.over_limit) == (Decimal("2700"), 47, False)
         approvals = (await bea.get("/approvals")).text
         assert f'data-sha256="{sha}"' not in approvals and 'data-testid="approved-files"' in approvals
-        client = sim_client(SimulatorTransport(sim), clock)
-        try:
-            result = nightly(settings.inbox, run_settings(tmp_path, campaign=DESK_CAMPAIGN, today=dt.date.today()),
-                             quiet(), client)
-        finally:
-            client.close()
+        result = nightly_on(sim, clock, settings.inbox,
+                            run_settings(tmp_path, campaign=DESK_CAMPAIGN, today=dt.date.today()))
         assert statuses(result).count("COMPLETE") == 47 and statuses(result).count("INVALID") == 13
         assert [e for e, _ in events(desk, sha)] == ["uploaded", "checked", "approved", "sent", "done"]
         page = (await uma.get(f"/files/{sha}")).text
@@ -149,11 +142,7 @@ async def test_a_file_over_max_run_amount_needs_an_admin_whose_approval_is_the_o
     assert refused.status_code == 403 and "over the campaign&#39;s max_run_amount of $1,000.00" in refused.text
     ada = await signed_in(desk, "ada")
     assert (await decide(ada, sha)).status_code == 303
-    ledger = desk.ledger()
-    try:
-        decision = ledger.decision(sha)
-    finally:
-        ledger.close()
+    decision = decision_of(desk, sha)
     assert decision is not None and decision.over_limit and decision.role == "admin"
 
 
@@ -254,12 +243,8 @@ async def test_a_file_the_night_held_for_more_than_approved_is_decided_again_on_
         ledger.close()
 
     def night():
-        client = sim_client(SimulatorTransport(sim), clock)
-        try:
-            return nightly(desk.settings.inbox, run_settings(tmp_path, campaign=DESK_CAMPAIGN,
-                                                             today=dt.date.today()), quiet(), client)
-        finally:
-            client.close()
+        return nightly_on(sim, clock, desk.settings.inbox,
+                          run_settings(tmp_path, campaign=DESK_CAMPAIGN, today=dt.date.today()))
 
     night()
     assert sim.post_attempts() == 0
@@ -268,11 +253,7 @@ async def test_a_file_the_night_held_for_more_than_approved_is_decided_again_on_
     assert f'data-sha256="{sha}"' in waiting and "Approve 47 lines for $2,700.00" in waiting
     assert "held by the night" in (await ann.get(f"/files/{sha}")).text
     assert (await decide(ann, sha)).status_code == 303
-    ledger = desk.ledger()
-    try:
-        again = ledger.decision(sha)
-    finally:
-        ledger.close()
+    again = decision_of(desk, sha)
     assert again is not None and (again.by_user, again.total, again.line_count) == ("ann", Decimal(2700), 47)
     result = night()
     assert statuses(result).count("COMPLETE") == 47

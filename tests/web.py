@@ -20,6 +20,7 @@ import pytest
 from pipeline.config import Campaign, load_campaign
 from pipeline.jobs.users import hasher
 from pipeline.ledger import Ledger
+from pipeline.ledger.desk import Decision
 from pipeline.web.app import create_app
 from pipeline.web.settings import DeskSettings
 from pipeline.web.throttle import Throttle
@@ -147,5 +148,13 @@ def events(desk: Desk, sha256: str) -> list[tuple[str, str | None]]:
     ledger = desk.ledger()
     try:
         return [(e.event, e.actor) for e in ledger.file_events(sha256)]
+    finally:
+        ledger.close()
+
+
+def decision(desk: Desk, sha256: str) -> Decision | None:
+    ledger = desk.ledger()
+    try:
+        return ledger.decision(sha256)
     finally:
         ledger.close()

@@ -74,15 +74,17 @@ def _note(path: Path, text: str) -> None:
     path.with_name(path.name + ".why.txt").write_text(mask(shown_lines(text)) + "\n", encoding="utf-8")
 
 
-def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progress) -> list[Path]:
-    """Files already processed are moved (with a note when they came again); the fresh ones are returned."""
-    fresh = []
+def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progress) -> list[tuple[Path, str | None]]:
+    """Files already processed are moved (with a note when they came again); the fresh ones are
+    returned, each with its content's SHA-256 (None: unreadable)."""
+    fresh: list[tuple[Path, str | None]] = []
     for path in waiting:
         try:
-            known = ledger.file(_sha256(path))
+            sha256 = _sha256(path)
         except OSError:             # unreadable: the run says why, and files it away as rejected
-            fresh.append(path)
+            fresh.append((path, None))
             continue
+        known = ledger.file(sha256)
         if known is not None and known.state == FileState.DONE and known.path == shown(str(path.resolve())):
             # processed here, killed before the move: finish the move
             ledger.file_update(known.sha256, path=shown(str(_move(path, processed).resolve())))
@@ -95,20 +97,18 @@ def _known(waiting: list[Path], ledger: Ledger, processed: Path, progress: Progr
             progress.say(f"{path.name}: already processed as '{known.name}' on {known.run_date}; "
                          f"not run again (moved to {moved})")
         else:
-            fresh.append(path)
+            fresh.append((path, sha256))
     return fresh
 
 
-def _approved_only(fresh: list[Path], ledger: Ledger, inbox: Path, progress: Progress) -> list[Path]:
+def _approved_only(fresh: list[tuple[Path, str | None]], ledger: Ledger, inbox: Path,
+                   progress: Progress) -> list[tuple[Path, str | None]]:
     """The files approved on the desk; the others wait, or, rejected, move out with the reason."""
     approved = []
-    for path in fresh:
-        try:
-            decision = ledger.decision(_sha256(path))
-        except OSError:
-            decision = None
+    for path, sha256 in fresh:
+        decision = ledger.decision(sha256) if sha256 else None
         if decision is not None and decision.decision == "approved":
-            approved.append(path)
+            approved.append((path, sha256))
         elif decision is not None:
             moved = _move(path, inbox / "rejected")
             _note(moved, f"{decision.at[:16].replace('T', ' ')} UTC: rejected by {decision.by_user}: "
@@ -157,7 +157,7 @@ def nightly(inbox: Path, settings: RunSettings, progress: Progress, client: Tang
         progress.say(f"{odd.name}: not a file (a folder, a link to nothing, a pipe or a device): left alone; "
                      "put the spreadsheet itself in the inbox")
     progress.say(f"inbox {inbox}: {len(fresh)} files to process")
-    result = run_files([str(p) for p in fresh], settings, progress, client, reuse_folders=True, deliveries=True)
+    result = run_files([str(p) for p, _ in fresh], settings, progress, client, reuse_folders=True, deliveries=True)
     ledger = Ledger(settings.ledger, settings.target.namespace, scope(settings))
     try:
         for outcome in result.outcomes:

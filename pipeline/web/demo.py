@@ -10,8 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from pipeline.jobs.users import hasher
-from pipeline.ledger import Ledger
+from pipeline.jobs.users import add_user, user_list
 
 __all__ = ["DEMO_USERS", "main"]
 
@@ -22,17 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.web.demo", description=__doc__)
     parser.add_argument("--ledger", type=Path, default=Path("output/ledger.sqlite"))
     args = parser.parse_args(argv)
-    ledger = Ledger(args.ledger, "")
-    try:
-        for name, role in DEMO_USERS:
-            if ledger.user(name) is not None:
-                print(f"{name} ({role}): exists already; its password was printed when it was made")
-                continue
-            password = secrets.token_urlsafe(12)
-            ledger.add_user(name, role, hasher().hash(password))
-            print(f"{name} ({role}): password {password}")
-    finally:
-        ledger.close()
+    known = {user.name for user in user_list(args.ledger)}
+    for name, role in DEMO_USERS:
+        if name in known:
+            print(f"{name} ({role}): exists already; its password was printed when it was made")
+            continue
+        password = secrets.token_urlsafe(12)
+        add_user(args.ledger, name, role, password)
+        print(f"{name} ({role}): password {password}")
     return 0
 
 

@@ -35,7 +35,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,8 +49,11 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from fresh import isolated_env
 from generate import write_xlsx
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TANGO_BATCH = Path(sys.executable).with_name("tango-batch")
@@ -66,12 +68,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- the desk, as a person starts it ----------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @dataclass
 class Desk:
