@@ -7,6 +7,7 @@ answers at once.
 
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     from pipeline.progress import Progress
     progress = Progress()
+    _fewer_collections()
     sys.unraisablehook = _quietly
     try:
         if args.command == "validate":
@@ -55,6 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except bugs() as exc:
         return _failed(exc, progress, debug=getattr(args, "debug", False))
+
+
+def _fewer_collections() -> None:
+    """The jobs make objects by the hundred thousand (a row's cells, its line item) and keep them; the
+    cycle collector's default (a pass every 700 new objects, each older pass walking all that live)
+    spent a tenth of a 100,000-row check walking them. Cycles are rare here: a pass every 100,000."""
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _quietly(unraisable: sys.UnraisableHookArgs) -> None:

@@ -162,7 +162,7 @@ class Ledger(History, Desk):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (target, line_item_id) DO NOTHING",
                 [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now,
-                  i.recipient, i.utid.upper(), campaign, json.dumps(i.details)) for i in items])
+                  i.recipient, i.utid.upper(), campaign, json.dumps(dict(i.details))) for i in items])
         self.db.grew("line_items", len(items))
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:

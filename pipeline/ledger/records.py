@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -110,7 +111,7 @@ class Sendable(Protocol):
     @property
     def utid(self) -> str: ...
     @property
-    def details(self) -> dict[str, str | None]: ...
+    def details(self) -> Mapping[str, str | None]: ...
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from pipeline.model import (
     recipient_keys,
     same_reward,
 )
+from pipeline.stages.rows import Columns, Picked, RowFields
 from rules import ACCOUNT, RuleBook, ShippingForm
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
@@ -70,7 +71,7 @@ class LineItem:
     fields: Mapping[str, Any]     # the row's filled values; without a ``book``, the payload itself (made by hand)
     recipient: str | None = None  # who it is for (``model.recipient_of``); None for bulk lines
     referenced: bool = False      # the row has its own Reference: a reward meant on purpose
-    details: dict[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
+    details: Mapping[str, str | None] = field(default_factory=dict)   # what the recipient guard compares
     sheet: str = ""               # the sheet it is on ('' for CSV)
     recipient_keys: tuple[str, ...] = ()   # every way the row names its recipient (``model.recipient_keys``)
     account: str | None = None    # the accountIdentifier it is ordered from; None: the order's (the campaign's)
@@ -139,10 +140,12 @@ def _reward_key(campaign: Campaign) -> pl.Expr:
 
 def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
     """The externalRefLineItemID of every row of a validated frame (valid or not)."""
-    key = _reward_key(campaign)
-    keyed = frame.select(IDX, "externalRefLineItemID", key.alias("key"))
+    keyed = frame.select("externalRefLineItemID", _reward_key(campaign).alias("key"))
     keyed = keyed.with_columns(pl.int_range(pl.len()).over("key").alias("occurrence"))
-    hashed = [ID_PREFIX + _digest([k, str(n)]) for k, n in keyed.select("key", "occurrence").iter_rows()]
+    sha256 = hashlib.sha256          # _digest([key, str(occurrence)]), written out: it runs once per row
+    hashed = [None if ref is not None else ID_PREFIX + sha256(f"{key}\x1f{n}".encode()).hexdigest()[:32]
+              for ref, key, n in zip(*(keyed.get_column(c).to_list()
+                                       for c in ("externalRefLineItemID", "key", "occurrence")), strict=True)]
     return keyed.select(pl.coalesce(pl.col("externalRefLineItemID"),
                                     pl.Series(hashed, dtype=pl.String)).alias("line_item_id"))["line_item_id"]
 
@@ -184,24 +187,28 @@ def _payload(row: Mapping[str, Any], item_id: str, book: RuleBook) -> dict[str, 
     return item
 
 
+# the cells each line item is made with before its payload is asked for (the rest are read then)
+_MADE_OF = (IDX, ROW, SHEET, "_id", "amount", "quantity", "externalRefLineItemID", ACCOUNT)
+_KEYED_BY = ("deliveryMethod", "email", "mobileNumber", "streetLine1", "firstName", "lastName", "postalCode")
+
+
 def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
                ids: pl.Series | None = None) -> list[LineItem]:
     """The valid rows of a validated frame as line items, in row order (``ids``: the frame's
-    ``line_item_ids``, when the caller has them already)."""
+    ``line_item_ids``, when the caller has them already). Each item's ``fields`` read the frame's
+    columns when asked (``rows.RowFields``)."""
     ids = line_item_ids(frame, campaign) if ids is None else ids
-    valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value)
+    columns = Columns(frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value))
     items = []
-    for row in valid.iter_rows(named=True):
-        keys = recipient_keys(row)
-        items.append(LineItem(id=row["_id"], idx=row[IDX], row=row[ROW],
-                              amount=Decimal(row["amount"]), quantity=int(row["quantity"] or 1),
-                              delivery_method=row["deliveryMethod"],
-                              fields={k: v for k, v in row.items() if v is not None}, book=book,
-                              recipient=keys[0] if keys else None,
-                              recipient_keys=keys,
-                              referenced=bool(row.get("externalRefLineItemID")),
-                              details={f: row.get(f) for f in RECIPIENT_DETAILS}, sheet=row[SHEET],
-                              account=row.get(ACCOUNT) or campaign.accountIdentifier))
+    for at, (idx, row, sheet, item_id, amount, quantity, ref, account, *cells) in enumerate(
+            zip(*(columns.column(c) for c in _MADE_OF + _KEYED_BY), strict=True)):
+        keys = recipient_keys(dict(zip(_KEYED_BY, cells, strict=True)))
+        fields = RowFields(columns, at)
+        items.append(LineItem(id=item_id, idx=idx, row=row, amount=Decimal(amount), quantity=int(quantity or 1),
+                              delivery_method=cells[0], fields=fields, book=book,
+                              recipient=keys[0] if keys else None, recipient_keys=keys, referenced=bool(ref),
+                              details=Picked(fields, RECIPIENT_DETAILS), sheet=sheet,
+                              account=account or campaign.accountIdentifier))
     return items
 
 

@@ -1,0 +1,85 @@
+"""A frame's rows as mappings that read its columns only when asked.
+
+A run plans every valid row of an upload, and a 100,000-row upload made into 100,000 dicts of thirty
+cells costs seconds and hundreds of megabytes before anything is decided. ``Columns`` turns a column
+into a Python list the first time a row asks for it, once for all rows; ``RowFields`` is one row
+over them. A preview (``validate``) then reads the few columns its checks need; a run reads the
+rest when it builds the payloads of the lines it sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import polars as pl
+
+__all__ = ["Columns", "Picked", "RowFields"]
+
+
+class Columns:
+    """A frame's columns, each made a Python list on first use; an absent column reads as empty."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.names = tuple(frame.columns)
+        self._lists: dict[str, list[Any]] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def column(self, name: str) -> list[Any]:
+        got = self._lists.get(name)
+        if got is None:
+            got = self._lists[name] = (self.frame.get_column(name).to_list() if name in self.names
+                                       else [None] * self.frame.height)
+        return got
+
+
+class RowFields(Mapping[str, Any]):
+    """Row ``at`` of ``columns``: its filled cells (an empty cell, None, is not a key), as the dict
+    of them would be."""
+    __slots__ = ("_at", "_columns")
+
+    def __init__(self, columns: Columns, at: int) -> None:
+        self._columns, self._at = columns, at
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._columns:
+            raise KeyError(key)
+        value = self._columns.column(key)[self._at]
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._columns.names if self._columns.column(k)[self._at] is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class Picked(Mapping[str, Any]):
+    """The cells ``keys`` of a row, each a key (None where empty), as ``{k: row.get(k) for k in keys}``
+    would be; read when asked."""
+    __slots__ = ("_keys", "_row")
+
+    def __init__(self, row: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+        self._row, self._keys = row, keys
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._row.get(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
