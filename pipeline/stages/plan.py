@@ -41,7 +41,7 @@ from pipeline.model import (
     recipient_keys,
     same_reward,
 )
-from pipeline.stages.rows import Columns, Picked, RowFields
+from pipeline.rows import Columns, Picked, RowFields
 from rules import ACCOUNT, RuleBook, ShippingForm
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
@@ -196,7 +196,7 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
                ids: pl.Series | None = None) -> list[LineItem]:
     """The valid rows of a validated frame as line items, in row order (``ids``: the frame's
     ``line_item_ids``, when the caller has them already). Each item's ``fields`` read the frame's
-    columns when asked (``rows.RowFields``)."""
+    columns when asked (``pipeline.rows.RowFields``)."""
     ids = line_item_ids(frame, campaign) if ids is None else ids
     columns = Columns(frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value))
     items = []
