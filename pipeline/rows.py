@@ -23,43 +23,63 @@ class Columns:
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = frame
         self.names = tuple(frame.columns)
-        self._lists: dict[str, list[Any]] = {}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.names
+        self._known = frozenset(self.names)
+        self.lists: dict[str, list[Any]] = {}
 
     def column(self, name: str) -> list[Any]:
-        got = self._lists.get(name)
+        got = self.lists.get(name)
         if got is None:
-            got = self._lists[name] = (self.frame.get_column(name).to_list() if name in self.names
-                                       else [None] * self.frame.height)
+            got = self.lists[name] = (self.frame.get_column(name).to_list() if name in self._known
+                                      else [None] * self.frame.height)
         return got
+
+    def cell(self, name: str, at: int) -> Any:
+        """Row ``at``'s cell of column ``name``; KeyError when the frame has no such column."""
+        got = self.lists.get(name)
+        if got is None:
+            if name not in self._known:
+                raise KeyError(name)
+            got = self.column(name)
+        return got[at]
+
+    def every(self) -> list[tuple[str, list[Any]]]:
+        """Every column, by name."""
+        return [(name, self.column(name)) for name in self.names]
 
 
 class RowFields(Mapping[str, Any]):
     """Row ``at`` of ``columns``: its filled cells (an empty cell, None, is not a key), as the dict
-    of them would be."""
+    of them would be; ``filled()`` is that dict."""
     __slots__ = ("_at", "_columns")
 
     def __init__(self, columns: Columns, at: int) -> None:
         self._columns, self._at = columns, at
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self._columns:
-            raise KeyError(key)
-        value = self._columns.column(key)[self._at]
+        value = self._columns.cell(key, self._at)
         if value is None:
             raise KeyError(key)
         return value
 
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self._columns.cell(key, self._at)
+        except KeyError:
+            return default
+        return default if value is None else value
+
+    def filled(self) -> dict[str, Any]:
+        at = self._at
+        return {name: value for name, column in self._columns.every() if (value := column[at]) is not None}
+
     def __iter__(self) -> Iterator[str]:
-        return (k for k in self._columns.names if self._columns.column(k)[self._at] is not None)
+        return iter(self.filled())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self.filled())
 
     def __repr__(self) -> str:
-        return repr(dict(self))
+        return repr(self.filled())
 
 
 class Picked(Mapping[str, Any]):

@@ -79,7 +79,9 @@ class LineItem:
 
     @functools.cached_property
     def payload(self) -> dict[str, Any]:
-        return dict(self.fields) if self.book is None else _payload(self.fields, self.id, self.book)
+        if self.book is None:
+            return dict(self.fields)
+        return _payload(self.fields.filled() if isinstance(self.fields, RowFields) else self.fields, self.id, self.book)
 
     @property
     def recipients(self) -> tuple[str, ...]:
