@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["Columns", "Picked", "RowFields"]
+__all__ = ["Columns", "Picked", "RowFields", "as_dict"]
 
 
 class Columns:
@@ -25,6 +25,7 @@ class Columns:
         self.names = tuple(frame.columns)
         self._known = frozenset(self.names)
         self.lists: dict[str, list[Any]] = {}
+        self._filled: list[tuple[str, list[Any]]] | None = None
 
     def column(self, name: str) -> list[Any]:
         got = self.lists.get(name)
@@ -42,9 +43,13 @@ class Columns:
             got = self.column(name)
         return got[at]
 
-    def every(self) -> list[tuple[str, list[Any]]]:
-        """Every column, by name."""
-        return [(name, self.column(name)) for name in self.names]
+    def filled(self) -> list[tuple[str, list[Any]]]:
+        """Every column with at least one filled cell, by name (made once: a run asks for every row)."""
+        if self._filled is None:
+            height = self.frame.height
+            self._filled = [(name, self.column(name)) for name in self.names
+                            if self.frame.get_column(name).null_count() < height]
+        return self._filled
 
 
 class RowFields(Mapping[str, Any]):
@@ -70,7 +75,7 @@ class RowFields(Mapping[str, Any]):
 
     def filled(self) -> dict[str, Any]:
         at = self._at
-        return {name: value for name, column in self._columns.every() if (value := column[at]) is not None}
+        return {name: value for name, column in self._columns.filled() if (value := column[at]) is not None}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.filled())
@@ -101,5 +106,18 @@ class Picked(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._keys)
 
+    def to_dict(self) -> dict[str, Any]:
+        """``dict(self)``, read in one pass."""
+        row, keys = self._row, self._keys
+        if isinstance(row, RowFields):
+            columns, at = row._columns, row._at
+            return {k: columns.column(k)[at] for k in keys}
+        return {k: row.get(k) for k in keys}
+
     def __repr__(self) -> str:
-        return repr(dict(self))
+        return repr(self.to_dict())
+
+
+def as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping as a plain dict (a ``Picked`` one read in one pass)."""
+    return mapping.to_dict() if isinstance(mapping, Picked) else dict(mapping)

@@ -37,6 +37,7 @@ from pipeline.ledger.schema import migrations_for
 from pipeline.ledger.store import SqliteStore, Store, migrate
 from pipeline.lock import still_held
 from pipeline.model import AT_TANGO, BatchState, FileState, Status
+from pipeline.rows import as_dict
 from pipeline.state import LedgerURL, Where
 
 __all__ = ["Ledger", "schema_version"]
@@ -162,7 +163,7 @@ class Ledger(History, Desk):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (target, line_item_id) DO NOTHING",
                 [(self.target, i.id, Status.PENDING, str(i.amount), i.quantity, i.delivery_method, run_id, now,
-                  i.recipient, i.utid.upper(), campaign, json.dumps(dict(i.details))) for i in items])
+                  i.recipient, i.utid.upper(), campaign, json.dumps(as_dict(i.details))) for i in items])
         self.db.grew("line_items", len(items))
 
     def record_rows(self, run_id: int, file_sha256: str, file_name: str, rows: Iterable[RowRecord]) -> None:
