@@ -42,6 +42,7 @@ __all__ = [
     "Status",
     "issue_schema",
     "recipient_keys",
+    "recipient_keys_of",
     "recipient_of",
     "same_reward",
 ]
@@ -210,6 +211,41 @@ def recipient_keys(row: Mapping[str, str | None]) -> tuple[str, ...]:
         name = norm(f"{row.get('firstName') or ''} {row.get('lastName') or ''}")
         keys.append(f"address:{name}|{norm(row.get('streetLine1'))}|{norm(row.get('postalCode'))}")
     return tuple(keys)
+
+
+# a cell ``recipient_keys`` writes the same way by lowercasing it: printable ASCII, words one space apart
+_PLAIN = r"^[!-~]+(?: [!-~]+)*$"
+_KEYED = ("deliveryMethod", "email", "mobileNumber", "firstName", "lastName", "streetLine1", "postalCode")
+
+
+def recipient_keys_of(frame: pl.DataFrame) -> list[tuple[str, ...]]:
+    """``recipient_keys`` of every row of ``frame``, the same keys, made in bulk: the rows whose
+    cells are all plain (``_PLAIN``, as almost every row is) by polars expressions; the others,
+    one by one, by ``recipient_keys`` itself (a tab, a non-ASCII letter: Python's split and casefold)."""
+    import polars as pl
+
+    def cell(name: str) -> pl.Expr:             # an empty cell as a missing one (both falsy to ``row.get``)
+        col = pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
+        return pl.when(col == "").then(None).otherwise(col).alias(name)
+
+    cells = frame.select(*(cell(name) for name in _KEYED))
+    plain = pl.all_horizontal(pl.col(n).is_null() | pl.col(n).str.contains(_PLAIN) for n in _KEYED[1:])
+    low = {n: pl.col(n).str.to_lowercase() for n in _KEYED[1:]}
+    person = pl.col("deliveryMethod").is_null() | ~pl.col("deliveryMethod").is_in(["BULKDIGITAL", "BULKSHIPMENT"])
+    name = pl.concat_str([low["firstName"], low["lastName"]], separator=" ", ignore_nulls=True).fill_null("")
+    keyed = cells.select(
+        plain.alias("plain"),
+        pl.when(person).then(pl.lit("email:") + low["email"]).alias("e"),
+        pl.when(person).then(pl.lit("mobile:") + low["mobileNumber"]).alias("m"),
+        pl.when(person & (pl.col("deliveryMethod") == "ADDRESS") & pl.col("streetLine1").is_not_null()).then(
+            pl.concat_str([pl.lit("address:"), name, pl.lit("|"), low["streetLine1"], pl.lit("|"),
+                           low["postalCode"].fill_null("")])).alias("a"))
+    keys = [(() if e is None else (e,)) if m is None and a is None else tuple(k for k in (e, m, a) if k is not None)
+            for e, m, a in zip(*(keyed.get_column(c).to_list() for c in "ema"), strict=True)]
+    at = keyed.get_column("plain").not_().arg_true().to_list()
+    for n, row in zip(at, cells[at].iter_rows(named=True), strict=True):
+        keys[n] = recipient_keys(row)
+    return keys
 
 
 def recipient_of(row: Mapping[str, str | None]) -> str | None:

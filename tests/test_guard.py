@@ -93,3 +93,29 @@ def test_of_two_rewards_one_run_ordered_for_the_recipient_the_message_names_the_
     for shown in (history, history[::-1]):
         _, held = hold_repeats([item()], shown, "Q4", "campaign", LABELS, NOW)
         assert "v1.csv, row 4 (run 3" in held[0].text and "Amount was '40', now '5'" in held[0].text
+
+
+TRICKY = [None, "", " ", "Ann@Example.com", "  ann@example.com ", "ann\t@example.com", "ANN  LEE", "Straße 5",
+          "ǅemal", "ΣΟΦΊΑ", "a\x1cb", "a\u00a0b", "a\u3000b", "\uff26\uff55\uff4c\uff4c", "x\ny", "O'Brien-Smith",
+          "+14155552671"]
+
+
+def test_recipient_keys_in_bulk_are_the_keys_row_by_row():
+    """``recipient_keys_of`` (polars for plain cells) gives what ``recipient_keys`` gives each row:
+    the ledger's keys of earlier runs are matched against them, so one character of difference
+    would let a reward through twice."""
+    import random
+
+    import polars as pl
+
+    from pipeline.model import recipient_keys, recipient_keys_of
+    rng = random.Random(12)
+    methods = [None, "", "EMAIL", "PHONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT", "address"]
+    cols = ("email", "mobileNumber", "firstName", "lastName", "streetLine1", "postalCode")
+    rows = [{"deliveryMethod": rng.choice(methods), **{c: rng.choice(TRICKY) for c in cols}} for _ in range(3000)]
+    frame = pl.DataFrame(rows, schema={c: pl.String for c in ("deliveryMethod", *cols)})
+    assert recipient_keys_of(frame) == [recipient_keys(r) for r in rows]
+    # a sheet without some of the columns reads them as empty
+    narrow = frame.select("deliveryMethod", "email", "streetLine1")
+    assert recipient_keys_of(narrow) == [recipient_keys(r) for r in narrow.iter_rows(named=True)]
+    assert recipient_keys_of(frame.head(0)) == []

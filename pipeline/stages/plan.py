@@ -19,14 +19,13 @@ hence a new ID.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -38,11 +37,13 @@ from pipeline.model import (
     ROW,
     SHEET,
     Status,
-    recipient_keys,
+    recipient_keys_of,
     same_reward,
 )
 from pipeline.rows import Columns, Picked, RowFields
 from rules import ACCOUNT, RuleBook, ShippingForm
+
+_T = TypeVar("_T")
 
 __all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
            "order_fields", "plan_batches"]
@@ -56,12 +57,23 @@ BATCH_PREFIX = "B"
 OWN_ORDER = re.compile(r"^B[0-9a-f]{40}$")
 
 
-@dataclass(frozen=True)
+if TYPE_CHECKING:   # a line item is frozen to the type checker: ``make test`` refuses any assignment to its fields ...
+    from typing_extensions import dataclass_transform
+
+    @dataclass_transform(frozen_default=True, field_specifiers=(field,))
+    def _line_item(cls: type[_T]) -> type[_T]: ...
+else:               # ... but not at run time, where a frozen dataclass's __init__ sets each field with
+    def _line_item(cls):     # object.__setattr__: a second more for the items of a million-row file
+        return dataclass(slots=True)(cls)
+
+
+@_line_item
 class LineItem:
     """One valid row as Tango will see it.
 
     Its ``payload`` (the line item of the order's JSON) is made from ``fields`` the first time it
-    is asked for: a run sends it, a preview (``validate``) never does and never pays for it."""
+    is asked for: a run sends it, a preview (``validate``) never does and never pays for it. Slots,
+    not a dict per item: a million-row file plans 900,000 of them."""
     id: str                       # externalRefLineItemID
     idx: int                      # row position in its sheet's frame
     row: int                      # Excel row number
@@ -76,12 +88,16 @@ class LineItem:
     recipient_keys: tuple[str, ...] = ()   # every way the row names its recipient (``model.recipient_keys``)
     account: str | None = None    # the accountIdentifier it is ordered from; None: the order's (the campaign's)
     book: RuleBook | None = field(default=None, compare=False, repr=False)   # how ``fields`` become the payload
+    _made: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)   # the payload, once made
 
-    @functools.cached_property
+    @property
     def payload(self) -> dict[str, Any]:
-        if self.book is None:
-            return dict(self.fields)
-        return _payload(self.fields.filled() if isinstance(self.fields, RowFields) else self.fields, self.id, self.book)
+        made = self._made
+        if made is None:
+            made = dict(self.fields) if self.book is None else _payload(
+                self.fields.filled() if isinstance(self.fields, RowFields) else self.fields, self.id, self.book)
+            object.__setattr__(self, "_made", made)     # frozen, but made once when first asked
+        return made
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -190,8 +206,7 @@ def _payload(row: Mapping[str, Any], item_id: str, book: RuleBook) -> dict[str, 
 
 
 # the cells each line item is made with before its payload is asked for (the rest are read then)
-_MADE_OF = (IDX, ROW, SHEET, "_id", "amount", "quantity", "externalRefLineItemID", ACCOUNT)
-_KEYED_BY = ("deliveryMethod", "email", "mobileNumber", "streetLine1", "firstName", "lastName", "postalCode")
+_MADE_OF = (IDX, ROW, SHEET, "_id", "amount", "quantity", "externalRefLineItemID", ACCOUNT, "deliveryMethod")
 
 
 def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
@@ -200,17 +215,18 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
     ``line_item_ids``, when the caller has them already). Each item's ``fields`` read the frame's
     columns when asked (``pipeline.rows.RowFields``)."""
     ids = line_item_ids(frame, campaign) if ids is None else ids
-    columns = Columns(frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value))
+    valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value)
+    columns = Columns(valid)
     items = []
-    for at, (idx, row, sheet, item_id, amount, quantity, ref, account, *cells) in enumerate(
-            zip(*(columns.column(c) for c in _MADE_OF + _KEYED_BY), strict=True)):
-        keys = recipient_keys(dict(zip(_KEYED_BY, cells, strict=True)))
+    default_account = campaign.accountIdentifier
+    for at, (idx, row, sheet, item_id, amount, quantity, ref, account, method, keys) in enumerate(
+            zip(*(columns.column(c) for c in _MADE_OF), recipient_keys_of(valid), strict=True)):
         fields = RowFields(columns, at)
         items.append(LineItem(id=item_id, idx=idx, row=row, amount=Decimal(amount), quantity=int(quantity or 1),
-                              delivery_method=cells[0], fields=fields, book=book,
+                              delivery_method=method, fields=fields, book=book,
                               recipient=keys[0] if keys else None, recipient_keys=keys, referenced=bool(ref),
                               details=Picked(fields, RECIPIENT_DETAILS), sheet=sheet,
-                              account=account or campaign.accountIdentifier))
+                              account=account or default_account))
     return items
 
 
