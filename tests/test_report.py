@@ -125,6 +125,39 @@ def test_comments_written_fast_are_the_bytes_xlsxwriter_writes(tmp_path):
         assert ours.read(name) == theirs.read(name), name
 
 
+def test_rows_copied_as_bytes_are_the_sheet_xlsxwriter_assembles(tmp_path, monkeypatch):
+    """FastWorksheet's rows, written and copied into the sheet as UTF-8 bytes, against the same rows
+    written as text through xlsxwriter's own worksheet (which reads them back and writes them again)."""
+    import polars as pl
+    import xlsxwriter
+
+    from pipeline.stages.report import workbook
+    from pipeline.stages.report.fast_xlsx import FastWorksheet
+
+    monkeypatch.setattr(workbook, "CHUNK", 3)       # several chunks, each appended after the last
+    data = pl.DataFrame({"a": ["José", "=1+2", None, "ü & <b>", " x ", "\x01ctl", "東京", "e"],
+                         "n": ["1", None, "3", "4", "5", "6", "7", "8"]})
+
+    def build(book, cls) -> None:
+        sheet = workbook.RowsSheet(book, "Rows")
+        assert type(sheet.ws) is cls
+        sheet.write(["A", "N"], [10, 10], data, ["a", "n"], {"n"}, {"a": pl.Series([1, 4], dtype=pl.Int64)},
+                    {(1, 0): "bad"}, lambda n: None)
+        book.add_worksheet("After").write_string(0, 0, "later sheet ü")
+        book.close()
+
+    build(xlsxwriter.Workbook(str(tmp_path / "theirs.xlsx"), workbook.WORKBOOK_OPTIONS), xlsxwriter.worksheet.Worksheet)
+    build(workbook.new_workbook(tmp_path / "ours.xlsx"), FastWorksheet)
+    theirs, ours = zipfile.ZipFile(tmp_path / "theirs.xlsx"), zipfile.ZipFile(tmp_path / "ours.xlsx")
+    for name in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):
+        assert ours.read(name) == theirs.read(name), name
+    assert "東京" in ours.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    ws, header = rows_sheet(tmp_path / "ours.xlsx")
+    # (openpyxl leaves Excel's escape of a control character, _x0001_, as it is; Excel reads it back)
+    assert header == ["A", "N"] and [c.value for c in ws["A"]][1:] == ["José", "=1+2", None, "ü & <b>", " x ",
+                                                                      "_x0001_ctl", "東京", "e"]
+
+
 def test_no_input_cell_becomes_a_formula_or_a_link(result):
     for key in ("report", "failures"):
         book = openpyxl.load_workbook(result.paths[key])

@@ -1,4 +1,5 @@
-"""xlsxwriter's workbook with its slow parts made fast: the zip level, and cell comments.
+"""xlsxwriter's workbook with its slow parts made fast: the zip level, cell comments, and the copy
+of a constant-memory sheet's rows into its XML.
 
 This module and ``workbook.RowsSheet`` are the places that touch xlsxwriter's internals (pinned
 version 3.3.1); the tests compare what they write with what xlsxwriter writes itself.
@@ -7,6 +8,8 @@ version 3.3.1); the tests compare what they write with what xlsxwriter writes it
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -18,9 +21,10 @@ import xlsxwriter.comments
 import xlsxwriter.packager
 import xlsxwriter.vml
 import xlsxwriter.workbook
+import xlsxwriter.worksheet
 from xlsxwriter.utility import _preserve_whitespace, xl_rowcol_to_cell
 
-__all__ = ["ZIP_LEVEL", "FastWorkbook"]
+__all__ = ["ZIP_LEVEL", "FastWorkbook", "FastWorksheet"]
 
 # deflate level of the workbook's parts: 1 compresses 100,000 rows about three times faster than
 # zlib's default (6), for a file about a third larger
@@ -37,12 +41,41 @@ class FastWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]
     write the same bytes (tests compare them with xlsxwriter's own). Under a lock, so two reports
     written at once by two threads both get them, and the modules are left as they were."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.worksheet_class = FastWorksheet
+
     def _store_workbook(self) -> None:
         with _ZIP_LOCK, _swapped(xlsxwriter.workbook, "ZipFile",
                                  functools.partial(zipfile.ZipFile, compresslevel=ZIP_LEVEL)), \
                 _swapped(xlsxwriter.packager, "Vml", _FastVml), \
                 _swapped(xlsxwriter.packager, "Comments", _FastComments):
             super()._store_workbook()
+
+
+class FastWorksheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
+    """A worksheet whose rows (constant-memory mode) go into its XML as bytes.
+
+    xlsxwriter reads its temporary file of rows back as text, 64 KB at a time, and writes it out
+    again as text: a million rows are a gigabyte decoded and encoded once more. The rows are UTF-8
+    already (the file is written so), so they are copied as they are. ``rows_out`` is that file's
+    byte stream, for a writer that has the rows as UTF-8 bytes already (``RowsSheet``)."""
+
+    def rows_out(self) -> Any:
+        self.row_data_fh.flush()            # what xlsxwriter wrote as text goes first
+        return self.row_data_fh.buffer
+
+    def _write_optimized_sheet_data(self) -> None:
+        if self.dim_rowmin is None or not hasattr(self.fh, "buffer"):     # no rows; an in-memory workbook
+            super()._write_optimized_sheet_data()
+            return
+        self._xml_start_tag("sheetData")
+        self.row_data_fh.close()
+        self.fh.flush()
+        with open(self.row_data_filename, "rb") as rows:
+            shutil.copyfileobj(rows, self.fh.buffer, 1 << 20)
+        os.unlink(self.row_data_filename)
+        self._xml_end_tag("sheetData")
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from pipeline.stages.report.fast_xlsx import FastWorkbook
+from pipeline.stages.report.fast_xlsx import FastWorkbook, FastWorksheet
 
 __all__ = ["MAX_WIDTH", "WORKBOOK_OPTIONS", "CellKind", "RowsSheet", "bad_positions", "new_workbook", "widths"]
 
@@ -121,9 +121,14 @@ class RowsSheet:
         fills = {status: xf[f"fill_{name}"] for status, name in self.fills.items()}
         n = data.height
         shapes = _shapes(data, [c for c in columns if c not in numeric])
+        out = ws.rows_out() if isinstance(ws, FastWorksheet) else None
         for start in range(0, n, CHUNK):
             chunk = data.slice(start, CHUNK)
-            ws.fh.write(_render(chunk, start + 2, columns, numeric, bad, xf, kinds or {}, fills, shapes))
+            xml = _render(chunk, start + 2, columns, numeric, bad, xf, kinds or {}, fills, shapes)
+            if out is not None:
+                out.write(xml)              # UTF-8 bytes, as they are
+            else:
+                ws.fh.write(xml.decode("utf-8"))
             tick(chunk.height)
         ws._check_dimensions(max(n, 1), len(headers) - 1)
         ws.previous_row = n + 2             # nothing left in xlsxwriter's row buffer to flush
@@ -174,8 +179,8 @@ def _plain_style(kind: str | None, v: pl.Expr, xf: dict[str, int], fills: dict[s
 
 def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: set[str],
             bad: dict[str, pl.Series], xf: dict[str, int], kinds: Mapping[str, CellKind],
-            fills: dict[str, int], shapes: Mapping[str, set[str]]) -> str:
-    """The <row> elements of ``chunk``, whose first row is Excel row ``first_row``. ``shapes[col]``
+            fills: dict[str, int], shapes: Mapping[str, set[str]]) -> bytes:
+    """The <row> elements of ``chunk`` in UTF-8, whose first row is Excel row ``first_row``. ``shapes[col]``
     says which of the rare cases (``_shapes``) a column has at all: the others cost nothing."""
     offset = first_row - 2
     chunk = chunk.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(_POS))
@@ -210,7 +215,7 @@ def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: se
                      .when(failing).then(blank_cell).otherwise(pl.lit("")))
     rows = chunk.select(pl.concat_str([pl.lit('<row r="'), rownum, pl.lit('"'), _height(columns, kinds), pl.lit(">"),
                                        *cells, pl.lit("</row>")]).alias("xml"))
-    xml: str = rows["xml"].str.join("").item()
+    xml: bytes = rows["xml"].str.join("").cast(pl.Binary).item()
     return xml
 
 
