@@ -20,6 +20,7 @@ hence a new ID.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -215,12 +216,14 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
     ``line_item_ids``, when the caller has them already). Each item's ``fields`` read the frame's
     columns when asked (``pipeline.rows.RowFields``)."""
     ids = line_item_ids(frame, campaign) if ids is None else ids
-    valid = frame.with_columns(ids.alias("_id")).filter(pl.col("status") == Status.VALID.value)
-    columns = Columns(valid)
+    # the frame itself, not a filtered copy of its thirty columns: an item reads its row by position
+    columns = Columns(frame.with_columns(ids.alias("_id")))
+    valid = (frame.get_column("status") == Status.VALID.value).to_list()
     items = []
     default_account = campaign.accountIdentifier
-    for at, (idx, row, sheet, item_id, amount, quantity, ref, account, method, keys) in enumerate(
-            zip(*(columns.column(c) for c in _MADE_OF), recipient_keys_of(valid), strict=True)):
+    for at, idx, row, sheet, item_id, amount, quantity, ref, account, method, keys in itertools.compress(zip(
+            range(frame.height), *(columns.column(c) for c in _MADE_OF), recipient_keys_of(frame), strict=True),
+            valid):
         fields = RowFields(columns, at)
         items.append(LineItem(id=item_id, idx=idx, row=row, amount=Decimal(amount), quantity=int(quantity or 1),
                               delivery_method=method, fields=fields, book=book,
