@@ -73,6 +73,11 @@ class RowFields(Mapping[str, Any]):
             return default
         return default if value is None else value
 
+    def pick(self, keys: tuple[str, ...]) -> dict[str, Any]:
+        """``{k: self.get(k) for k in keys}``, read straight from the columns."""
+        columns, at = self._columns, self._at
+        return {k: columns.column(k)[at] for k in keys}
+
     def filled(self) -> dict[str, Any]:
         at = self._at
         return {name: value for name, column in self._columns.filled() if (value := column[at]) is not None}
@@ -109,10 +114,7 @@ class Picked(Mapping[str, Any]):
     def to_dict(self) -> dict[str, Any]:
         """``dict(self)``, read in one pass."""
         row, keys = self._row, self._keys
-        if isinstance(row, RowFields):
-            columns, at = row._columns, row._at
-            return {k: columns.column(k)[at] for k in keys}
-        return {k: row.get(k) for k in keys}
+        return row.pick(keys) if isinstance(row, RowFields) else {k: row.get(k) for k in keys}
 
     def __repr__(self) -> str:
         return repr(self.to_dict())
