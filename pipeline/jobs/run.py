@@ -37,7 +37,7 @@ from pipeline.masking import shown
 from pipeline.model import TO_FIX, BatchState, ExitCode, FileState, Status
 from pipeline.progress import Progress
 from pipeline.stages.check import Checked, check_file
-from pipeline.stages.dedupe import FilePlan, campaign_changed
+from pipeline.stages.dedupe import FilePlan, Seen, campaign_changed
 from pipeline.stages.outcome import row_outcomes, row_records
 from pipeline.stages.plan import BatchPlan, order_fields
 from pipeline.stages.preflight import Catalog, check_accounts, load_catalog
@@ -82,7 +82,7 @@ class _Run:
         self.short: Shortfall | None = None     # the account the pre-flight found short of funds, if it did
         self.can_follow = True                  # Tango still answers: accepted orders can be followed
         self.catalog: Catalog | None = None
-        self.seen: dict[str, str] = {}          # line-item id -> "file row N", for the rows this run sends
+        self.seen = Seen()                      # line-item id -> "file row N", for the rows this run sends
         self.deliveries = False                 # follow the deliveries of physical rewards too
         # orders whose rows may change status in this run: their files' reports are written again
         self.unfinished = {b.external_ref_id for b in self.ledger.batches(unfinished=True)}

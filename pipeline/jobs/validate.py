@@ -58,7 +58,8 @@ class Preview:
         self.settings, self.target, self.ledger_path = settings, settings.target, settings.ledger
         self.campaign = settings.campaign
         self.ledger, self.old_ledger = _ledger_as_run_sees_it(settings.ledger, settings.output, settings.target)
-        self.seen: dict[str, str] = {}
+        from pipeline.stages.dedupe import Seen
+        self.seen = Seen()
         self._catalog: Catalog | None = None
         self.catalog_note: str | None = None          # how the catalog was had, or why not
 
@@ -95,9 +96,9 @@ class Preview:
         from pipeline.jobs.verdict import decide
         from pipeline.stages.outcome import Outcomes, row_outcomes
         plan = decide(checked, self.ledger, self.campaign, self.settings.book, self.seen, self.catalog)
-        records = self.ledger.lines(plan.ids.values())
-        final = row_outcomes(checked.validated, Outcomes(plan.ids, plan.decisions, records, set(), preview=True))
-        return final, self.checks(len(plan.items))
+        # the ledger is read only, and was read for these rows' lines by the plan
+        final = row_outcomes(checked.validated, Outcomes(plan.ids, plan.decisions, plan.records, set(), preview=True))
+        return final, self.checks(len(plan.sending))
 
     def close(self) -> None:
         self.ledger.close()

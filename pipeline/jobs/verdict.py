@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pipeline.config import Campaign
 from pipeline.ledger import Ledger
 from pipeline.stages.check import Checked
-from pipeline.stages.dedupe import FilePlan, plan_file
+from pipeline.stages.dedupe import FilePlan, Seen, plan_file
 from pipeline.stages.guard import guard
 from pipeline.stages.preflight import Catalog, catalog_check
 from rules import RuleBook
@@ -22,7 +22,7 @@ from rules import RuleBook
 __all__ = ["decide"]
 
 
-def decide(checked: Checked, ledger: Ledger, campaign: Campaign, book: RuleBook, seen: dict[str, str],
+def decide(checked: Checked, ledger: Ledger, campaign: Campaign, book: RuleBook, seen: Seen,
            catalog: Callable[[], Catalog | None]) -> FilePlan:
     """The file's plan: line-item IDs, the rows to send, and a decision for each row not sent.
 
@@ -31,10 +31,10 @@ def decide(checked: Checked, ledger: Ledger, campaign: Campaign, book: RuleBook,
     """
     sheet = checked.sheet
     plan = plan_file(checked.validated.frame, sheet.sha256, sheet.name, campaign, book, ledger, seen)
-    plan.items, held = guard(plan.items, ledger, campaign.campaign, campaign.recipient_guard, sheet.labels(book))
+    plan.sending, held = guard(plan.sending, ledger, campaign.campaign, campaign.recipient_guard, sheet.labels(book))
     plan.decisions.update(held)
-    found = catalog() if plan.items else None
+    found = catalog() if len(plan.sending) else None
     if found is not None:
-        plan.items, refused = catalog_check(plan.items, found)
+        plan.sending, refused = catalog_check(plan.sending, found)
         plan.decisions.update(refused)
     return plan

@@ -20,10 +20,10 @@ import polars as pl
 from pipeline.config import Campaign
 from pipeline.ledger import FileRecord, Ledger, LineRecord
 from pipeline.model import AT_TANGO, IDX, ROW, SHEET, Decision, FileState, RunRule, Severity, Status
-from pipeline.stages.plan import LineItem, line_item_ids, line_items
+from pipeline.stages.plan import LineItem, Lines, RowIds, line_item_ids
 from rules import RuleBook
 
-__all__ = ["FilePlan", "LedgerView", "campaign_changed", "ledger_view", "plan_file"]
+__all__ = ["FilePlan", "LedgerView", "Seen", "campaign_changed", "ledger_view", "plan_file", "plan_rows"]
 
 # the campaign values that are part of every line-item ID
 IDENTITY_KEYS = ("customerIdentifier", "accountIdentifier", "campaign")
@@ -39,11 +39,50 @@ class LedgerView:
     ordered_rows: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
+class Seen:
+    """The rows a run sends, by line-item ID, across its files: where each is ("file row N", with its
+    sheet when the file has several). A file's rows are kept as columns, not a dict entry each."""
+
+    def __init__(self) -> None:
+        self._files: list[tuple[pl.DataFrame, str, bool]] = []     # (id, sheet, row), file name, several sheets
+        self._one: dict[str, str] = {}
+
+    def where(self, ids: pl.Series) -> dict[str, str]:
+        """Those of ``ids`` an earlier row of the run sends, and where that row is."""
+        found = {i: w for i in self._one.keys() & set(ids.to_list()) if (w := self._one[i]) is not None} \
+            if self._one else {}
+        asked = pl.DataFrame({"id": ids})
+        for rows, name, several in self._files:
+            for line_id, sheet, row in rows.join(asked, on="id", how="semi").iter_rows():
+                found.setdefault(line_id, _where(name, several, sheet, row))
+        return found
+
+    def add(self, line_id: str, where: str) -> None:
+        self._one.setdefault(line_id, where)
+
+    def add_rows(self, lines: Lines, file_name: str, several: bool) -> None:
+        rows = pl.DataFrame({"id": lines.line_ids(), SHEET: lines.column(SHEET), ROW: lines.column(ROW)})
+        self._files.append((rows, file_name, several))
+
+
+def _where(file_name: str, several: bool, sheet: str, row: int) -> str:
+    return f"{file_name}" + (f", sheet '{sheet}'," if several else "") + f" row {row}"
+
+
 @dataclass
 class FilePlan:
-    ids: dict[int, str] = field(default_factory=dict)            # row idx -> line-item id
+    ids: RowIds                                                   # row idx -> line-item id
+    sending: Lines                                                # the rows to send
     decisions: dict[int, Decision] = field(default_factory=dict)  # rows not sent, and why
-    items: list[LineItem] = field(default_factory=list)           # to send
+    records: dict[str, LineRecord] = field(default_factory=dict)  # what the ledger knew of the rows' lines
+    _items: list[LineItem] | None = field(default=None, repr=False)
+
+    @property
+    def items(self) -> list[LineItem]:
+        """The rows to send as line items (made once, when first asked)."""
+        if self._items is None:
+            self._items = self.sending.items()
+        return self._items
 
 
 def ledger_view(ledger: Ledger, sha256: str, ids: Iterable[str]) -> LedgerView:
@@ -77,11 +116,13 @@ def _earlier(record: LineRecord, view: LedgerView) -> Decision:
 
 
 def _valid_rows(items: list[LineItem], view: LedgerView, plan: FilePlan, seen: dict[str, str],
-                file_name: str, several: bool) -> None:
+                file_name: str, several: bool) -> list[int]:
+    """The rows of ``items`` to send (their positions); a decision for the others. ``seen``: where the
+    run's rows of these IDs are, given the rows sent here."""
+    sent = []
     for item in items:
         if _same_row(item, view, plan):
             continue
-        plan.ids[item.idx] = item.id
         record = view.records.get(item.id)
         if record is not None and record.status == Status.SENDING:
             continue       # in an order Tango accepted but has not listed this line of yet: in flight
@@ -92,8 +133,9 @@ def _valid_rows(items: list[LineItem], view: LedgerView, plan: FilePlan, seen: d
             plan.decisions[item.idx] = Decision(RunRule.SAME_IN_RUN, Severity.WARNING,
                                                 f"Same reward as {seen[item.id]} in this run")
         else:
-            seen[item.id] = f"{file_name}" + (f", sheet '{item.sheet}'," if several else "") + f" row {item.row}"
-            plan.items.append(item)
+            seen[item.id] = _where(file_name, several, item.sheet, item.row)
+            sent.append(item.idx)
+    return sent
 
 
 def _refused_today(invalid: dict[int, tuple[str, int, str]], view: LedgerView, plan: FilePlan) -> None:
@@ -118,23 +160,45 @@ def _refused_today(invalid: dict[int, tuple[str, int, str]], view: LedgerView, p
 
 
 def plan_file(frame: pl.DataFrame, sha256: str, file_name: str, campaign: Campaign, book: RuleBook,
-              ledger: Ledger, seen: dict[str, str]) -> FilePlan:
+              ledger: Ledger, seen: Seen) -> FilePlan:
     """Line-item IDs for a checked file's rows, what to send, and why the others are not sent.
 
-    ``seen``: line-item id -> "file row N" (with its sheet when the file has several) for the rows
-    this run sends; updated with this file's.
+    ``seen``: the rows this run sends, updated with this file's. The rules above look at a row one
+    by one only where one may bear on it (its ID known to the ledger or to the run, repeated in the
+    file, or the row ordered before); every other valid row is sent, decided in bulk.
     """
     ids = line_item_ids(frame, campaign)
-    items = line_items(frame, campaign, book, ids)
-    invalid_rows = frame.filter(pl.col("status") == Status.INVALID.value).select(IDX, SHEET, ROW)
-    invalid: dict[int, tuple[str, int, str]] = {}
-    if not invalid_rows.is_empty():
-        id_of = ids.to_list()
-        invalid = {idx: (sheet, row, id_of[idx]) for idx, sheet, row in invalid_rows.iter_rows()}
-    view = ledger_view(ledger, sha256, [i.id for i in items] + [lid for _, _, lid in invalid.values()])
-    plan = FilePlan()
-    _valid_rows(items, view, plan, seen, file_name, frame[SHEET].n_unique() > 1)
-    _refused_today(invalid, view, plan)
+    status = frame.get_column("status")
+    known = ids.filter((status == Status.VALID.value) | (status == Status.INVALID.value)).to_list()
+    return plan_rows(frame, ids, ledger_view(ledger, sha256, known), campaign, book, seen, file_name)
+
+
+def plan_rows(frame: pl.DataFrame, ids: pl.Series, view: LedgerView, campaign: Campaign, book: RuleBook,
+              seen: Seen, file_name: str) -> FilePlan:
+    """``plan_file`` once the ledger is read: ``ids`` are the frame's line-item IDs."""
+    status = frame.get_column("status")
+    lines = Lines.valid(frame, ids, campaign, book)
+    line_ids = lines.line_ids()
+    invalid = frame.select(IDX, SHEET, ROW, ids.alias("id")).filter(status == Status.INVALID.value)
+    plan = FilePlan(RowIds(ids, status == Status.VALID.value), lines, records=view.records)
+    several = frame.get_column(SHEET).n_unique() > 1
+    earlier = seen.where(line_ids)
+    known = pl.Series([*view.records, *earlier], dtype=pl.String)
+    looked_at = line_ids.is_in(known.implode()) | line_ids.is_duplicated()
+    if view.ordered_rows:
+        looked_at |= pl.Series([(sheet, row) in view.ordered_rows for sheet, row in
+                                zip(lines.column(SHEET).to_list(), lines.column(ROW).to_list(), strict=True)],
+                               dtype=pl.Boolean)
+    if looked_at.any():
+        one_by_one = lines.keep(looked_at)
+        here = dict(earlier)
+        sent = _valid_rows(one_by_one.items(), view, plan, here, file_name, several)
+        plan.sending = lines.without(set(one_by_one.rows.to_list()) - set(sent))
+        for line_id in here.keys() - earlier.keys():
+            seen.add(line_id, here[line_id])
+    seen.add_rows(lines.keep(~looked_at), file_name, several)
+    if view.records or view.ordered_rows:
+        _refused_today({idx: (sheet, row, line_id) for idx, sheet, row, line_id in invalid.iter_rows()}, view, plan)
     return plan
 
 

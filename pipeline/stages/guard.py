@@ -14,9 +14,11 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+import polars as pl
+
 from pipeline.ledger import Ledger, OrderedTo
 from pipeline.model import Decision, RunRule, Severity, Status
-from pipeline.stages.plan import LineItem
+from pipeline.stages.plan import LineItem, Lines
 
 __all__ = ["guard", "hold_repeats"]
 
@@ -82,9 +84,18 @@ def hold_repeats(items: list[LineItem], earlier: list[OrderedTo], campaign: str 
     return keep, held
 
 
-def guard(items: list[LineItem], ledger: Ledger, campaign: str | None, window: str | int,
-          labels: Mapping[str, str]) -> tuple[list[LineItem], dict[int, Decision]]:
-    """``hold_repeats`` with what the ledger knows of these items' recipients."""
-    recipients = {k for i in items if not i.referenced for k in i.recipients}
-    earlier = ledger.ordered_to(recipients) if recipients and window != "off" else []
-    return hold_repeats(items, earlier, campaign, window, labels, dt.datetime.now(dt.UTC))
+def guard(lines: Lines, ledger: Ledger, campaign: str | None, window: str | int,
+          labels: Mapping[str, str]) -> tuple[Lines, dict[int, Decision]]:
+    """``hold_repeats`` with what the ledger knows of these lines' recipients: the lines to send, and
+    why the others are held. Only the lines of a recipient the ledger knows are looked at one by one."""
+    if window == "off" or not len(lines):
+        return lines, {}
+    keys = lines.recipient_keys()
+    recipients = {k for row in keys for k in row}
+    earlier = ledger.ordered_to(recipients) if recipients else []
+    if not earlier:
+        return lines, {}
+    known = {e.recipient for e in earlier}
+    looked_at = lines.keep(pl.Series([not known.isdisjoint(row) for row in keys], dtype=pl.Boolean))
+    _, held = hold_repeats(looked_at.items(), earlier, campaign, window, labels, dt.datetime.now(dt.UTC))
+    return lines.without(held), held

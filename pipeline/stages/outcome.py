@@ -15,6 +15,7 @@ import polars as pl
 
 from pipeline.ledger import LineRecord, RowRecord
 from pipeline.model import AT_TANGO, IDX, ROW, SHEET, TO_FIX, Decision, Issue, RunRule, Severity, Status, issue_schema
+from pipeline.stages.plan import id_column
 from pipeline.stages.validate import Validated
 
 __all__ = ["Outcomes", "row_outcomes", "row_records"]
@@ -22,6 +23,7 @@ __all__ = ["Outcomes", "row_outcomes", "row_records"]
 # the rule of an issue that carries the ledger's message for a line, by the line's status
 LEDGER_MESSAGE_RULE = {Status.REJECTED: RunRule.TANGO_REFUSED, Status.FAILED: RunRule.TANGO_FAILED,
                        Status.DUPLICATE: RunRule.TANGO_DUPLICATE}
+DRY_RUN_NOTE = "Dry run: planned, not sent."
 STATUS_OF = {s.value: s for s in Status}        # a row's status by its text, without Enum's call per row
 
 
@@ -76,7 +78,7 @@ def _row(idx: int, valid: bool, out: Outcomes, record: LineRecord | None) -> tup
     if out.preview and (record is None or out.state_of(record) not in AT_TANGO):
         return Status.VALID, None            # run would send it (again, if Tango refused it before)
     if out.dry_run or record is None:
-        note = Issue(idx, None, RunRule.DRY_RUN, Severity.WARNING, "Dry run: planned, not sent.")
+        note = Issue(idx, None, RunRule.DRY_RUN, Severity.WARNING, DRY_RUN_NOTE)
         return (Status.PLANNED, note) if out.dry_run else (Status.PENDING, None)
     state = out.state_of(record)
     if not record.message:
@@ -93,37 +95,53 @@ def _issues_frame(issues: list[Issue]) -> pl.DataFrame:
 
 
 def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
-    """The frame with each row's final status and Tango references, and the run's messages."""
+    """The frame with each row's final status and Tango references, and the run's messages.
+
+    ``_row`` decides each row the run decided on or the ledger has a record of; every other row
+    is what its checks made it (a valid row: VALID in a preview, PLANNED in a dry run, else
+    PENDING), set in bulk."""
     frame = checked.frame
-    valid_rows = (frame["status"] == Status.VALID.value).to_list()
-    status, line_ids, orders, refs, deliveries = [], [], [], [], []
+    valid = frame.get_column("status") == Status.VALID.value
+    line_ids = id_column(out.ids, frame.height).alias("line_item_id")
+    recorded = line_ids.is_in(pl.Series(list(out.records), dtype=pl.String).implode()) if out.records else None
+    one_by_one = sorted({*out.decisions, *(recorded.arg_true().to_list() if recorded is not None else ())})
+    plain = Status.VALID if out.preview else Status.PLANNED if out.dry_run else Status.PENDING
+    status = pl.select(pl.when(valid).then(pl.lit(plain.value)).otherwise(pl.lit(Status.INVALID.value))
+                       .alias("status")).to_series()
     issues: list[Issue] = []
-    for idx, valid in zip(frame[IDX].to_list(), valid_rows, strict=True):
-        line_id = out.ids.get(idx)
+    refs: dict[str, list[str | None]] = {"order_id": [], "reference_line_item_id": [], "delivery": []}
+    states, ordered = [], [i for i, d in out.decisions.items()
+                           if d.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) and not valid[i]]
+    for idx in one_by_one:
+        line_id = line_ids[idx]
         record = out.records.get(line_id) if line_id else None
-        line_ids.append(line_id)
-        orders.append(record.batch_ref if record else None)
-        refs.append(record.reference_line_item_id if record else None)
-        deliveries.append(record.delivery_status if record else None)
-        state, issue = _row(idx, valid, out, record)
-        status.append(state.value)
+        refs["order_id"].append(record.batch_ref if record else None)
+        refs["reference_line_item_id"].append(record.reference_line_item_id if record else None)
+        refs["delivery"].append(record.delivery_status if record else None)
+        state, issue = _row(idx, valid[idx], out, record)
+        states.append(state.value)
         if issue is not None:
             issues.append(issue)
-    # a row that was ordered is not a row to fix: what today's checks say of it is only a warning
-    ordered = [i for i, d in out.decisions.items()
-               if d.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) and not valid_rows[i]]
-    ordered += [i for i, valid in enumerate(valid_rows) if not valid and i not in out.decisions
-                and _ordered(out.records.get(out.ids.get(i, "")), out)]
+        if not valid[idx] and idx not in out.decisions and _ordered(record, out):
+            ordered.append(idx)     # a row that was ordered is not a row to fix: today's checks only warn
+    columns = [line_ids, *(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(name) for name in refs)]
+    if one_by_one:
+        status.scatter(one_by_one, pl.Series(states, dtype=pl.String))
+        for column in columns[1:]:
+            column.scatter(one_by_one, pl.Series(refs[column.name], dtype=pl.String))
     base = checked.issues
     if ordered:
         base = base.with_columns(pl.when(pl.col(IDX).is_in(ordered) & (pl.col("severity") == Severity.ERROR.value))
                                  .then(pl.lit(Severity.WARNING.value)).otherwise(pl.col("severity")).alias("severity"))
-    frame = frame.with_columns(pl.Series("status", status, pl.String),
-                               pl.Series("line_item_id", line_ids, pl.String),
-                               pl.Series("order_id", orders, pl.String),
-                               pl.Series("reference_line_item_id", refs, pl.String),
-                               pl.Series("delivery", deliveries, pl.String))
-    return Validated(frame=frame, issues=pl.concat([base, _issues_frame(issues)]).sort(IDX, maintain_order=True))
+    parts = [base, _issues_frame(issues)]
+    if out.dry_run:      # every valid row the run left alone is planned, not sent
+        planned = valid.arg_true().cast(pl.UInt32)
+        planned = planned.filter(~planned.is_in(pl.Series(one_by_one, dtype=pl.UInt32).implode()))
+        parts.append(pl.DataFrame({IDX: planned}).select(
+            IDX, pl.lit(None, pl.String).alias("field"), pl.lit(str(RunRule.DRY_RUN)).alias("rule"),
+            pl.lit(str(Severity.WARNING)).alias("severity"), pl.lit(DRY_RUN_NOTE).alias("text")))
+    frame = frame.with_columns(status, *columns)
+    return Validated(frame=frame, issues=pl.concat(parts).sort(IDX, maintain_order=True))
 
 
 def row_records(final: Validated) -> list[RowRecord]:

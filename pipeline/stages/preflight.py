@@ -20,9 +20,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from pipeline.errors import Rejected, Shortfall, Stop, TangoError
-from pipeline.model import Decision, RunRule, Severity, Status
-from pipeline.stages.plan import LineItem
+from pipeline.model import IDX, Decision, RunRule, Severity, Status
+from pipeline.stages.plan import LineItem, Lines
 from pipeline.state import Where, beside
 
 if TYPE_CHECKING:     # httpx: not imported by validate when the catalog is cached
@@ -75,27 +77,28 @@ class Catalog:
         return None
 
 
-def catalog_check(items: list[LineItem], catalog: Catalog) -> tuple[list[LineItem], dict[int, Decision]]:
-    """The items whose reward fits the catalog, and an INVALID decision, with the reason, for the others.
+def catalog_check(lines: Lines, catalog: Catalog) -> tuple[Lines, dict[int, Decision]]:
+    """The lines whose reward fits the catalog, and an INVALID decision, with the reason, for the others.
 
     Only rows about to be sent are checked: a row already ordered keeps its status whatever the
-    catalog says now.
+    catalog says now. Each reward and amount is looked up once, however many rows have it.
     """
-    verdicts: dict[tuple[str, str], tuple[str, str] | None] = {}
-    keep: list[LineItem] = []
+    pairs = pl.DataFrame({IDX: lines.rows, "utid": lines.column("utid"), "amount": lines.column("amount")})
+    said: list[Decision] = []
+    bad: list[tuple[str, str, int]] = []        # (utid, amount, its decision in ``said``)
+    for utid, amount in pairs.select("utid", "amount").unique().iter_rows():
+        verdict = catalog.problem(str(utid), str(Decimal(amount)))
+        if verdict is not None:
+            column, why = verdict
+            rule = RunRule.CATALOG_UTID if column == "utid" else RunRule.CATALOG_AMOUNT
+            bad.append((utid, amount, len(said)))
+            said.append(Decision(rule, Severity.ERROR, why, Status.INVALID, column))
     refused: dict[int, Decision] = {}
-    for item in items:
-        key = (item.utid, str(item.amount))
-        if key not in verdicts:
-            verdicts[key] = catalog.problem(*key)
-        verdict = verdicts[key]
-        if verdict is None:
-            keep.append(item)
-            continue
-        column, why = verdict
-        rule = RunRule.CATALOG_UTID if column == "utid" else RunRule.CATALOG_AMOUNT
-        refused[item.idx] = Decision(rule, Severity.ERROR, why, Status.INVALID, column)
-    return keep, refused
+    if said:
+        refusals = pl.DataFrame(bad, schema={"utid": pl.String, "amount": pl.String, "said": pl.Int64}, orient="row")
+        found = pairs.join(refusals, on=["utid", "amount"], nulls_equal=True)
+        refused = {idx: said[n] for idx, n in found.select(IDX, "said").sort(IDX).iter_rows()}
+    return lines.without(refused), refused
 
 
 def cache_path(base: Path, namespace: str) -> Path:

@@ -1,29 +1,11 @@
-"""Plan: valid rows become Tango line items with deterministic IDs, grouped into batches.
-
-A line item's ``externalRefLineItemID`` is the row's Reference cell when given, otherwise a hash
-of what the reward is (customer, account, campaign, recipient identity, utid, amount, quantity,
-delivery method) and of its occurrence number among identical rows of the upload. So the same
-row gets the same ID in a re-uploaded or partly fixed sheet, whatever the file is called, and a
-corrected row gets a new one.
-
-The account a row orders from (its Account cell, else the campaign's ``accountIdentifier``) is
-not part of that hash: the campaign's default account is, as it always was, so a row whose Account
-cell is corrected after it was ordered keeps its ID and is not ordered twice.
-
-A batch holds the lines of one account only; its ``externalRefID`` is a hash of its order-level
-fields (its ``accountIdentifier`` among them), its members and its attempt generation: a batch
-resent after an unknown outcome replays the same ID (Tango then answers with the existing order
-instead of creating a second one); a batch sent again after a definite failure gets generation + 1,
-hence a new ID.
-"""
+"""Line items: each valid row as Tango will see it, with its deterministic ``externalRefLineItemID``
+(see the package's docstring for how it is made)."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,16 +28,13 @@ from rules import ACCOUNT, RuleBook, ShippingForm
 
 _T = TypeVar("_T")
 
-__all__ = ["OWN_ORDER", "Batch", "BatchPlan", "LineItem", "batch_ref", "line_item_ids", "line_items", "member_key",
-           "order_fields", "plan_batches"]
+__all__ = ["ID_PREFIX", "LineItem", "line_item_ids", "line_items"]
 
 RECIPIENT_FIELDS = ("firstName", "lastName", "email", "mobileNumber")
 OPTIONAL_FIELDS = ("deliveryDate", "etid", "ptid", "expirationDate", "emailSubject", "message",
                    "lineItemNote")
 ID_PREFIX = "L"
-BATCH_PREFIX = "B"
-# what an order this tool placed looks like at Tango: its externalRefID
-OWN_ORDER = re.compile(r"^B[0-9a-f]{40}$")
+
 
 
 if TYPE_CHECKING:   # a line item is frozen to the type checker: ``make test`` refuses any assignment to its fields ...
@@ -113,40 +92,6 @@ class LineItem:
     def value(self) -> Decimal:
         return self.amount * self.quantity
 
-
-@dataclass(frozen=True)
-class Batch:
-    """One POST /asyncOrders request."""
-    ref: str                      # externalRefID
-    member_key: str               # hash of the order fields and the member IDs, generation aside
-    generation: int
-    order: dict[str, Any]         # order-level fields
-    members: tuple[LineItem, ...] = field(default=())
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return {"externalRefID": self.ref, **self.order,
-                "lineItems": [item.payload for item in self.members]}
-
-    @property
-    def value(self) -> Decimal:
-        return sum((m.value for m in self.members), Decimal(0))
-
-
-def _digest(parts: Iterable[str], length: int = 32) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:length]
-
-
-def order_fields(campaign: Campaign) -> dict[str, Any]:
-    """The order-level fields of every batch planned from this campaign file."""
-    order: dict[str, Any] = {"customerIdentifier": campaign.customerIdentifier,
-                             "accountIdentifier": campaign.accountIdentifier}
-    if campaign.sender:
-        order["sender"] = dict(campaign.sender)
-    for key in ("campaign", "purchaseOrderNumber", "notes"):
-        if getattr(campaign, key):
-            order[key] = getattr(campaign, key)
-    return order
 
 
 def _reward_key(campaign: Campaign) -> pl.Expr:
@@ -233,50 +178,3 @@ def line_items(frame: pl.DataFrame, campaign: Campaign, book: RuleBook,
     return items
 
 
-def member_key(order: dict[str, Any], member_ids: Iterable[str]) -> str:
-    return _digest([json.dumps(order, sort_keys=True), *member_ids], 40)
-
-
-def batch_ref(key: str, generation: int) -> str:
-    return BATCH_PREFIX + _digest([key, str(generation)], 40)
-
-
-def plan_batches(items: Iterable[LineItem], order: dict[str, Any], size: int,
-                 generation_of: Callable[[str], int] = lambda key: 0) -> list[Batch]:
-    """Batches of at most ``size`` line items, in line-item-ID order, each with its externalRefID.
-
-    ``generation_of(member_key)`` says how many earlier batches of exactly these members ended in
-    a definite failure (the ledger knows); the ID changes with it.
-    """
-    ordered = sorted(items, key=lambda i: i.id)
-    batches = []
-    for start in range(0, len(ordered), size):
-        members = tuple(ordered[start:start + size])
-        key = member_key(order, (m.id for m in members))
-        generation = generation_of(key)
-        batches.append(Batch(batch_ref(key, generation), key, generation, order, members))
-    return batches
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """How a run cuts its line items into orders: the one place batches are planned, for sending,
-    for a dry run, and for the lines of a refused batch that go again. Batches never mix accounts:
-    the lines of each account (in accountIdentifier order) are cut into orders of their own, whose
-    ``accountIdentifier`` is that account's."""
-    order: dict[str, Any]                               # the order-level fields (the campaign's default account)
-    size: int                                           # line items per order, at most
-    generation_of: Callable[[str], int] = lambda key: 0  # the ledger's count of definite failures
-
-    def batches(self, items: Iterable[LineItem]) -> list[Batch]:
-        default = str(self.order.get("accountIdentifier") or "")
-        by_account: dict[str, list[LineItem]] = {}
-        for item in items:
-            by_account.setdefault(item.account or default, []).append(item)
-        return [batch for account in sorted(by_account)
-                for batch in plan_batches(by_account[account], self._order(account, default), self.size,
-                                          self.generation_of)]
-
-    def _order(self, account: str, default: str) -> dict[str, Any]:
-        """The order-level fields of an account's batches: the default account's are ``order`` itself."""
-        return self.order if account == default else {**self.order, "accountIdentifier": account}
