@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -147,7 +148,11 @@ def test_rows_copied_as_bytes_are_the_sheet_xlsxwriter_assembles(tmp_path, monke
         book.close()
 
     build(xlsxwriter.Workbook(str(tmp_path / "theirs.xlsx"), workbook.WORKBOOK_OPTIONS), xlsxwriter.worksheet.Worksheet)
+    scratch = tmp_path / "scratch"      # the workbook's temporary files: the row file is spliced into the zip
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     build(workbook.new_workbook(tmp_path / "ours.xlsx"), FastWorksheet)
+    assert list(scratch.iterdir()) == []
     theirs, ours = zipfile.ZipFile(tmp_path / "theirs.xlsx"), zipfile.ZipFile(tmp_path / "ours.xlsx")
     for name in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):
         assert ours.read(name) == theirs.read(name), name

@@ -121,12 +121,12 @@ class RowsSheet:
         fills = {status: xf[f"fill_{name}"] for status, name in self.fills.items()}
         n = data.height
         shapes = _shapes(data, [c for c in columns if c not in numeric])
-        out = ws.rows_out() if isinstance(ws, FastWorksheet) else None
+        out = ws.deflated_rows() if isinstance(ws, FastWorksheet) else None
         for start in range(0, n, CHUNK):
             chunk = data.slice(start, CHUNK)
             xml = _render(chunk, start + 2, columns, numeric, bad, xf, kinds or {}, fills, shapes)
             if out is not None:
-                out.write(xml)              # UTF-8 bytes, as they are
+                out.write(xml)              # UTF-8 bytes, deflated as they are
             else:
                 ws.fh.write(xml.decode("utf-8"))
             tick(chunk.height)
