@@ -41,6 +41,7 @@ __all__ = [
     "Severity",
     "Status",
     "issue_schema",
+    "recipient_key_pairs",
     "recipient_keys",
     "recipient_keys_of",
     "recipient_of",
@@ -218,10 +219,9 @@ _PLAIN = r"^[!-~]+(?: [!-~]+)*$"
 _KEYED = ("deliveryMethod", "email", "mobileNumber", "firstName", "lastName", "streetLine1", "postalCode")
 
 
-def recipient_keys_of(frame: pl.DataFrame) -> list[tuple[str, ...]]:
-    """``recipient_keys`` of every row of ``frame``, the same keys, made in bulk: the rows whose
-    cells are all plain (``_PLAIN``, as almost every row is) by polars expressions; the others,
-    one by one, by ``recipient_keys`` itself (a tab, a non-ASCII letter: Python's split and casefold)."""
+def _keyed(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cells ``recipient_keys`` reads (an empty one as missing), and beside them the keys of the
+    rows whose cells are all plain: whether a row is (``plain``), its e-mail, mobile and address keys."""
     import polars as pl
 
     def cell(name: str) -> pl.Expr:             # an empty cell as a missing one (both falsy to ``row.get``)
@@ -240,12 +240,36 @@ def recipient_keys_of(frame: pl.DataFrame) -> list[tuple[str, ...]]:
         pl.when(person & (pl.col("deliveryMethod") == "ADDRESS") & pl.col("streetLine1").is_not_null()).then(
             pl.concat_str([pl.lit("address:"), name, pl.lit("|"), low["streetLine1"], pl.lit("|"),
                            low["postalCode"].fill_null("")])).alias("a"))
+    return cells, keyed
+
+
+def recipient_keys_of(frame: pl.DataFrame) -> list[tuple[str, ...]]:
+    """``recipient_keys`` of every row of ``frame``, the same keys, made in bulk: the rows whose
+    cells are all plain (``_PLAIN``, as almost every row is) by polars expressions; the others,
+    one by one, by ``recipient_keys`` itself (a tab, a non-ASCII letter: Python's split and casefold)."""
+    cells, keyed = _keyed(frame)
     keys = [(() if e is None else (e,)) if m is None and a is None else tuple(k for k in (e, m, a) if k is not None)
             for e, m, a in zip(*(keyed.get_column(c).to_list() for c in "ema"), strict=True)]
     at = keyed.get_column("plain").not_().arg_true().to_list()
     for n, row in zip(at, cells[at].iter_rows(named=True), strict=True):
         keys[n] = recipient_keys(row)
     return keys
+
+
+def recipient_key_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """``recipient_keys`` of every row of ``frame`` as (row position ``at``, ``key``) pairs, a pair a
+    key, made as ``recipient_keys_of`` makes them but left in polars."""
+    import polars as pl
+    cells, keyed = _keyed(frame)
+    at = pl.int_range(pl.len(), dtype=pl.UInt32).alias("at")
+    plain = keyed.with_columns(at).filter(pl.col("plain"))
+    pairs = [plain.select("at", pl.col(c).alias("key")).drop_nulls() for c in "ema"]
+    rest = keyed.get_column("plain").not_().arg_true().to_list()
+    if rest:
+        found = [(n, key) for n, row in zip(rest, cells[rest].iter_rows(named=True), strict=True)
+                 for key in recipient_keys(row)]
+        pairs.append(pl.DataFrame(found, schema={"at": pl.UInt32, "key": pl.String}, orient="row"))
+    return pl.concat(pairs)
 
 
 def recipient_of(row: Mapping[str, str | None]) -> str | None:

@@ -101,21 +101,28 @@ TRICKY = [None, "", " ", "Ann@Example.com", "  ann@example.com ", "ann\t@example
 
 
 def test_recipient_keys_in_bulk_are_the_keys_row_by_row():
-    """``recipient_keys_of`` (polars for plain cells) gives what ``recipient_keys`` gives each row:
-    the ledger's keys of earlier runs are matched against them, so one character of difference
-    would let a reward through twice."""
+    """``recipient_keys_of`` (polars for plain cells) gives what ``recipient_keys`` gives each row, and
+    ``recipient_key_pairs`` the same keys as (row, key) pairs: the ledger's keys of earlier runs are
+    matched against them, so one character of difference would let a reward through twice."""
     import random
 
     import polars as pl
 
-    from pipeline.model import recipient_keys, recipient_keys_of
+    from pipeline.model import recipient_key_pairs, recipient_keys, recipient_keys_of
+
+    def pairs(frame: pl.DataFrame) -> set[tuple[int, str]]:
+        found = recipient_key_pairs(frame)
+        assert not found.is_duplicated().any()
+        return set(found.iter_rows())
     rng = random.Random(12)
     methods = [None, "", "EMAIL", "PHONE", "ADDRESS", "BULKDIGITAL", "BULKSHIPMENT", "address"]
     cols = ("email", "mobileNumber", "firstName", "lastName", "streetLine1", "postalCode")
     rows = [{"deliveryMethod": rng.choice(methods), **{c: rng.choice(TRICKY) for c in cols}} for _ in range(3000)]
     frame = pl.DataFrame(rows, schema={c: pl.String for c in ("deliveryMethod", *cols)})
     assert recipient_keys_of(frame) == [recipient_keys(r) for r in rows]
+    assert pairs(frame) == {(n, key) for n, r in enumerate(rows) for key in recipient_keys(r)}
     # a sheet without some of the columns reads them as empty
     narrow = frame.select("deliveryMethod", "email", "streetLine1")
     assert recipient_keys_of(narrow) == [recipient_keys(r) for r in narrow.iter_rows(named=True)]
-    assert recipient_keys_of(frame.head(0)) == []
+    assert pairs(narrow) == {(n, key) for n, r in enumerate(narrow.iter_rows(named=True)) for key in recipient_keys(r)}
+    assert recipient_keys_of(frame.head(0)) == [] and pairs(frame.head(0)) == set()

@@ -229,6 +229,14 @@ def test_a_batch_outcome_records_each_line_as_its_update_says(backend):
     ledger.end_batch("B1", BatchState.ACCEPTED, http=200, request_id=None, attempts=0, message=None, run_id=run + 1,
                      lines=[LineUpdate("L1", Status.COMPLETE, None, delivery="COMPLETED")])
     got = ledger.lines(ids)
+    # asked for more values than it holds (a million-row file), the ledger reads its own and matches them
+    from pipeline.ledger.history import NARROW_FROM
+    assert ledger.lines([*ids, *(f"Lnew{n}" for n in range(NARROW_FROM))]) == got
+    recipients = [f"email:{i}@example.com" for i in ids]
+    accepted = sorted(ledger.ordered_to(recipients), key=repr)
+    assert [o.line_item_id for o in accepted] == ["L1", "L4"]
+    more = [*recipients, *(f"email:n{n}@example.com" for n in range(NARROW_FROM))]
+    assert sorted(ledger.ordered_to(more), key=repr) == accepted
     ledger.close()
     # Tango's reference kept when a later answer leaves it out; the run that had it accepted kept too
     assert (got["L1"].status, got["L1"].reference_line_item_id, got["L1"].batch_ref, got["L1"].accepted_run,

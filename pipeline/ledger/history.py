@@ -17,6 +17,10 @@ from pipeline.model import AT_TANGO, BatchState, ExitCode, FileState, Status
 __all__ = ["History"]
 
 
+# values asked of the ledger at once from which it reads its own instead (``History._narrowed``)
+NARROW_FROM = 5000
+
+
 class History:
     db: Store
     target: str
@@ -28,6 +32,18 @@ class History:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             yield from self.db.execute(f"{select} ({','.join('?' * len(chunk))})", (self.target, *chunk))
+
+    def _narrowed(self, asked: Iterable[str], select: str) -> set[str]:
+        """Those of ``asked`` that ``select`` (one column, the target its one argument) may find. When
+        the ledger holds fewer such values than are asked for (a new ledger, a million-row file), they
+        are read once and matched here rather than asked for a few hundred at a time."""
+        asked = set(asked)
+        if len(asked) < NARROW_FROM:
+            return asked
+        (count,) = self.db.execute(f"SELECT COUNT(*) FROM ({select}) AS known", (self.target,)).fetchone()
+        if count >= len(asked):
+            return asked
+        return asked.intersection(r[0] for r in self.db.tuples(select, (self.target,)))
 
     def run_dates(self, run_ids: Iterable[int]) -> dict[int, str]:
         """run id -> when it started (ISO 8601, UTC)."""
@@ -72,7 +88,8 @@ class History:
             "SELECT li.line_item_id, li.recipient, li.status, li.utid, li.campaign, li.details, li.batch_ref,"
             " li.accepted_run, runs.started_at FROM line_items li LEFT JOIN runs ON runs.id = li.accepted_run"
             f" WHERE li.status IN ('{Status.SUBMITTED}', '{Status.COMPLETE}') AND li.target = ? AND li.recipient IN",
-            set(recipients)))
+            self._narrowed(recipients, f"SELECT recipient FROM line_items WHERE status IN ('{Status.SUBMITTED}',"
+                           f" '{Status.COMPLETE}') AND target = ? AND recipient IS NOT NULL")))
         origin: dict[str, tuple[str, str, int]] = {}            # the row of the latest run that had it
         for r in self._where_in("SELECT line_item_id, file_name, sheet, row_number, run_id FROM rows r1 WHERE"
                                 " run_id = (SELECT MAX(run_id) FROM rows r2 WHERE r2.target = r1.target AND"
@@ -149,7 +166,8 @@ class History:
 
     # --- line items and batches ---------------------------------------------------------------
     def lines(self, ids: Iterable[str]) -> dict[str, LineRecord]:
-        ids = sorted(ids)                       # neighbours in the table (see Ledger.add_pending)
+        # sorted: neighbours in the table (see Ledger.add_pending)
+        ids = sorted(self._narrowed(ids, "SELECT line_item_id FROM line_items WHERE target = ?"))
         found: dict[str, LineRecord] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]

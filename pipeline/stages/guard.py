@@ -91,11 +91,11 @@ def guard(lines: Lines, ledger: Ledger, campaign: str | None, window: str | int,
     if window == "off" or not len(lines):
         return lines, {}
     keys = lines.recipient_keys()
-    recipients = {k for row in keys for k in row}
+    recipients = set(keys.get_column("key").unique().to_list())
     earlier = ledger.ordered_to(recipients) if recipients else []
     if not earlier:
         return lines, {}
-    known = {e.recipient for e in earlier}
-    looked_at = lines.keep(pl.Series([not known.isdisjoint(row) for row in keys], dtype=pl.Boolean))
+    known = pl.Series([e.recipient for e in earlier], dtype=pl.String)
+    looked_at = lines.only(keys.filter(pl.col("key").is_in(known.implode())).get_column("at").unique())
     _, held = hold_repeats(looked_at.items(), earlier, campaign, window, labels, dt.datetime.now(dt.UTC))
     return lines.without(held), held

@@ -105,13 +105,14 @@ def _reward_key(campaign: Campaign) -> pl.Expr:
 def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
     """The externalRefLineItemID of every row of a validated frame (valid or not)."""
     keyed = frame.select("externalRefLineItemID", _reward_key(campaign).alias("key"))
-    keyed = keyed.with_columns(pl.int_range(pl.len()).over("key").alias("occurrence"))
-    sha256 = hashlib.sha256          # _digest([key, str(occurrence)]), written out: it runs once per row
-    hashed = [None if ref is not None else ID_PREFIX + sha256(f"{key}\x1f{n}".encode()).hexdigest()[:32]
-              for ref, key, n in zip(*(keyed.get_column(c).to_list()
-                                       for c in ("externalRefLineItemID", "key", "occurrence")), strict=True)]
-    return keyed.select(pl.coalesce(pl.col("externalRefLineItemID"),
-                                    pl.Series(hashed, dtype=pl.String)).alias("line_item_id"))["line_item_id"]
+    # what is hashed, as UTF-8 bytes: the key and the occurrence, "\x1f" between (rows with a Reference: none)
+    hashed = keyed.select(pl.when(pl.col("externalRefLineItemID").is_null()).then(pl.concat_str(
+        [pl.col("key"), pl.int_range(pl.len()).over("key").cast(pl.String)], separator="\x1f")).cast(pl.Binary))
+    sha256 = hashlib.sha256          # it runs once per row
+    digests = pl.Series([None if text is None else sha256(text).hexdigest() for text in hashed.to_series()],
+                        dtype=pl.String)
+    return keyed.select(pl.coalesce(pl.col("externalRefLineItemID"), pl.lit(ID_PREFIX) + digests.str.slice(0, 32))
+                        .alias("line_item_id")).to_series()
 
 
 def _address(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from pipeline.config import Campaign
-from pipeline.model import Status, recipient_keys_of
+from pipeline.model import IDX, Status, recipient_key_pairs
 from pipeline.stages.plan.items import LineItem, line_items
 from rules import RuleBook
 
@@ -57,13 +57,13 @@ class Lines:
     def line_ids(self) -> pl.Series:
         return self.ids.gather(self.rows)
 
-    def recipient_keys(self) -> list[tuple[str, ...]]:
-        """Every way each line names its recipient (``model.recipient_keys``); none for a line with
-        its own Reference (a reward meant on purpose, never held)."""
-        rows = self.frame[self.rows]
-        keys = recipient_keys_of(rows)
-        refs = rows.get_column("externalRefLineItemID").to_list()
-        return [() if ref else k for k, ref in zip(keys, refs, strict=True)]
+    def recipient_keys(self) -> pl.DataFrame:
+        """Every way each line names its recipient (``model.recipient_keys``), as (``at``: the line's
+        row position, ``key``) pairs; none for a line with its own Reference (a reward meant on
+        purpose, never held)."""
+        rows = self.frame[self.rows].filter(pl.col("externalRefLineItemID").is_null())
+        pairs = recipient_key_pairs(rows)
+        return pairs.with_columns(rows.get_column(IDX).gather(pairs.get_column("at")).alias("at"))
 
     def items(self) -> list[LineItem]:
         """The lines as line items, in row order."""
