@@ -24,6 +24,7 @@ __all__ = [
     "IDX",
     "MEANING",
     "ORDERED",
+    "RECIPIENT_CELLS",
     "RECIPIENT_DETAILS",
     "REPORT_MARKER",
     "ROW",
@@ -216,7 +217,9 @@ def recipient_keys(row: Mapping[str, str | None]) -> tuple[str, ...]:
 
 # a cell ``recipient_keys`` writes the same way by lowercasing it: printable ASCII, words one space apart
 _PLAIN = r"^[!-~]+(?: [!-~]+)*$"
-_KEYED = ("deliveryMethod", "email", "mobileNumber", "firstName", "lastName", "streetLine1", "postalCode")
+# the cells ``recipient_keys`` reads
+RECIPIENT_CELLS = _KEYED = ("deliveryMethod", "email", "mobileNumber", "firstName", "lastName", "streetLine1",
+                            "postalCode")
 
 
 def _keyed(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

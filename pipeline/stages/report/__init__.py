@@ -64,7 +64,7 @@ def _row_texts(validated: Validated) -> pl.DataFrame:
         if col not in pivot.columns:
             pivot = pivot.with_columns(pl.lit(None, pl.String).alias(col))
     ids = [c for c in ID_COLUMNS if c in validated.frame.columns]
-    return validated.frame.select(IDX, ROW, "status", *ids).join(pivot, on=IDX, how="left").sort(IDX)
+    return validated.frame.select(IDX, ROW, "status", *ids).join(pivot, on=IDX, how="left", maintain_order="left")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,9 @@ def _cell_errors(validated: Validated) -> dict[tuple[int, str], str]:
 
 
 def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_Rows]:
-    data = sheet.frame.with_row_index(IDX).join(_row_texts(validated), on=[IDX, ROW], how="left").sort(IDX)
+    # rows in order (IDX) on both sides: the join keeps it, no sort copies every column again
+    data = sheet.frame.with_row_index(IDX).join(_row_texts(validated), on=[IDX, ROW], how="left",
+                                                maintain_order="left")
     data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
     ordered = _ordered(sheet, validated)
     if ordered is not None:
