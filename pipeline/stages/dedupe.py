@@ -45,12 +45,11 @@ class Seen:
 
     def __init__(self) -> None:
         self._files: list[tuple[pl.DataFrame, str, bool]] = []     # (id, sheet, row), file name, several sheets
-        self._one: dict[str, str] = {}
+        self._one: dict[str, str] = {}                               # rows looked at one by one
 
     def where(self, ids: pl.Series) -> dict[str, str]:
         """Those of ``ids`` an earlier row of the run sends, and where that row is."""
-        found = {i: w for i in self._one.keys() & set(ids.to_list()) if (w := self._one[i]) is not None} \
-            if self._one else {}
+        found = {i: self._one[i] for i in self._one.keys() & set(ids.to_list())} if self._one else {}
         asked = pl.DataFrame({"id": ids})
         for rows, name, several in self._files:
             for line_id, sheet, row in rows.join(asked, on="id", how="semi").iter_rows():

@@ -1,5 +1,5 @@
-"""xlsxwriter's workbook with its slow parts made fast: the zip level, cell comments, and the copy
-of a constant-memory sheet's rows into its XML.
+"""xlsxwriter's workbook with its slow parts made fast: the zip level, cell comments, and a
+constant-memory sheet's rows, deflated as they are written and stored in the zip as they are.
 
 This module and ``workbook.RowsSheet`` are the places that touch xlsxwriter's internals (pinned
 version 3.3.1); the tests compare what they write with what xlsxwriter writes itself.
