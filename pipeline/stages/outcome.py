@@ -112,17 +112,17 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
     refs: dict[str, list[str | None]] = {"order_id": [], "reference_line_item_id": [], "delivery": []}
     states, ordered = [], [i for i, d in out.decisions.items()
                            if d.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) and not valid[i]]
-    for idx in one_by_one:
-        line_id = line_ids[idx]
+    at = pl.Series(one_by_one, dtype=pl.UInt32)
+    for idx, line_id, is_valid in zip(one_by_one, line_ids.gather(at), valid.gather(at), strict=True):
         record = out.records.get(line_id) if line_id else None
         refs["order_id"].append(record.batch_ref if record else None)
         refs["reference_line_item_id"].append(record.reference_line_item_id if record else None)
         refs["delivery"].append(record.delivery_status if record else None)
-        state, issue = _row(idx, valid[idx], out, record)
+        state, issue = _row(idx, is_valid, out, record)
         states.append(state.value)
         if issue is not None:
             issues.append(issue)
-        if not valid[idx] and idx not in out.decisions and _ordered(record, out):
+        if not is_valid and idx not in out.decisions and _ordered(record, out):
             ordered.append(idx)     # a row that was ordered is not a row to fix: today's checks only warn
     columns = [line_ids, *(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(name) for name in refs)]
     if one_by_one:

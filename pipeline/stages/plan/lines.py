@@ -82,6 +82,12 @@ class RowIds(Mapping[int, str]):
     def __init__(self, ids: pl.Series, valid: pl.Series) -> None:
         self._base = pl.select(pl.when(valid).then(ids).otherwise(None).alias(ids.name)).to_series()
         self._set: dict[int, str] = {}
+        self._list: list[str | None] | None = None     # the column as Python values, once a row is asked for
+
+    def _ids(self) -> list[str | None]:
+        if self._list is None:
+            self._list = self._base.to_list()
+        return self._list
 
     def __setitem__(self, idx: int, line_id: str) -> None:
         self._set[idx] = line_id
@@ -89,16 +95,16 @@ class RowIds(Mapping[int, str]):
     def __getitem__(self, idx: int) -> str:
         found = self._set.get(idx)
         if found is None and 0 <= idx < self._base.len():
-            found = self._base[idx]
+            found = self._ids()[idx]
         if found is None:
             raise KeyError(idx)
-        return str(found)
+        return found
 
     def __iter__(self) -> Iterator[int]:
-        return iter(sorted({*self._base.is_not_null().arg_true().to_list(), *self._set}))
+        return iter(sorted({*(i for i, v in enumerate(self._ids()) if v is not None), *self._set}))
 
     def __len__(self) -> int:
-        return len({*self._base.is_not_null().arg_true().to_list(), *self._set})
+        return sum(1 for _ in self)
 
     def column(self) -> pl.Series:
         """Each row's line-item ID (null for a row that has none)."""
