@@ -17,6 +17,7 @@ from typing import Any
 import pandera.errors
 import polars as pl
 
+from pipeline.frames import first_of
 from pipeline.model import ADDRESS_FIELDS, IDENTITY, IDX, ROW, SHEET, Severity, Status, issue_schema, same_reward
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.ingest.xlsx_cells import EXCEL_ERRORS
@@ -151,9 +152,9 @@ def _duplicates(frame: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
     different Reference cells, which then identify them for good.
     """
     ref = pl.col("externalRefLineItemID")
-    key = pl.struct([e.alias(f"k{n}") for n, e in enumerate([*same_reward(), ref.fill_null("")])])
+    key = [e.alias(f"k{n}") for n, e in enumerate([*same_reward(), ref.fill_null("")])]
     # the first row of each key (and of each reference), by one grouping each; a row's IDX is its position
-    firsts = frame.select(IDX, ref.is_not_null().alias("has_ref"), pl.col(IDX).first().over(key).alias("first"),
+    firsts = frame.select(IDX, ref.is_not_null().alias("has_ref"), pl.lit(first_of(frame, key)).alias("first"),
                           pl.col(IDX).first().over(ref).alias("first_ref"))
     repeat = firsts.filter(pl.col("first") != pl.col(IDX))
     reused = firsts.filter(pl.col("has_ref") & (pl.col("first_ref") != pl.col(IDX))

@@ -109,6 +109,7 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
                          "expected column names such as First Name, Email, Amount")
     data = raw if raw is not None else text.encode("utf-8")
+    del text, raw       # not the whole file a second time in memory while polars reads it (decoded again if need be)
     header = records[idx]
     width = len(header)
     if width > MAX_COLUMNS:     # thousands of empty cells after the header's last name cost nothing
@@ -119,9 +120,10 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
             # a row with more cells than the header (or than its last named column): read them all,
             # up to the last one filled, as columns without a name
-            grid = _csv_grid(data, sep, blank + lines_before[idx], max(width, _widest(text, sep)), ragged=True)
+            widest = _widest(data.decode("utf-8"), sep)
+            grid = _csv_grid(data, sep, blank + lines_before[idx], max(width, widest), ragged=True)
     except pl.exceptions.PolarsError:
-        raise InputError(str(path), f"not a readable CSV file: {_parse_problem(text, sep)}") from None
+        raise InputError(str(path), f"not a readable CSV file: {_parse_problem(data.decode('utf-8'), sep)}") from None
     if grid.height + blank + lines_before[idx] > MAX_ROWS:
         raise InputError(str(path), f"the file has more than {MAX_ROWS:,} rows, more than Excel allows; split it "
                          "into smaller files")

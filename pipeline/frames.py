@@ -1,0 +1,38 @@
+"""Polars helpers the stages share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+__all__ = ["first_of"]
+
+
+def _hashes(frame: pl.DataFrame, keys: list[pl.Expr]) -> pl.Series:
+    """One 64-bit hash of ``keys`` a row, made one key at a time: a key column lives only while it
+    is hashed (a million rows' twelve lowercased identity columns at once are some 500 MB)."""
+    combined: pl.Series | None = None
+    for key in keys:
+        part = frame.select(key.hash().alias("b")).to_series()
+        combined = part if combined is None else pl.select(
+            pl.struct(combined.alias("a"), part).hash()).to_series()
+    return combined if combined is not None else pl.Series("b", [0] * frame.height, dtype=pl.UInt64)
+
+
+def first_of(frame: pl.DataFrame, keys: list[pl.Expr],
+             hashes: Callable[[pl.DataFrame, list[pl.Expr]], pl.Series] = _hashes) -> pl.Series:
+    """Each row's group: the position of the first row with the same ``keys`` (as polars gives it by
+    ``pl.col(position).first().over(pl.struct(keys))``, but with little memory).
+
+    Rows are grouped by a hash of their keys first; only the rows whose hash another row shares
+    are then grouped on the keys themselves, so two rows of different keys are never one group,
+    whatever the hashes (a test gives it hashes that all collide)."""
+    hashed = pl.DataFrame({"h": hashes(frame, keys)}).with_row_index("at")
+    first = hashed.get_column("at")
+    shared = hashed.filter(pl.col("h").is_duplicated()).get_column("at")
+    if shared.is_empty():
+        return first
+    exact = frame[shared].with_columns(shared.alias("__at__")).select(
+        pl.col("__at__").first().over(pl.struct(keys))).to_series()
+    return first.scatter(shared, exact)
