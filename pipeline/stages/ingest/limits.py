@@ -18,6 +18,7 @@ The README's "Limits" section says the same; keep the two together.
 from __future__ import annotations
 
 import errno
+import operator
 import re
 import zipfile
 from pathlib import Path
@@ -134,8 +135,12 @@ def _inflate(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int
 def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
     """The sheet's rows must come in order, each once (as Excel writes them): a reader keeps only one
     of two rows with the same number, so a row would be lost unsaid. Returns the last row number."""
-    for match in _ROW_NUMBER.finditer(chunk):
-        number = int(match.group(1))
+    numbers = [int(n) for n in _ROW_NUMBER.findall(chunk)]
+    if not numbers:
+        return last
+    if numbers[0] > last and all(map(operator.lt, numbers, numbers[1:])):
+        return numbers[-1]
+    for number in numbers:          # the first row out of order, for the message
         if number <= last:
             raise InputError(str(path), f"the workbook's part {part} has its row {number} after row {last}: rows "
                              "repeated or out of order, which no spreadsheet program writes and which would lose a "
