@@ -74,14 +74,14 @@ class FilePlan:
     sending: Lines                                                # the rows to send
     decisions: dict[int, Decision] = field(default_factory=dict)  # rows not sent, and why
     records: dict[str, LineRecord] = field(default_factory=dict)  # what the ledger knew of the rows' lines
-    _items: list[LineItem] | None = field(default=None, repr=False)
+    _items: tuple[Lines, list[LineItem]] | None = field(default=None, repr=False)
 
     @property
     def items(self) -> list[LineItem]:
-        """The rows to send as line items (made once, when first asked)."""
-        if self._items is None:
-            self._items = self.sending.items()
-        return self._items
+        """The rows to send as line items (made once for the ``sending`` they are made of)."""
+        if self._items is None or self._items[0] is not self.sending:
+            self._items = (self.sending, self.sending.items())
+        return self._items[1]
 
 
 def ledger_view(ledger: Ledger, sha256: str, ids: Iterable[str]) -> LedgerView:

@@ -110,8 +110,8 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
                        .alias("status")).to_series()
     issues: list[Issue] = []
     refs: dict[str, list[str | None]] = {"order_id": [], "reference_line_item_id": [], "delivery": []}
-    states, ordered = [], [i for i, d in out.decisions.items()
-                           if d.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) and not valid[i]]
+    states: list[str] = []
+    ordered: list[int] = []         # rows that were ordered: not rows to fix, today's checks only warn
     at = pl.Series(one_by_one, dtype=pl.UInt32)
     for idx, line_id, is_valid in zip(one_by_one, line_ids.gather(at), valid.gather(at), strict=True):
         record = out.records.get(line_id) if line_id else None
@@ -122,8 +122,10 @@ def row_outcomes(checked: Validated, out: Outcomes) -> Validated:
         states.append(state.value)
         if issue is not None:
             issues.append(issue)
-        if not is_valid and idx not in out.decisions and _ordered(record, out):
-            ordered.append(idx)     # a row that was ordered is not a row to fix: today's checks only warn
+        decision = out.decisions.get(idx)
+        if not is_valid and (decision.rule in (RunRule.ORDERED_DESPITE, RunRule.ORDERED_BEFORE) if decision
+                             else _ordered(record, out)):
+            ordered.append(idx)
     columns = [line_ids, *(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(name) for name in refs)]
     if one_by_one:
         status.scatter(one_by_one, pl.Series(states, dtype=pl.String))
