@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-__all__ = ["first_of"]
+__all__ = ["first_of", "one_chunk"]
 
 
 def _hashes(frame: pl.DataFrame, keys: list[pl.Expr]) -> pl.Series:
@@ -36,3 +36,19 @@ def first_of(frame: pl.DataFrame, keys: list[pl.Expr],
     exact = frame[shared].with_columns(shared.alias("__at__")).select(
         pl.col("__at__").first().over(pl.struct(keys))).to_series()
     return first.scatter(shared, exact)
+
+
+def one_chunk(frame: pl.DataFrame, reuse: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The frame with each column in one piece, made one column at a time (each column's pieces are
+    let go as soon as it is copied); a column equal to ``reuse``'s column of its name becomes that
+    column itself, so its values are held once.
+
+    polars reads a large CSV, and collects a query, in pieces; an operation that mixes such columns
+    with a column of one piece copies every column of the frame at once, each time."""
+    columns = []
+    for name in list(frame.columns):
+        column = frame.drop_in_place(name)
+        if reuse is not None and name in reuse.columns and column.equals(reuse[name], null_equal=True):
+            column = reuse[name]
+        columns.append(column.rechunk())
+    return pl.DataFrame(columns)

@@ -237,6 +237,9 @@ def test_a_batch_outcome_records_each_line_as_its_update_says(backend):
     assert [o.line_item_id for o in accepted] == ["L1", "L4"]
     more = [*recipients, *(f"email:n{n}@example.com" for n in range(NARROW_FROM))]
     assert sorted(ledger.ordered_to(more), key=repr) == accepted
+    import polars as pl  # the guard asks with a polars column of its keys
+    assert sorted(ledger.ordered_to(pl.Series(more)), key=repr) == accepted
+    assert sorted(ledger.ordered_to(pl.Series(recipients)), key=repr) == accepted
     ledger.close()
     # Tango's reference kept when a later answer leaves it out; the run that had it accepted kept too
     assert (got["L1"].status, got["L1"].reference_line_item_id, got["L1"].batch_ref, got["L1"].accepted_run,

@@ -7,7 +7,7 @@ A mixin of ``Ledger``: read-only queries, apart from the state changes of ``sqli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from pipeline.ledger.records import BatchRecord, FileRecord, LineRecord, OrderedTo, RowRecord
@@ -33,17 +33,18 @@ class History:
             chunk = ids[start:start + 500]
             yield from self.db.execute(f"{select} ({','.join('?' * len(chunk))})", (self.target, *chunk))
 
-    def _narrowed(self, asked: Iterable[str], select: str) -> set[str]:
+    def _narrowed(self, asked: Iterable[str], select: str) -> Collection[str]:
         """Those of ``asked`` that ``select`` (one column, the target its one argument) may find. When
         the ledger holds fewer such values than are asked for (a new ledger, a million-row file), they
-        are read once and matched here rather than asked for a few hundred at a time."""
-        asked = set(asked)
+        are read once and matched here rather than asked for a few hundred at a time. ``asked`` may be
+        a polars column: a million keys are then not all made Python strings at once."""
+        asked = asked if isinstance(asked, Collection) else set(asked)
         if len(asked) < NARROW_FROM:
-            return asked
+            return set(asked)
         (count,) = self.db.execute(f"SELECT COUNT(*) FROM ({select}) AS known", (self.target,)).fetchone()
         if count >= len(asked):
-            return asked
-        return asked.intersection(r[0] for r in self.db.tuples(select, (self.target,)))
+            return set(asked)
+        return {r[0] for r in self.db.tuples(select, (self.target,))}.intersection(asked)
 
     def run_dates(self, run_ids: Iterable[int]) -> dict[int, str]:
         """run id -> when it started (ISO 8601, UTC)."""

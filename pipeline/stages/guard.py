@@ -91,8 +91,8 @@ def guard(lines: Lines, ledger: Ledger, campaign: str | None, window: str | int,
     if window == "off" or not len(lines):
         return lines, {}
     keys = lines.recipient_keys()
-    recipients = set(keys.get_column("key").unique().to_list())
-    earlier = ledger.ordered_to(recipients) if recipients else []
+    recipients = keys.get_column("key").unique()      # as a column: the ledger matches it with what it holds
+    earlier = ledger.ordered_to(recipients) if len(recipients) else []
     if not earlier:
         return lines, {}
     known = pl.Series([e.recipient for e in earlier], dtype=pl.String)

@@ -1,9 +1,8 @@
 """Normalize: turn the cells people type into the values Tango expects, and say what changed.
 
-Input: a ``Sheet`` (text cells) and the campaign defaults. Output: one text column per Tango
-line-item field (same rows, same order) and a frame of warnings, one per value changed. Every
-step is a vectorized polars expression; ``phonenumbers`` is called only for the few mobile
-numbers the fast path cannot decide.
+Input: a ``Sheet`` (text cells) and the campaign defaults. Output: one text column per Tango field (same
+rows, same order) and a frame of warnings, one per value changed. Every step is a polars expression;
+``phonenumbers`` is called only for the few mobile numbers the fast path cannot decide.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 import phonenumbers
 import polars as pl
 
+from pipeline.frames import one_chunk
 from pipeline.model import IDX, ROW, SHEET, Severity, issue_schema
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.ingest.names import settle_split
@@ -148,7 +148,6 @@ def _excel_datetime(col: pl.Expr) -> pl.Expr:
 def _shipping(col: pl.Expr) -> pl.Expr:
     return col.str.to_lowercase().str.replace_all(r"[^0-9a-z]", "")
 
-
 def _changed(label: str, what: str) -> Message:
     def message(old: pl.Expr, new: pl.Expr) -> pl.Expr:
         return pl.format(f"{label}: {what} ('{{}}' became '{{}}').", old, new)
@@ -244,7 +243,7 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
         *[pl.col(f).str.contains(MESSY_KEEPING_BREAKS if f in KEEP_LINE_BREAKS else MESSY).any().alias(f"messy {f}")
           for f in cols]).row(0, named=True) if cols else {}
     invisible = [f for f in visible if found[f"invisible {f}"]]
-    stages = _Stages(frame)
+    stages, initial = _Stages(frame), frame
     # 0. invisible and text-direction characters (a right-to-left override, a zero-width space)
     stages.add([(f, pl.col(f).str.replace_all(INVISIBLE_RE, ""), "text.invisible", _invisible(labels[f]))
                 for f in invisible])
@@ -271,7 +270,8 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
     changes = sorted(stages.changes, key=lambda c: (c.rule in order, order.get(c.rule, 0)))
     warnings = [_warn(staged, c, has_cell=f"{c.field}#cell" if c.cells_only else None)
                 for c in changes if c.field in cols]
-    frame = staged.select(IDX, ROW, SHEET, *book.fields)
+    # in one piece, a field no step changed kept as it was read: a million rows' unchanged cells held once
+    frame = one_chunk(staged.select(IDX, ROW, SHEET, *book.fields), reuse=initial)
     frame, split = settle_split(frame, sheet, book)      # a whole name split in two, checked on its rows
     issues = pl.concat([*pl.collect_all(warnings), *([split] if split is not None else [])], how="vertical") \
         if warnings or split is not None else pl.DataFrame(schema=issue_schema())

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.errors import InputError
+from pipeline.frames import one_chunk
 from pipeline.stages.ingest.limits import MAX_COLUMNS, MAX_ROWS, content_columns
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
@@ -146,10 +147,10 @@ def _parse_problem(text: str, sep: str) -> str:
 
 
 def _csv_grid(data: bytes, sep: str, skip: int, width: int, ragged: bool = False) -> pl.DataFrame:
-    return pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
-                       schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
-                       raise_if_empty=False, truncate_ragged_lines=ragged,
-                       extra_columns="ignore" if ragged else "raise")
+    return one_chunk(pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
+                                 schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
+                                 raise_if_empty=False, truncate_ragged_lines=ragged,
+                                 extra_columns="ignore" if ragged else "raise"))
 
 
 def _widest(text: str, sep: str) -> int:

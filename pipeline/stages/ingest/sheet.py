@@ -184,18 +184,15 @@ def _with_dates(frame: pl.DataFrame, columns: list[str]) -> set[str]:
 def _filled(body: pl.DataFrame, columns: list[str]) -> pl.Series:
     """Whether each row has a cell with something in it besides spaces (a blank row is skipped).
 
-    A row's first non-empty cell decides it, except when that cell holds only spaces (rare): only
-    then are all its cells looked at."""
-    if not columns:
-        return pl.Series([True] * body.height, dtype=pl.Boolean)
-    first = pl.coalesce(columns)
-    flags = body.select(first.str.contains(r"\S").fill_null(False).alias("decided"),
-                        (first.is_not_null() & ~first.str.contains(r"\S")).fill_null(False).alias("spaces"))
-    decided, spaces = flags["decided"], flags["spaces"]
-    if not spaces.any():
-        return decided
-    anything = body.select(pl.any_horizontal(pl.col(c).str.contains(r"\S").fill_null(False) for c in columns))
-    return decided | (spaces & anything.to_series())
+    One column at a time, and only while some row is still undecided: most rows are decided by
+    their first cell. Each step makes a column of flags, never a column of text (a million-row
+    sheet would otherwise hold a copy of its cells for this alone)."""
+    filled = pl.Series([not columns] * body.height, dtype=pl.Boolean)
+    for column in columns:
+        filled = filled | body[column].str.contains(r"\S").fill_null(False)
+        if filled.all():
+            break
+    return filled
 
 
 PHYSICAL = "__physical__"         # the row number Excel shows for the row, while a piece is made
@@ -235,7 +232,9 @@ def to_piece(grid: Grid, book: RuleBook, first_column: int = 0) -> Piece:
         pl.int_range(pl.len(), dtype=pl.Int64).add(header_row + 1).alias(PHYSICAL))
     # blank rows (every cell empty or spaces) are skipped silently; row numbers stay Excel's
     if names:
-        body = body.filter(_filled(body, [src[i] for i in mapped.keep]))
+        filled = _filled(body, [src[i] for i in mapped.keep])
+        if not filled.all():        # else no copy of every cell
+            body = body.filter(filled)
     body = _row_numbers(body, grid, mapped)
     # a cell note is said on its row's number
     row_of = dict(body.select(PHYSICAL, ROW).iter_rows()) if grid.notes else {}

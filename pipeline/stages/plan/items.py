@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from rules import ACCOUNT, RuleBook, ShippingForm
 
 _T = TypeVar("_T")
 
-__all__ = ["ID_PREFIX", "LineItem", "line_item_ids", "line_items"]
+__all__ = ["ID_PREFIX", "LineItem", "line_item_ids", "line_items", "occurrences"]
 
 RECIPIENT_FIELDS = ("firstName", "lastName", "email", "mobileNumber")
 OPTIONAL_FIELDS = ("deliveryDate", "etid", "ptid", "expirationDate", "emailSubject", "message",
@@ -102,17 +102,41 @@ def _reward_key(campaign: Campaign) -> pl.Expr:
                           pl.lit(campaign.campaign or ""), *same_reward()], separator="\x1f")
 
 
+ID_ROWS = 100_000     # rows whose IDs are made at a time: a million rows' keys are never held at once
+
+
 def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
     """The externalRefLineItemID of every row of a validated frame (valid or not)."""
-    keyed = frame.select("externalRefLineItemID", _reward_key(campaign).alias("key"))
-    # what is hashed, as UTF-8 bytes: the key and the occurrence, "\x1f" between (rows with a Reference: none)
-    hashed = keyed.select(pl.when(pl.col("externalRefLineItemID").is_null()).then(pl.concat_str(
-        [pl.col("key"), pl.int_range(pl.len()).over("key").cast(pl.String)], separator="\x1f")).cast(pl.Binary))
+    key = _reward_key(campaign)
+    occurrence = occurrences(frame, key)
     sha256 = hashlib.sha256          # it runs once per row
-    digests = pl.Series([None if text is None else sha256(text).hexdigest() for text in hashed.to_series()],
-                        dtype=pl.String)
-    return keyed.select(pl.coalesce(pl.col("externalRefLineItemID"), pl.lit(ID_PREFIX) + digests.str.slice(0, 32))
-                        .alias("line_item_id")).to_series()
+    pieces = [pl.Series("line_item_id", [], dtype=pl.String)]
+    for start in range(0, frame.height, ID_ROWS):
+        piece = frame.slice(start, ID_ROWS).select("externalRefLineItemID", key.alias("key"),
+                                                   occurrence.slice(start, ID_ROWS).alias("n"))
+        # what is hashed, as UTF-8 bytes: the key and the occurrence, "\x1f" between (rows with a Reference: none)
+        hashed = piece.select(pl.when(pl.col("externalRefLineItemID").is_null()).then(pl.concat_str(
+            [pl.col("key"), pl.col("n").cast(pl.String)], separator="\x1f")).cast(pl.Binary)).to_series()
+        digests = pl.Series([None if text is None else sha256(text).hexdigest() for text in hashed], dtype=pl.String)
+        pieces.append(piece.select(pl.coalesce(pl.col("externalRefLineItemID"), pl.lit(ID_PREFIX)
+                                               + digests.str.slice(0, 32)).alias("line_item_id")).to_series())
+    return pl.concat(pieces, rechunk=True)
+
+
+def occurrences(frame: pl.DataFrame, key: pl.Expr,
+                hashed: Callable[[pl.Expr], pl.Expr] = pl.Expr.hash) -> pl.Series:
+    """Each row's place among the rows of its key: 0 for the first, 1 for the second... (as
+    ``pl.int_range(pl.len()).over(key)`` gives it). Rows are told apart by a hash of their key, made
+    a slice of rows at a time; the key itself is compared only among rows whose hash another row
+    shares, so two rows of different keys are never counted together, whatever the hashes."""
+    hashes = pl.concat([pl.Series("h", [], dtype=pl.UInt64)] + [
+        frame.slice(start, ID_ROWS).select(hashed(key).alias("h")).to_series()
+        for start in range(0, frame.height, ID_ROWS)])
+    first = pl.Series("n", [0] * frame.height, dtype=pl.Int64)
+    shared = hashes.is_duplicated().arg_true()
+    if shared.is_empty():
+        return first
+    return first.scatter(shared, frame[shared].select(pl.int_range(pl.len()).over(key)).to_series())
 
 
 def _address(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.frames import one_chunk
 from pipeline.model import FILL, IDX, REPORT_MARKER, ROW, SHEET, TO_FIX, Severity, Status
 from pipeline.stages.ingest import Part, Sheet
 from pipeline.stages.report.dry_run import write_dry_run
@@ -93,9 +94,13 @@ def _cell_errors(validated: Validated) -> dict[tuple[int, str], str]:
 
 
 def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_Rows]:
-    # rows in order (IDX) on both sides: the join keeps it, no sort copies every column again
-    data = sheet.frame.with_row_index(IDX).join(_row_texts(validated), on=[IDX, ROW], how="left",
-                                                maintain_order="left")
+    data = sheet.frame.with_row_index(IDX)
+    texts = _row_texts(validated)
+    if texts.height == data.height and texts[ROW].equals(data[ROW]) and texts[IDX].equals(data[IDX]):
+        # the same rows in the same order (as the stages keep them): put side by side, the sheet's cells not copied
+        data = data.hstack(one_chunk(texts.drop(IDX, ROW)).get_columns())
+    else:
+        data = data.join(texts, on=[IDX, ROW], how="left", maintain_order="left")
     data = data.with_columns(pl.lit(None, pl.String).alias(c) for c in id_cols if c not in data.columns)
     ordered = _ordered(sheet, validated)
     if ordered is not None:
@@ -104,7 +109,9 @@ def _by_sheet(sheet: Sheet, validated: Validated, id_cols: list[str]) -> list[_R
     out = []
     for part in sheet.parts:
         rows = data.filter(pl.col(SHEET) == part.key) if len(sheet.parts) > 1 else data
-        at = {idx: pos for pos, idx in enumerate(rows[IDX].to_list())}
+        # where each row with a failing cell is in ``rows`` (not every row's: a million-entry dict)
+        at = dict(rows.select(IDX).with_row_index("pos").filter(pl.col(IDX).is_in(list({i for i, _ in errors})))
+                  .select(IDX, "pos").iter_rows())
         column = {f: part.columns.index(c) for c, f in part.fields.items()}
         notes = {(at[idx], column[field]): text for (idx, field), text in errors.items()
                  if idx in at and field in column}
