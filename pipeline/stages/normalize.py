@@ -109,8 +109,7 @@ def _region(book: RuleBook) -> Callable[[pl.Expr], pl.Expr]:
     return value
 
 
-def _zip_zeros(col: pl.Expr) -> pl.Expr:
-    """A US ZIP of 3 or 4 digits lost its leading zeros to Excel: 2134 -> 02134."""
+def _zip_zeros(col: pl.Expr) -> pl.Expr:      # a US ZIP of 3 or 4 digits lost its leading zeros to Excel
     us = pl.col("country") == "US"
     return pl.when(us & col.str.contains(r"^[0-9]{3,4}$")).then(col.str.zfill(5)).otherwise(col)
 
@@ -140,8 +139,7 @@ def _slash_date(order: str) -> Callable[[pl.Expr], pl.Expr]:
     return value
 
 
-def _excel_datetime(col: pl.Expr) -> pl.Expr:
-    """A date-and-time cell reads as '2027-06-30 23:59:00'; ISO 8601 wants the T."""
+def _excel_datetime(col: pl.Expr) -> pl.Expr:      # a date-and-time cell reads as '2027-06-30 23:59:00': ISO's T
     return col.str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}) ([0-9]{2}:[0-9]{2}:[0-9]{2})$", "${1}T$2")
 
 
@@ -254,11 +252,13 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
     # date-and-time cell gets ISO 8601's T
     has_cell = [pl.col(f).is_not_null().alias(f"{f}#cell") for f in cols]
     filled = {f: pl.col(f).fill_null(pl.lit(v)) for f, v in defaults.items()}
-    filled["expirationDate"] = _excel_datetime(filled.get("expirationDate", pl.col("expirationDate")))
+    present = set(cols) | set(defaults)      # a field with neither is empty on every row: no step changes it
+    if "expirationDate" in present:
+        filled["expirationDate"] = _excel_datetime(filled.get("expirationDate", pl.col("expirationDate")))
     stages.query = stages.query.with_columns(*has_cell, *[v.alias(f) for f, v in filled.items()])
     # 3. one step per field, each change a warning on the cell the user wrote; the fields' own steps
     # at once, then the postal code's, which depend on the country found in the first
-    ordered = steps(book, labels)
+    ordered = [s for s in steps(book, labels) if s.field in present]
     postal = [s for s in ordered if s.field == "postalCode"]
     stages.add([(s.field, s.value(pl.col(s.field)), s.rule, s.message) for s in ordered if s not in postal],
                cells_only=True)
@@ -270,7 +270,7 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
     changes = sorted(stages.changes, key=lambda c: (c.rule in order, order.get(c.rule, 0)))
     warnings = [_warn(staged, c, has_cell=f"{c.field}#cell" if c.cells_only else None)
                 for c in changes if c.field in cols]
-    # in one piece, a field no step changed kept as it was read: a million rows' unchanged cells held once
+    # in one piece, a field no step changed kept as read: a million rows' unchanged cells held once
     frame = one_chunk(staged.select(IDX, ROW, SHEET, *book.fields), reuse=initial)
     frame, split = settle_split(frame, sheet, book)      # a whole name split in two, checked on its rows
     issues = pl.concat([*pl.collect_all(warnings), *([split] if split is not None else [])], how="vertical") \

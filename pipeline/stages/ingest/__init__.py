@@ -7,14 +7,12 @@ first rows of the sheet by matching cells against the aliases of the rule data.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.stages.ingest.delimited import CSV_SUFFIXES, decode_text, read_delimited
-from pipeline.stages.ingest.limits import read_regular
+from pipeline.stages.ingest.limits import read_content
 from pipeline.stages.ingest.sheet import HEADER_SEARCH_ROWS, CellNote, Part, Sheet, Skipped, column_letter
 from pipeline.stages.ingest.workbook import EXCEL_SUFFIXES, read_workbook
 from rules import RuleBook
@@ -31,12 +29,9 @@ def read_sheet(path: str | Path, book: RuleBook, sheet: str | Sequence[str] | No
     if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
         raise InputError(str(path), f"unsupported file type '{suffix or '(none)'}'; "
                          "upload an .xlsx, .xlsm, .xls, .ods or .csv file")
-    content = read_regular(path)
-    if not re.search(rb"[^\xef\xbb\xbf \t\r\n]", content):      # (without a copy of the file, as strip makes)
-        raise InputError(str(path), "the file is empty")
-    digest = hashlib.sha256(content).hexdigest()
-    if suffix in EXCEL_SUFFIXES:
-        return read_workbook(path, content, digest, sheets, book)
-    if sheets:
-        raise InputError(str(path), "--sheet applies to workbooks; a CSV file has no sheets")
-    return read_delimited(path, content, digest, book)
+    if suffix in CSV_SUFFIXES:
+        if sheets:
+            raise InputError(str(path), "--sheet applies to workbooks; a CSV file has no sheets")
+        return read_delimited(path, book)      # it reads the file itself, and lets its bytes go once polars has them
+    content, digest = read_content(path)
+    return read_workbook(path, content, digest, sheets, book)

@@ -11,7 +11,7 @@ import polars as pl
 
 from pipeline.errors import InputError
 from pipeline.frames import one_chunk
-from pipeline.stages.ingest.limits import MAX_COLUMNS, MAX_ROWS, content_columns
+from pipeline.stages.ingest.limits import MAX_COLUMNS, MAX_ROWS, content_columns, read_content
 from pipeline.stages.ingest.sheet import (
     HEADER_SEARCH_ROWS,
     Grid,
@@ -91,11 +91,13 @@ def _best_separator(head: str, book: RuleBook) -> tuple[str, list[list[str | Non
     return best[1], best[2], best[3], best[4]
 
 
-def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> Sheet:
+def read_delimited(path: Path, book: RuleBook) -> Sheet:
+    content, digest = read_content(path)
     if content.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise InputError(str(path), "this is a workbook saved with a text file's name: give it the name it was "
                          "saved with (.xlsx), or save it from Excel as CSV")
     text, raw = decode_text(path, content)
+    del content
     if "\x00" in text[:4096]:
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
     lead = len(text) - len(text.lstrip("\r\n"))
@@ -125,9 +127,11 @@ def read_delimited(path: Path, content: bytes, digest: str, book: RuleBook) -> S
             grid = _csv_grid(data, sep, blank + lines_before[idx], max(width, widest), ragged=True)
     except pl.exceptions.PolarsError:
         raise InputError(str(path), f"not a readable CSV file: {_parse_problem(data.decode('utf-8'), sep)}") from None
+    del data            # before the columns are put in one piece, which takes memory for a while
     if grid.height + blank + lines_before[idx] > MAX_ROWS:
         raise InputError(str(path), f"the file has more than {MAX_ROWS:,} rows, more than Excel allows; split it "
                          "into smaller files")
+    grid = one_chunk(grid)
     cells, letters = content_columns(grid, [column_letter(i) for i in range(grid.width)], path, None)
     return to_sheet(Grid(path, None, cells, 0, blank + idx + 1, letters, digest), book)
 
@@ -147,10 +151,10 @@ def _parse_problem(text: str, sep: str) -> str:
 
 
 def _csv_grid(data: bytes, sep: str, skip: int, width: int, ragged: bool = False) -> pl.DataFrame:
-    return one_chunk(pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
-                                 schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
-                                 raise_if_empty=False, truncate_ragged_lines=ragged,
-                                 extra_columns="ignore" if ragged else "raise"))
+    return pl.read_csv(data, has_header=False, infer_schema=False, separator=sep, skip_lines=skip,
+                       schema={f"x{i}": pl.String for i in range(width)}, missing_columns="insert",
+                       raise_if_empty=False, truncate_ragged_lines=ragged,
+                       extra_columns="ignore" if ragged else "raise")
 
 
 def _widest(text: str, sep: str) -> int:

@@ -18,6 +18,7 @@ The README's "Limits" section says the same; keep the two together.
 from __future__ import annotations
 
 import errno
+import hashlib
 import operator
 import re
 import zipfile
@@ -42,6 +43,7 @@ __all__ = [
     "check_sheets",
     "check_zip",
     "content_columns",
+    "read_content",
     "read_regular",
 ]
 
@@ -57,6 +59,15 @@ MAX_ODS_CELLS = 4_000_000         # cells an .ods workbook's sheets expand to (r
 _CHUNK = 1 << 22
 _ROW = re.compile(rb"<row\b")
 _ROW_NUMBER = re.compile(rb"<row\b[^>]*?\br=\"([0-9]+)\"")
+
+
+def read_content(path: Path) -> tuple[bytes, str]:
+    """The bytes of the file at ``path`` (``read_regular``) and their SHA-256, refused when it holds
+    nothing but blanks."""
+    content = read_regular(path)
+    if not re.search(rb"[^\xef\xbb\xbf \t\r\n]", content):      # (without a copy of the file, as strip makes)
+        raise InputError(str(path), "the file is empty")
+    return content, hashlib.sha256(content).hexdigest()
 
 
 def read_regular(path: Path) -> bytes:
