@@ -337,3 +337,13 @@ def test_a_header_ending_in_empty_cells_is_read(tmp_path):
     a, b = read_sheet(tmp_path / "a.csv"), read_sheet(tmp_path / "b.csv")
     assert a.headers == ("First Name", "Email", "Amount") and a.frame.row(0)[:3] == ("Ann", "ann@example.com", "25")
     assert b.headers == ("First Name", "Email", "Amount", "Column E") and b.frame.row(0)[3] == "x"
+
+
+def test_a_csv_row_is_blank_only_when_every_cell_is_empty_or_spaces(tmp_path):
+    # a row is decided column by column: spaces in its first cells do not make it blank when a later cell is filled
+    path = tmp_path / "blanks.csv"
+    path.write_text("First Name,Last Name,Email\nAnn,Lee,ann@example.com\n,,\n   ,  ,\t\n  ,Ray,bob@example.com\n"
+                    ",,carl@example.com\n,,   \n", encoding="utf-8")
+    sheet = read_sheet(path)
+    assert sheet.frame["__row__"].to_list() == [2, 5, 6]
+
