@@ -146,6 +146,7 @@ def _excel_datetime(col: pl.Expr) -> pl.Expr:      # a date-and-time cell reads 
 def _shipping(col: pl.Expr) -> pl.Expr:
     return col.str.to_lowercase().str.replace_all(r"[^0-9a-z]", "")
 
+
 def _changed(label: str, what: str) -> Message:
     def message(old: pl.Expr, new: pl.Expr) -> pl.Expr:
         return pl.format(f"{label}: {what} ('{{}}' became '{{}}').", old, new)
@@ -208,9 +209,7 @@ class _Stages:
     they were before it and after it (new names), so every warning is found afterwards in one pass."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
-        self.query = frame.lazy()
-        self.changes: list[_Change] = []
-        self.n = 0
+        self.query, self.changes, self.n = frame.lazy(), list[_Change](), 0
 
     def add(self, steps: list[tuple[str, pl.Expr, str, Message]], cells_only: bool = False) -> None:
         if not steps:
