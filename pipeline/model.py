@@ -24,7 +24,6 @@ __all__ = [
     "IDX",
     "MEANING",
     "ORDERED",
-    "RECIPIENT_CELLS",
     "RECIPIENT_DETAILS",
     "REPORT_MARKER",
     "ROW",
@@ -42,9 +41,7 @@ __all__ = [
     "Severity",
     "Status",
     "issue_schema",
-    "recipient_key_pairs",
     "recipient_keys",
-    "recipient_keys_of",
     "recipient_of",
     "same_reward",
 ]
@@ -213,66 +210,6 @@ def recipient_keys(row: Mapping[str, str | None]) -> tuple[str, ...]:
         name = norm(f"{row.get('firstName') or ''} {row.get('lastName') or ''}")
         keys.append(f"address:{name}|{norm(row.get('streetLine1'))}|{norm(row.get('postalCode'))}")
     return tuple(keys)
-
-
-# a cell ``recipient_keys`` writes the same way by lowercasing it: printable ASCII, words one space apart
-_PLAIN = r"^[!-~]+(?: [!-~]+)*$"
-# the cells ``recipient_keys`` reads
-RECIPIENT_CELLS = _KEYED = ("deliveryMethod", "email", "mobileNumber", "firstName", "lastName", "streetLine1",
-                            "postalCode")
-
-
-def _keyed(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The cells ``recipient_keys`` reads (an empty one as missing), and beside them the keys of the
-    rows whose cells are all plain: whether a row is (``plain``), its e-mail, mobile and address keys."""
-    import polars as pl
-
-    def cell(name: str) -> pl.Expr:             # an empty cell as a missing one (both falsy to ``row.get``)
-        col = pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
-        return pl.when(col == "").then(None).otherwise(col).alias(name)
-
-    cells = frame.select(*(cell(name) for name in _KEYED))
-    plain = pl.all_horizontal(pl.col(n).is_null() | pl.col(n).str.contains(_PLAIN) for n in _KEYED[1:])
-    low = {n: pl.col(n).str.to_lowercase() for n in _KEYED[1:]}
-    person = pl.col("deliveryMethod").is_null() | ~pl.col("deliveryMethod").is_in(["BULKDIGITAL", "BULKSHIPMENT"])
-    name = pl.concat_str([low["firstName"], low["lastName"]], separator=" ", ignore_nulls=True).fill_null("")
-    keyed = cells.select(
-        plain.alias("plain"),
-        pl.when(person).then(pl.lit("email:") + low["email"]).alias("e"),
-        pl.when(person).then(pl.lit("mobile:") + low["mobileNumber"]).alias("m"),
-        pl.when(person & (pl.col("deliveryMethod") == "ADDRESS") & pl.col("streetLine1").is_not_null()).then(
-            pl.concat_str([pl.lit("address:"), name, pl.lit("|"), low["streetLine1"], pl.lit("|"),
-                           low["postalCode"].fill_null("")])).alias("a"))
-    return cells, keyed
-
-
-def recipient_keys_of(frame: pl.DataFrame) -> list[tuple[str, ...]]:
-    """``recipient_keys`` of every row of ``frame``, the same keys, made in bulk: the rows whose
-    cells are all plain (``_PLAIN``, as almost every row is) by polars expressions; the others,
-    one by one, by ``recipient_keys`` itself (a tab, a non-ASCII letter: Python's split and casefold)."""
-    cells, keyed = _keyed(frame)
-    keys = [(() if e is None else (e,)) if m is None and a is None else tuple(k for k in (e, m, a) if k is not None)
-            for e, m, a in zip(*(keyed.get_column(c).to_list() for c in "ema"), strict=True)]
-    at = keyed.get_column("plain").not_().arg_true().to_list()
-    for n, row in zip(at, cells[at].iter_rows(named=True), strict=True):
-        keys[n] = recipient_keys(row)
-    return keys
-
-
-def recipient_key_pairs(frame: pl.DataFrame) -> pl.DataFrame:
-    """``recipient_keys`` of every row of ``frame`` as (row position ``at``, ``key``) pairs, a pair a
-    key, made as ``recipient_keys_of`` makes them but left in polars."""
-    import polars as pl
-    cells, keyed = _keyed(frame)
-    at = pl.int_range(pl.len(), dtype=pl.UInt32).alias("at")
-    plain = keyed.with_columns(at).filter(pl.col("plain"))
-    pairs = [plain.select("at", pl.col(c).alias("key")).drop_nulls() for c in "ema"]
-    rest = keyed.get_column("plain").not_().arg_true().to_list()
-    if rest:
-        found = [(n, key) for n, row in zip(rest, cells[rest].iter_rows(named=True), strict=True)
-                 for key in recipient_keys(row)]
-        pairs.append(pl.DataFrame(found, schema={"at": pl.UInt32, "key": pl.String}, orient="row"))
-    return pl.concat(pairs)
 
 
 def recipient_of(row: Mapping[str, str | None]) -> str | None:

@@ -108,7 +108,8 @@ def test_recipient_keys_in_bulk_are_the_keys_row_by_row():
 
     import polars as pl
 
-    from pipeline.model import recipient_key_pairs, recipient_keys, recipient_keys_of
+    from pipeline.model import recipient_keys
+    from pipeline.recipients import recipient_key_pairs, recipient_keys_of
 
     def pairs(frame: pl.DataFrame) -> set[tuple[int, str]]:
         found = recipient_key_pairs(frame)

@@ -57,6 +57,9 @@ def test_happy_path_for_every_delivery_method(tmp_path, sim, clock):
     assert summary["target"] == "simulator" and summary["amount_accepted"] == summary["amount_sent"]
     assert summary["simulated"] is True and summary["sent_to_tango"] is False
     assert summary["status_counts"]["COMPLETE"] == len(METHODS)
+    by_method = summary["delivery_methods"]        # each method's one row, accepted
+    assert sorted(by_method) == sorted(set(METHODS)) and all(m["valid"] == m["rows"] for m in by_method.values())
+    assert sum(m["amount_accepted"] for m in by_method.values()) == summary["amount_accepted"] > 0
 
 
 def test_invalid_rows_are_reported_and_never_sent(tmp_path, sim, clock):

@@ -20,9 +20,9 @@ from pipeline.model import (
     ROW,
     SHEET,
     Status,
-    recipient_keys_of,
     same_reward,
 )
+from pipeline.recipients import recipient_keys_of
 from pipeline.rows import Columns, Picked, RowFields
 from rules import ACCOUNT, RuleBook, ShippingForm
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from pipeline.config import Campaign
-from pipeline.model import IDX, RECIPIENT_CELLS, Status, recipient_key_pairs
+from pipeline.model import IDX, Status
+from pipeline.recipients import recipient_key_pairs
 from pipeline.stages.plan.items import LineItem, line_items
 from rules import RuleBook
 
@@ -61,11 +62,10 @@ class Lines:
         """Every way each line names its recipient (``model.recipient_keys``), as (``at``: the line's
         row position, ``key``) pairs; none for a line with its own Reference (a reward meant on
         purpose, never held)."""
-        named = (c for c in RECIPIENT_CELLS if c in self.frame.columns)
-        cells = self.frame.select(IDX, "externalRefLineItemID", *named)
-        rows = cells[self.rows].filter(pl.col("externalRefLineItemID").is_null())
-        pairs = recipient_key_pairs(rows)
-        return pairs.with_columns(rows.get_column(IDX).gather(pairs.get_column("at")).alias("at"))
+        # the lines' rows marked where they are, not copied out of the frame
+        lines = pl.Series([False] * self.frame.height, dtype=pl.Boolean).scatter(self.rows, True)
+        pairs = recipient_key_pairs(self.frame, lines & self.frame.get_column("externalRefLineItemID").is_null())
+        return pairs.with_columns(self.frame.get_column(IDX).gather(pairs.get_column("at")).alias("at"))
 
     def items(self) -> list[LineItem]:
         """The lines as line items, in row order."""
