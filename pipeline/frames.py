@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import polars as pl
 
@@ -38,17 +38,18 @@ def first_of(frame: pl.DataFrame, keys: list[pl.Expr],
     return first.scatter(shared, exact)
 
 
-def one_chunk(frame: pl.DataFrame, reuse: pl.DataFrame | None = None) -> pl.DataFrame:
+def one_chunk(frame: pl.DataFrame, reuse: pl.DataFrame | None = None, same: Collection[str] = ()) -> pl.DataFrame:
     """The frame with each column in one piece, made one column at a time (each column's pieces are
     let go as soon as it is copied); a column equal to ``reuse``'s column of its name becomes that
-    column itself, so its values are held once.
+    column itself, so its values are held once (those named in ``same`` are, without comparing them).
 
     polars reads a large CSV, and collects a query, in pieces; an operation that mixes such columns
     with a column of one piece copies every column of the frame at once, each time."""
     columns = []
     for name in list(frame.columns):
         column = frame.drop_in_place(name)
-        if reuse is not None and name in reuse.columns and column.equals(reuse[name], null_equal=True):
+        if reuse is not None and name in reuse.columns and (
+                name in same or column.equals(reuse[name], null_equal=True)):
             column = reuse[name]
         columns.append(column.rechunk())
     return pl.DataFrame(columns)

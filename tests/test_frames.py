@@ -62,3 +62,5 @@ def test_one_chunk_keeps_every_value_in_one_piece_and_reuses_equal_columns():
     assert got.n_chunks("all") == [1, 1, 1]
     assert got.equals(pieces)
     assert one_chunk(frame.clone()).equals(pieces)
+    # a column the caller names as unchanged is taken from ``reuse`` as it is, not compared
+    assert one_chunk(frame.clone(), reuse=reuse, same={"b"}).equals(reuse)

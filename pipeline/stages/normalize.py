@@ -270,7 +270,8 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
     warnings = [_warn(staged, c, has_cell=f"{c.field}#cell" if c.cells_only else None)
                 for c in changes if c.field in cols]
     # in one piece, a field no step changed kept as read: a million rows' unchanged cells held once
-    frame = one_chunk(staged.select(IDX, ROW, SHEET, *book.fields), reuse=initial)
+    frame = one_chunk(staged.select(IDX, ROW, SHEET, *book.fields), reuse=initial,
+                      same=set(book.fields) - {c.field for c in stages.changes} - set(filled))
     frame, split = settle_split(frame, sheet, book)      # a whole name split in two, checked on its rows
     issues = pl.concat([*pl.collect_all(warnings), *([split] if split is not None else [])], how="vertical") \
         if warnings or split is not None else pl.DataFrame(schema=issue_schema())
