@@ -63,7 +63,7 @@ class Lines:
         row position, ``key``) pairs; none for a line with its own Reference (a reward meant on
         purpose, never held)."""
         # the lines' rows marked where they are, not copied out of the frame
-        lines = pl.Series([False] * self.frame.height, dtype=pl.Boolean).scatter(self.rows, True)
+        lines = pl.repeat(False, self.frame.height, eager=True).scatter(self.rows, True)
         pairs = recipient_key_pairs(self.frame, lines & self.frame.get_column("externalRefLineItemID").is_null())
         return pairs.with_columns(self.frame.get_column(IDX).gather(pairs.get_column("at")).alias("at"))
 
