@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 
 import polars as pl
 
-__all__ = ["first_of", "one_chunk"]
+__all__ = ["first_of", "occurrences", "one_chunk"]
 
 
 def _hashes(frame: pl.DataFrame, keys: list[pl.Expr]) -> pl.Series:
@@ -20,22 +20,37 @@ def _hashes(frame: pl.DataFrame, keys: list[pl.Expr]) -> pl.Series:
     return combined if combined is not None else pl.Series("b", [0] * frame.height, dtype=pl.UInt64)
 
 
+def _where_hashes_meet(frame: pl.DataFrame, hashes: pl.Series, alone: pl.Series,
+                       exact: Callable[[pl.DataFrame, pl.Series], pl.Series]) -> pl.Series:
+    """``alone`` (each row's answer when no other row shares its hash), with ``exact`` (the answer
+    made on the keys themselves, given those rows and their positions) for the rows whose hash
+    another row shares: two rows of different keys are never taken together, whatever the hashes."""
+    shared = hashes.is_duplicated().arg_true()
+    return alone if shared.is_empty() else alone.scatter(shared, exact(frame[shared], shared))
+
+
 def first_of(frame: pl.DataFrame, keys: list[pl.Expr],
              hashes: Callable[[pl.DataFrame, list[pl.Expr]], pl.Series] = _hashes) -> pl.Series:
     """Each row's group: the position of the first row with the same ``keys`` (as polars gives it by
     ``pl.col(position).first().over(pl.struct(keys))``, but with little memory).
 
     Rows are grouped by a hash of their keys first; only the rows whose hash another row shares
-    are then grouped on the keys themselves, so two rows of different keys are never one group,
-    whatever the hashes (a test gives it hashes that all collide)."""
-    hashed = pl.DataFrame({"h": hashes(frame, keys)}).with_row_index("at")
-    first = hashed.get_column("at")
-    shared = hashed.filter(pl.col("h").is_duplicated()).get_column("at")
-    if shared.is_empty():
-        return first
-    exact = frame[shared].with_columns(shared.alias("__at__")).select(
-        pl.col("__at__").first().over(pl.struct(keys))).to_series()
-    return first.scatter(shared, exact)
+    are then grouped on the keys themselves (a test gives it hashes that all collide)."""
+    return _where_hashes_meet(frame, hashes(frame, keys), pl.int_range(frame.height, dtype=pl.UInt32, eager=True),
+                              lambda rows, at: rows.with_columns(at.alias("__at__")).select(
+                                  pl.col("__at__").first().over(pl.struct(keys))).to_series())
+
+
+def occurrences(frame: pl.DataFrame, key: pl.Expr, hashed: Callable[[pl.Expr], pl.Expr] = pl.Expr.hash,
+                rows_at_a_time: int = 100_000) -> pl.Series:
+    """Each row's place among the rows of its ``key``: 0 for the first, 1 for the second... (as
+    ``pl.int_range(pl.len()).over(key)`` gives it). The key is hashed ``rows_at_a_time`` rows at a
+    time (a million rows' keys are never held at once) and compared only where hashes meet."""
+    hashes = pl.concat([pl.Series("h", [], dtype=pl.UInt64)] + [
+        frame.slice(start, rows_at_a_time).select(hashed(key).alias("h")).to_series()
+        for start in range(0, frame.height, rows_at_a_time)])
+    return _where_hashes_meet(frame, hashes, pl.zeros(frame.height, dtype=pl.Int64, eager=True).alias("n"),
+                              lambda rows, _: rows.select(pl.int_range(pl.len()).over(key)).to_series())
 
 
 def one_chunk(frame: pl.DataFrame, reuse: pl.DataFrame | None = None, same: Collection[str] = ()) -> pl.DataFrame:

@@ -8,8 +8,7 @@ import random
 import polars as pl
 import pytest
 
-from pipeline.frames import first_of, one_chunk
-from pipeline.stages.plan.items import ID_ROWS, occurrences
+from pipeline.frames import first_of, occurrences, one_chunk
 
 
 def grouped_by_polars(frame: pl.DataFrame, keys: list[pl.Expr]) -> list[int]:
@@ -44,7 +43,7 @@ def test_each_row_is_grouped_with_the_first_row_of_the_same_keys(hashes):
 ])
 def test_each_row_is_counted_among_the_rows_of_its_key_as_polars_counts_them(hashed):
     # the line-item IDs rest on it: the key joined as line_item_ids joins it ("\x1f" between parts)
-    frame = random_frame(ID_ROWS + 1500)          # more rows than are hashed at a time
+    frame = random_frame(100_000 + 1500)          # more rows than are hashed at a time
     key = pl.concat_str([pl.col("a").str.to_lowercase().fill_null(""), pl.col("b").fill_null(""),
                          pl.col("c").fill_null("")], separator="\x1f")
     got = occurrences(frame, key, hashed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import polars as pl
 
 from pipeline.config import Campaign
+from pipeline.frames import occurrences
 from pipeline.model import (
     ADDRESS_FIELDS,
     IDX,
@@ -28,7 +29,7 @@ from rules import ACCOUNT, RuleBook, ShippingForm
 
 _T = TypeVar("_T")
 
-__all__ = ["ID_PREFIX", "LineItem", "line_item_ids", "line_items", "occurrences"]
+__all__ = ["ID_PREFIX", "LineItem", "line_item_ids", "line_items"]
 
 RECIPIENT_FIELDS = ("firstName", "lastName", "email", "mobileNumber")
 OPTIONAL_FIELDS = ("deliveryDate", "etid", "ptid", "expirationDate", "emailSubject", "message",
@@ -108,7 +109,7 @@ ID_ROWS = 100_000     # rows whose IDs are made at a time: a million rows' keys 
 def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
     """The externalRefLineItemID of every row of a validated frame (valid or not)."""
     key = _reward_key(campaign)
-    occurrence = occurrences(frame, key)
+    occurrence = occurrences(frame, key, rows_at_a_time=ID_ROWS)
     sha256 = hashlib.sha256          # it runs once per row
     pieces = [pl.Series("line_item_id", [], dtype=pl.String)]
     for start in range(0, frame.height, ID_ROWS):
@@ -121,22 +122,6 @@ def line_item_ids(frame: pl.DataFrame, campaign: Campaign) -> pl.Series:
         pieces.append(piece.select(pl.coalesce(pl.col("externalRefLineItemID"), pl.lit(ID_PREFIX)
                                                + digests.str.slice(0, 32)).alias("line_item_id")).to_series())
     return pl.concat(pieces, rechunk=True)
-
-
-def occurrences(frame: pl.DataFrame, key: pl.Expr,
-                hashed: Callable[[pl.Expr], pl.Expr] = pl.Expr.hash) -> pl.Series:
-    """Each row's place among the rows of its key: 0 for the first, 1 for the second... (as
-    ``pl.int_range(pl.len()).over(key)`` gives it). Rows are told apart by a hash of their key, made
-    a slice of rows at a time; the key itself is compared only among rows whose hash another row
-    shares, so two rows of different keys are never counted together, whatever the hashes."""
-    hashes = pl.concat([pl.Series("h", [], dtype=pl.UInt64)] + [
-        frame.slice(start, ID_ROWS).select(hashed(key).alias("h")).to_series()
-        for start in range(0, frame.height, ID_ROWS)])
-    first = pl.Series("n", [0] * frame.height, dtype=pl.Int64)
-    shared = hashes.is_duplicated().arg_true()
-    if shared.is_empty():
-        return first
-    return first.scatter(shared, frame[shared].select(pl.int_range(pl.len()).over(key)).to_series())
 
 
 def _address(row: Mapping[str, Any]) -> dict[str, Any]:

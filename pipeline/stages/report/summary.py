@@ -54,8 +54,9 @@ def summarize(sheet: Sheet, validated: Validated, *, started: dt.datetime, mode:
     statuses += tuple(s for s in Status if s.value in by_status and s not in statuses)
     valid = tuple(s for s in statuses if s not in TO_FIX) if mode == "run" else (Status.VALID,)
     sums = [pl.len().alias("rows"), _of(valid).sum().alias("valid"), _of(TO_FIX).sum().alias("invalid"),
-            _value_of(valid).alias("amount_valid"), *([_value_of(ORDERED).alias("amount_accepted")] if mode == "run"
-                                                      else [])]
+            _value_of(valid).alias("amount_valid")]
+    if mode == "run":
+        sums.append(_value_of(ORDERED).alias("amount_accepted"))
     methods: dict[str, dict[str, float]] = {}
     for counts in frame.group_by(pl.col("deliveryMethod").fill_null("(none)").alias("method")).agg(sums) \
             .sort("method").iter_rows(named=True):
