@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,13 +150,14 @@ def _why_not(found: _Found) -> str:
             f"recipients names at least {RECOGNIZED} (read it with --sheet '{found.name}' if it is one)")
 
 
-def _repaired(path: Path, content: bytes, found: _Found) -> tuple[pl.DataFrame, list[CellNote]]:
+def _repaired(path: Path, content: bytes, found: _Found, maybe: bool) -> tuple[pl.DataFrame, list[CellNote]]:
     """The sheet's cells with what calamine leaves out put back: error cells, merged ranges (and, in an
-    .xlsx, formulas and typed-but-empty cells), whatever the workbook's format."""
+    .xlsx, formulas and typed-but-empty cells), whatever the workbook's format. ``maybe`` False: an
+    .xlsx sheet holds none of them (``xlsx_cells.may_need_repair``)."""
     assert found.idx is not None
     kind = _format(content)
     if kind == "xlsx":
-        return xlsx_cells.repair(content, found.name, found.cells, found.letters, found.idx)
+        return xlsx_cells.repair(content, found.name, found.cells, found.letters, found.idx, maybe)
     try:
         errors, merges = (xls_marks if kind == "xls" else ods_marks)(content, found.name)
     except Exception as exc:      # a file calamine read but the second reader cannot: not read half-checked
@@ -189,7 +191,12 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
     own = set((xlsx_cells.property_value(content, TEMPLATE_MARKER) or "").split("\n")) - {""}
     names = [n for n in names if n not in own or n in (sheet_names or ())]
     wanted = list(sheet_names) if sheet_names else [n for n in names if n not in hidden]
-    found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]
+    with ThreadPoolExecutor(1, thread_name_prefix="sheet-marks") as beside:
+        # whether each sheet's XML needs repair, found while calamine loads the sheets (it lets go of
+        # the interpreter): the sheets are inflated twice, but at the same time
+        maybe = {n: beside.submit(xlsx_cells.may_need_repair, content, n) for n in wanted} \
+            if _format(content) == "xlsx" else {}
+        found = [f for f in (_find(reader, path, name, book) for name in wanted) if f is not None]
     chosen = [f for f in _chosen(found, bool(sheet_names)) if f.idx is not None]
     check_sheets(path, len(names), len(chosen))
     if not chosen or (sheet_names and len(chosen) < len(sheet_names)):
@@ -199,7 +206,7 @@ def read_workbook(path: Path, content: bytes, digest: str, sheet_names: Sequence
     pieces, first_column = [], 0
     for f in chosen:
         assert f.idx is not None
-        cells, notes = _repaired(path, content, f)
+        cells, notes = _repaired(path, content, f, maybe[f.name].result() if f.name in maybe else True)
         pieces.append(to_piece(Grid(path, f.name, cells, f.idx, 1, f.letters, digest, notes, ours), book,
                                first_column))
         first_column += cells.width + 2      # and two columns a full name may be split into

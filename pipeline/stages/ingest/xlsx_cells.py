@@ -9,7 +9,8 @@
   whose type says it holds a value but has none (``<c t="n"><v/></c>``), would read as an empty
   cell a default could fill: it is an error on that cell. A merely styled empty cell is empty.
 
-Only the one sheet's XML is read, and only searched when it holds such cells.
+Only the one sheet's XML is read. It is first scanned in pieces, while calamine loads the sheet
+(``may_need_repair``), and read whole and searched only when it holds such cells.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import polars as pl
 
 from pipeline.stages.ingest.sheet import CellNote
 
-__all__ = ["EXCEL_ERRORS", "apply_marks", "has_property", "hidden_sheets", "property_value", "repair"]
+__all__ = ["EXCEL_ERRORS", "apply_marks", "has_property", "hidden_sheets", "may_need_repair", "property_value",
+           "repair"]
 
 EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
                 "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!")
@@ -70,21 +72,68 @@ def hidden_sheets(content: bytes) -> set[str]:
     return {s.get("name", "") for s in book.iter(f"{{{NS['m']}}}sheet") if s.get("state", "visible") != "visible"}
 
 
+def _sheet_part(z: zipfile.ZipFile, name: str) -> str | None:
+    """The path in the archive of the sheet named ``name`` (KeyError, ParseError when there is none)."""
+    book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    rid = next((s.get(f"{{{NS['r']}}}id") for s in book.iter(f"{{{NS['m']}}}sheet") if s.get("name") == name), None)
+    target = next((r.get("Target") for r in rels.iter(f"{{{NS['rel']}}}Relationship") if r.get("Id") == rid), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
 def _sheet_xml(content: bytes, name: str) -> bytes | None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
-            book = ElementTree.fromstring(z.read("xl/workbook.xml"))
-            rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-            rid = next((s.get(f"{{{NS['r']}}}id") for s in book.iter(f"{{{NS['m']}}}sheet")
-                        if s.get("name") == name), None)
-            target = next((r.get("Target") for r in rels.iter(f"{{{NS['rel']}}}Relationship")
-                           if r.get("Id") == rid), None)
-            if target is None:
-                return None
-            path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            return z.read(path)
+            path = _sheet_part(z, name)
+            return z.read(path) if path is not None else None
     except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
         return None
+
+
+# what makes ``repair`` look at a sheet's cells: an error cell, a merged range, a formula, an empty value
+MARKS = (b't="e"', b"<mergeCell ", b"<f")
+# the start of an empty value (EMPTY_VALUE) that a piece's end may have cut
+_CUT_EMPTY = re.compile(rb"<(?:v(?:\s*/?|>\s*(?:<(?:/v?)?)?)?)?")
+_PIECE = 1 << 22
+
+
+def may_need_repair(content: bytes, name: str) -> bool:
+    """Whether the sheet's XML holds anything ``repair`` acts on (``MARKS``, ``EMPTY_VALUE``), read in
+    pieces of 4 MB (a sheet is never held whole here). True when unsure: a sheet this cannot read
+    (``repair`` reads it again and says what is wrong). Made to run beside the reader while it loads
+    the sheet: most sheets hold none of them, and then ``repair`` need not read the sheet again."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            path = _sheet_part(z, name)
+            if path is None:
+                return False
+            with z.open(path) as part:
+                tail = b""
+                while chunk := part.read(_PIECE):
+                    piece = tail + chunk
+                    if any(mark in piece for mark in MARKS) or EMPTY_VALUE.search(piece):
+                        return True
+                    # the next piece starts with the end of this one: a mark (at most 11 bytes) or an
+                    # empty value cut here is found whole there
+                    cut = _cut(piece)
+                    if len(piece) - cut > _PIECE:
+                        return True     # an empty value cut after megabytes of spaces: unsure
+                    tail = piece[max(0, min(cut, len(piece) - 16)):]
+    except Exception:       # whatever it is, repair reads the sheet itself and says what is wrong
+        return True
+    return False
+
+
+def _cut(piece: bytes) -> int:
+    """Where the start of an empty value (``<v``, ``<v>  </``...) that the end of ``piece`` may have cut
+    begins (at its last or last but one ``<``); the piece's length when it ends with none."""
+    last = piece.rfind(b"<")
+    for at in (piece.rfind(b"<", 0, last), last) if last > 0 else (last,):
+        if at >= 0 and _CUT_EMPTY.fullmatch(piece, at) is not None:
+            return at
+    return len(piece)
 
 
 def _error_cells(xml: bytes) -> list[tuple[str, int, str]]:
@@ -187,10 +236,11 @@ def _formulas_and_empties(xml: bytes, cols: _Columns, header_row: int) -> list[C
 
 
 def repair(content: bytes, name: str, grid: pl.DataFrame, letters: list[str],
-           header_idx: int) -> tuple[pl.DataFrame, list[CellNote]]:
+           header_idx: int, maybe: bool = True) -> tuple[pl.DataFrame, list[CellNote]]:
     """The grid with error cells and merged ranges restored, and a note on each cell a merge filled,
-    each formula, and each cell that should hold a value and does not."""
-    xml = _sheet_xml(content, name)
+    each formula, and each cell that should hold a value and does not. ``maybe`` False: the sheet
+    holds none of them (``may_need_repair``), and it is not read again."""
+    xml = _sheet_xml(content, name) if maybe else None
     if xml is None:
         return grid, []
     errors, merges = b't="e"' in xml, b"<mergeCell " in xml
