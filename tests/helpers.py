@@ -225,12 +225,23 @@ def assert_each_once(sim: Any, expected: int) -> None:
 
 
 # --- the command line against the loopback simulator (the ``tango`` fixture) -------------------
-def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``tango-batch ARGS`` as a user runs it, without the caller's TANGO_* settings."""
+# the calls a second a command of the tests makes to a simulator (TANGO_BATCH_RATE): the simulators
+# have no limit but the one they are given, and Tango's own 1 a second would have the suite wait
+# a second for each call; pacing itself is tested on its own (test_client, test_cli)
+TEST_RATE = "50"
+
+
+def user_env(**more: str) -> dict[str, str]:
+    """The environment of a user's shell for ``tango-batch``: the caller's without its TANGO_* settings,
+    the project on PYTHONPATH, calls paced at ``TEST_RATE`` a second, and ``more``."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    environment["PYTHONPATH"] = str(ROOT)
+    return {**environment, "PYTHONPATH": str(ROOT), "TANGO_BATCH_RATE": TEST_RATE, **more}
+
+
+def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``tango-batch ARGS`` as a user runs it (``user_env``, and ``env``)."""
     return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=180, env={**environment, **(env or {})})
+                          text=True, timeout=180, env=user_env(**(env or {})))
 
 
 def created(url: str) -> dict[str, int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import itertools
 import json
 import subprocess
 import sys
@@ -10,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.cli.settings import rate
 from tests.helpers import base_row, people, statuses, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,6 +186,38 @@ def test_run_against_the_simulator_from_the_command_line(tmp_path, capsys, campa
     code, text = cli(capsys, "status", "--output", tmp_path / "out", "--wait", "10", "--json")
     assert code == 0
     assert '"COMPLETE": 1' in text
+
+
+def _http_times(out: Path) -> list[dt.datetime]:
+    """When each call to Tango was answered, from the run's log file."""
+    lines = [line for f in (out / "logs").iterdir() for line in f.read_text(encoding="utf-8").splitlines()]
+    return [dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines if " -> " in line]
+
+
+def test_calls_are_paced_by_rate_else_tango_batch_rate_else_at_tangos_one_a_second(tmp_path, capsys, campaign,
+                                                                                  monkeypatch):
+    monkeypatch.delenv("TANGO_BATCH_RATE")
+    assert rate(argparse.Namespace(rate=None)) == 1.0
+    monkeypatch.setenv("TANGO_BATCH_RATE", " 4.5 ")
+    assert rate(argparse.Namespace(rate=None)) == 4.5
+    assert rate(argparse.Namespace(rate=2.0)) == 2.0           # --rate wins
+    upload = write_csv(tmp_path / "paced.csv", [base_row("EMAIL", Email=f"p{i}@example.com") for i in range(3)])
+    monkeypatch.setenv("TANGO_BATCH_RATE", "4")                # a call every 0.25 s
+    code, text = cli(capsys, "run", upload, "--config", campaign, "--output", tmp_path / "out", "--no-wait",
+                     "--batch-size", "1")
+    assert code == 0, text
+    times = _http_times(tmp_path / "out")
+    assert len(times) >= 5                                     # catalog, orders, account, 3 orders
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.2, gaps
+    for bad, said in [("fast", "TANGO_BATCH_RATE must be a number of calls per second; it is 'fast'"),
+                      ("0", "TANGO_BATCH_RATE must be a number more than 0"),
+                      ("nan", "TANGO_BATCH_RATE must be a number more than 0")]:
+        monkeypatch.setenv("TANGO_BATCH_RATE", bad)
+        code, text = cli(capsys, "validate", upload, "--config", campaign, "--output", tmp_path / "v")
+        assert code == 64 and said in text, text
+    code, text = cli(capsys, "validate", upload, "--config", campaign, "--output", tmp_path / "v", "--rate", "-1")
+    assert code == 64 and "--rate must be a number more than 0" in text, text
 
 
 def test_batch_size_has_the_documented_maximum(tmp_path, capsys, campaign):

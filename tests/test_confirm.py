@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
-from tests.helpers import ROOT, cli, people, write_csv
+from tests.helpers import cli, people, user_env, write_csv
 
 
 def _setup(tmp_path: Path) -> list[str]:
@@ -30,8 +30,7 @@ def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: f
                  meanwhile: Callable[[], None] = lambda: None) -> tuple[int, str]:
     """``tango-batch ARGS`` with a pseudo-terminal for stdin and stderr; ``answer`` typed at the question."""
     main, secondary = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    env.update(PYTHONPATH=str(ROOT), TANGO_BATCH_ANSWER_SECONDS=str(seconds))
+    env = user_env(TANGO_BATCH_ANSWER_SECONDS=str(seconds))
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=tmp_path, stdin=secondary,
                             stdout=secondary, stderr=secondary, env=env, close_fds=True)
     os.close(secondary)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, base_row, cli, created, people, write_csv
+from tests.helpers import base_row, cli, created, people, user_env, write_csv
 
 CAMPAIGN = 'customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n'
 
@@ -27,13 +27,10 @@ CAMPAIGN = 'customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"
 def cli_mounted(*args: object, cwd: Path, mounts: list[str], env: dict[str, str] | None = None
                 ) -> subprocess.CompletedProcess[str]:
     """``tango-batch ARGS`` after the shell commands ``mounts``, in a mount namespace of its own."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    environment["PYTHONPATH"] = str(ROOT)
     script = " && ".join([*mounts, 'exec "$@"'])
     command = ["unshare", "--mount", "--map-root-user", "--propagation", "private", "sh", "-c", script, "sh",
                sys.executable, "-m", "pipeline", *map(str, args)]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180,
-                          env={**environment, **(env or {})})
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180, env=user_env(**(env or {})))
 
 
 def read_only(folder: Path) -> list[str]:
@@ -227,12 +224,10 @@ def test_an_unreadable_file_in_the_inbox_is_rejected_and_the_others_go_on(folder
     inbox.mkdir()
     write_csv(inbox / "a.csv", people(2))
     write_csv(inbox / "b.csv", [base_row("EMAIL", Email="bo@example.com")]).chmod(0)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
     done = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable, "-m",
                            "pipeline", "nightly", "--inbox", str(inbox), "--config", "c.toml", "--target", tango,
                            "--output", "out", "--ledger", str(folder / "ledger.sqlite"), "--no-wait"],
-                          cwd=folder, capture_output=True, text=True, timeout=180,
-                          env={**environment, "PYTHONPATH": str(ROOT)})
+                          cwd=folder, capture_output=True, text=True, timeout=180, env=user_env())
     text = calm(done)
     assert done.returncode == 2, text
     assert (inbox / "processed" / "a.csv").exists() and sum(created(tango).values()) == 2

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.cli.settings import check_arguments, ledger_path
+from pipeline.cli.settings import check_arguments, ledger_path, rate
 from pipeline.cli.settings import settings as settings_of
 from pipeline.errors import Locked, UsageError
 from pipeline.model import ExitCode
@@ -122,7 +122,7 @@ def template(args: argparse.Namespace, progress: Progress) -> int:
     if campaign is not None:
         try:
             target = resolve_target(args.target, os.environ, campaign.target)
-            catalog = catalog_for(target, ledger_path(args, campaign, Path("output")), args.rate)
+            catalog = catalog_for(target, ledger_path(args, campaign, Path("output")), rate(args))
         except (UsageError, Stop) as exc:
             progress.say(f"warning: no rewards dropdown: {exc}")
     path = write_template(Path(args.output), book, campaign, catalog)

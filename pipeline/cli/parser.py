@@ -53,9 +53,9 @@ def _target_options(p: argparse.ArgumentParser, logs: bool = True) -> None:
     p.add_argument("--ledger", metavar="FILE|URL", help="the customer's ledger: a file, or postgresql://HOST/DB "
                    "(default: TANGO_BATCH_LEDGER, the campaign file's 'ledger', else "
                    "~/.local/state/tango-batch/ledgers/CUSTOMER.sqlite)")
-    p.add_argument("--rate", type=float, default=1.0, metavar="N",
-                   help="at most N calls to Tango per second, every kind together (default 1, Tango's "
-                   "documented limit)")
+    p.add_argument("--rate", type=float, metavar="N",
+                   help="at most N calls to Tango per second, every kind together (default: TANGO_BATCH_RATE, "
+                   "else 1, Tango's documented limit)")
     if logs:
         _log_options(p)
 

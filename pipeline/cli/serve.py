@@ -43,7 +43,7 @@ def serve_parser(sub: Any, target_options: Any) -> None:
 
 
 def desk_settings(args: argparse.Namespace) -> DeskSettings:
-    from pipeline.cli.settings import ledger_path
+    from pipeline.cli.settings import ledger_path, rate
     from pipeline.config import load_campaign, resolve_target
     from pipeline.state import state_folder
     from pipeline.web.settings import MB, DeskSettings, secret_key
@@ -55,14 +55,12 @@ def desk_settings(args: argparse.Namespace) -> DeskSettings:
         raise UsageError(f"--inbox {args.inbox}: no such folder")
     if not 1 <= args.max_upload_mb <= 1024:
         raise UsageError("--max-upload-mb must be from 1 to 1024")
-    if args.rate <= 0:
-        raise UsageError("--rate must be more than 0")
     state = state_folder(os.environ) / "desk"
     output = Path(args.output)
     return DeskSettings(campaign=campaign, book=book, target=target, ledger=ledger_path(args, campaign, output),
                         inbox=args.inbox.resolve(), output=output.resolve(), state=state,
                         secret_key=secret_key(os.environ, state), https=args.https, proxy_headers=args.proxy_headers,
-                        max_upload_bytes=args.max_upload_mb * MB, rate=args.rate)
+                        max_upload_bytes=args.max_upload_mb * MB, rate=rate(args))
 
 
 def _loopback(host: str) -> bool:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from pipeline.state import Where
     from rules import RuleBook
 
-__all__ = ["check_arguments", "ledger_path", "settings"]
+__all__ = ["RATE_ENV", "check_arguments", "ledger_path", "rate", "settings"]
+
+RATE_ENV = "TANGO_BATCH_RATE"     # the calls to Tango per second when --rate is not given
 
 
 def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSettings:
@@ -32,13 +35,11 @@ def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSe
     if args.command == "validate":
         return _check_settings(args, book, output, campaign)
     target = resolve_target(args.target, os.environ, campaign.target if campaign else None)
-    if args.rate <= 0:
-        raise UsageError("--rate must be more than 0")
+    pace = rate(args)
     ledger = ledger_path(args, campaign, output)
     if args.command == "status" or campaign is None:
-        return StatusSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
-                              wait=args.wait)
-    return RunSettings(book=book, target=target, output=output, ledger=ledger, rate=args.rate,
+        return StatusSettings(book=book, target=target, output=output, ledger=ledger, rate=pace, wait=args.wait)
+    return RunSettings(book=book, target=target, output=output, ledger=ledger, rate=pace,
                        campaign=campaign, sheets=tuple(getattr(args, "sheet", None) or ()),
                        batch_size=getattr(args, "batch_size", 100),
                        wait=0.0 if getattr(args, "no_wait", False) else getattr(args, "wait", 300.0),
@@ -49,9 +50,8 @@ def _check_settings(args: argparse.Namespace, book: RuleBook, output: Path, camp
     """``validate``: with a campaign file, against its target and ledger as ``run`` would be; a target
     that cannot be reached for want of credentials leaves the sheet's own checks, said plainly."""
     from pipeline.config import CheckSettings, resolve_target
-    if args.rate <= 0:
-        raise UsageError("--rate must be more than 0")
-    common = dict(book=book, output=output, sheets=tuple(args.sheet or ()), campaign=campaign, rate=args.rate)
+    common: dict[str, Any] = dict(book=book, output=output, sheets=tuple(args.sheet or ()), campaign=campaign,
+                                  rate=rate(args))
     if campaign is None:
         if args.target or args.ledger:
             raise UsageError("validate --target and --ledger need --config FILE: the catalog and the ledger "
@@ -64,6 +64,25 @@ def _check_settings(args: argparse.Namespace, book: RuleBook, output: Path, camp
             raise
         return CheckSettings(**common, offline=str(exc))
     return CheckSettings(**common, target=target, ledger=ledger_path(args, campaign, output))
+
+
+def rate(args: argparse.Namespace) -> float:
+    """The calls to Tango per second: --rate, else TANGO_BATCH_RATE (an operator whose account Tango
+    allows more sets it once), else 1, Tango's documented limit."""
+    value = args.rate
+    name = "--rate"
+    if value is None:
+        text = os.environ.get(RATE_ENV, "").strip()
+        if not text:
+            return 1.0
+        name = RATE_ENV
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"{RATE_ENV} must be a number of calls per second; it is {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{name} must be a number more than 0")
+    return float(value)
 
 
 def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Where:
