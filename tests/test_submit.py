@@ -465,6 +465,29 @@ def test_lines_not_yet_listed_by_a_pending_order_are_not_taken_for_refused(tmp_p
     assert_each_once(sim, 4)
 
 
+def test_an_order_that_stays_pending_is_followed_on_the_clients_clock_until_the_wait_is_over(tmp_path, sim, clock):
+    """The follow-up's deadline and its pauses are on one clock, the client's: polled at 0, 1, 3 and
+    7 s of a 10 s wait and once more as it ends, then left to the next run, however fast or slow the
+    real clock goes."""
+    reads: list[float] = []
+
+    class Pending(httpx.BaseTransport):
+        def handle_request(self, request):
+            response = SimulatorTransport(sim).handle_request(request)
+            if request.method == "GET" and "/asyncOrders/" in request.url.path:
+                reads.append(clock())
+                body = json.loads(response.read())
+                body["orderStatus"], body["lineItems"] = "QUEUED", []
+                return httpx.Response(200, json=body)
+            return response
+
+    started = clock()
+    result = run(tmp_path, sim, clock, [write_csv(tmp_path / "p.csv", people(2))], transport=Pending(), wait=10.0)
+    assert statuses(result) == ["SUBMITTED"] * 2
+    assert [round(t - reads[0]) for t in reads] == [0, 1, 3, 7, 10]
+    assert reads[0] >= started and clock() - reads[0] >= 10.0 - 1e-9
+
+
 def test_a_killed_runs_file_gets_its_report_from_the_next_run(tmp_path, sim, clock):
     first = write_csv(tmp_path / "f.csv", people(2))
     with pytest.raises(SystemExit):

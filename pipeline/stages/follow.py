@@ -9,7 +9,6 @@ final: while it is pending, Tango may not list every line yet.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +84,12 @@ class Follower:
     """Reads accepted orders back from Tango and records what it says."""
 
     def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, *, physical: Collection[str],
-                 say: Callable[[str], None] = lambda s: None, clock: Callable[[], float] = time.monotonic) -> None:
+                 say: Callable[[str], None] = lambda s: None) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
-        self.physical, self.say, self.clock = physical, say, clock
-        self.sleep = client.sleep          # one notion of waiting, which tests replace
+        self.physical, self.say = physical, say
+        # the client's notion of time, which tests replace: a deadline kept on another clock than the
+        # one the waits are made on would poll on and on while the other clock stands still
+        self.sleep, self.clock = client.sleep, client.clock
 
     def adopt(self, ref: str, members: list[str], detail: dict[str, Any], statuses: tuple[Status, ...]) -> Settled:
         """Record an order's detail: its lines, whether it is final, whether deliveries are open.

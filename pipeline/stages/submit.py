@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,12 +42,11 @@ class Submitter:
     """Sends batches through the ledger, settles those left unknown, and follows accepted orders."""
 
     def __init__(self, client: TangoClient, ledger: Ledger, run_id: int, *, physical: Collection[str],
-                 say: Callable[..., None] = lambda s, **fields: None,
-                 clock: Callable[[], float] = time.monotonic, hints: Iterable[tuple[str, str]] = ()) -> None:
+                 say: Callable[..., None] = lambda s, **fields: None, hints: Iterable[tuple[str, str]] = ()) -> None:
         self.client, self.ledger, self.run_id = client, ledger, run_id
         self.say = say
         self.hints = list(hints)            # (a field a refusal names, what to tell HR about it)
-        self.follower = Follower(client, ledger, run_id, physical=physical, say=say, clock=clock)
+        self.follower = Follower(client, ledger, run_id, physical=physical, say=say)
         self.figures = Figures()
 
     # --- reconcile ----------------------------------------------------------------------------

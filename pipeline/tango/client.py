@@ -84,7 +84,8 @@ class TangoClient:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), auth=auth, transport=transport,
                                  timeout=timeout, headers={"Accept": "application/json"})
         self.limiter = limiter or RateLimiter(rate, clock, sleep)
-        self.sleep, self.max_attempts, self.backoff_max = sleep, max_attempts, backoff_max
+        self.sleep, self.clock = sleep, clock       # the one notion of time of whoever waits on this client
+        self.max_attempts, self.backoff_max = max_attempts, backoff_max
         self.on_response = on_response or (lambda *a: None)
         self.retries = 0                      # transient failures retried, for the run's figures
 
