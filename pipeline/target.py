@@ -19,6 +19,9 @@ __all__ = ["BasicCredentials", "OAuthCredentials", "Target", "resolve_target"]
 SANDBOX_URL = "https://integration-api.tangocard.com/raas/v2"
 PRODUCTION_URL = "https://api.tangocard.com/raas/v2"
 SIMULATOR_URL = "http://simulator/raas/v2"
+# how long the built-in simulator holds an order before it completes it, as Tango takes a moment:
+# TANGO_SIMULATOR_DELAY seconds, else SIMULATOR_DELAY (``tango-batch simulate`` has --processing-delay)
+SIMULATOR_DELAY_ENV, SIMULATOR_DELAY = "TANGO_SIMULATOR_DELAY", 2.0
 # the reference's audience for 24-hour tokens (the other, tango-api.bhn.com/fiveminute, gives 5 minutes)
 DEFAULT_AUDIENCE = "https://api.tangocard.com/"
 LOOPBACK = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)")
@@ -68,6 +71,7 @@ class Target:
     base_url: str
     namespace: str
     credentials: BasicCredentials | OAuthCredentials = field(repr=False)
+    processing_delay: float = SIMULATOR_DELAY   # the built-in simulator's (seconds an order stays pending)
 
     @property
     def simulated(self) -> bool:
@@ -109,6 +113,19 @@ def _where(value: str) -> tuple[str, str]:
     raise UsageError(f"--target must be simulator, sandbox, production or a URL; got {value!r}")
 
 
+def _simulator_delay(env: Mapping[str, str]) -> float:
+    text = env.get(SIMULATOR_DELAY_ENV, "").strip()
+    if not text:
+        return SIMULATOR_DELAY
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:        # (nan included)
+        raise UsageError(f"{SIMULATOR_DELAY_ENV} must be a number of seconds from 0 to 3600; it is {text!r}")
+    return seconds
+
+
 def resolve_target(option: str | None, env: Mapping[str, str], target_setting: str | None) -> Target:
     """--target, else TANGO_BASE_URL, else the campaign file's ``target``, else the simulator.
 
@@ -120,7 +137,7 @@ def resolve_target(option: str | None, env: Mapping[str, str], target_setting: s
     """
     value = option or env.get("TANGO_BASE_URL") or target_setting or "simulator"
     if value == "simulator":
-        return Target("simulator", SIMULATOR_URL, "simulator", SIMULATOR_AUTH)
+        return Target("simulator", SIMULATOR_URL, "simulator", SIMULATOR_AUTH, _simulator_delay(env))
     name, url = _where(value)
     credentials: BasicCredentials | OAuthCredentials | None = _oauth(env)
     if credentials is None and env.get("TANGO_PLATFORM_NAME") and env.get("TANGO_PLATFORM_KEY"):

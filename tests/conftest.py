@@ -28,12 +28,13 @@ from tests.web import anyio_backend, check_pool, desk  # noqa: F401  (the HR des
 def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test has its own state folder: no test reads or writes the ledgers of the machine's
     user (the default ledger lives under $XDG_STATE_HOME), nor takes one from the environment. Its
-    calls to the simulators are paced at ``TEST_RATE`` a second, as the commands it starts are
-    (``helpers.user_env``)."""
+    calls to the simulators are paced at ``TEST_RATE`` a second, and the built-in simulator completes
+    its orders at once, as for the commands it starts (``helpers.user_env``)."""
     folder = tmp_path / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(folder))
     monkeypatch.delenv("TANGO_BATCH_LEDGER", raising=False)
     monkeypatch.setenv("TANGO_BATCH_RATE", TEST_RATE)
+    monkeypatch.setenv("TANGO_SIMULATOR_DELAY", "0")
     return folder
 
 

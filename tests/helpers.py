@@ -233,9 +233,12 @@ TEST_RATE = "50"
 
 def user_env(**more: str) -> dict[str, str]:
     """The environment of a user's shell for ``tango-batch``: the caller's without its TANGO_* settings,
-    the project on PYTHONPATH, calls paced at ``TEST_RATE`` a second, and ``more``."""
+    the project on PYTHONPATH, calls paced at ``TEST_RATE`` a second, the built-in simulator's orders
+    completed at once (TANGO_SIMULATOR_DELAY: a run that follows them need not wait two seconds and
+    more; a test of pending orders says so), and ``more``."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    return {**environment, "PYTHONPATH": str(ROOT), "TANGO_BATCH_RATE": TEST_RATE, **more}
+    return {**environment, "PYTHONPATH": str(ROOT), "TANGO_BATCH_RATE": TEST_RATE, "TANGO_SIMULATOR_DELAY": "0",
+            **more}
 
 
 def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.cli.settings import rate
+from pipeline.target import resolve_target
 from tests.helpers import base_row, people, statuses, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,6 +220,24 @@ def test_calls_are_paced_by_rate_else_tango_batch_rate_else_at_tangos_one_a_seco
         assert code == 64 and said in text, text
     code, text = cli(capsys, "validate", upload, "--config", campaign, "--output", tmp_path / "v", "--rate", "-1")
     assert code == 64 and "--rate must be a number more than 0" in text, text
+
+
+def test_the_built_in_simulator_holds_orders_for_tango_simulator_delay_seconds(tmp_path, capsys, campaign,
+                                                                              monkeypatch):
+    monkeypatch.delenv("TANGO_SIMULATOR_DELAY")
+    assert resolve_target("simulator", os.environ, None).processing_delay == 2.0
+    upload = write_csv(tmp_path / "held.csv", people(2))
+    for seconds, counts in (("3600", {"SUBMITTED": 2}), ("0", {"COMPLETE": 2})):
+        monkeypatch.setenv("TANGO_SIMULATOR_DELAY", seconds)
+        out = tmp_path / f"out-{seconds}"
+        assert cli(capsys, "run", upload, "--config", campaign, "--output", out, "--no-wait")[0] == 0
+        assert main(["status", "--output", str(out), "--wait", "0", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["rows"] == counts, seconds
+    for bad in ("soon", "-1", "nan", "3601"):
+        monkeypatch.setenv("TANGO_SIMULATOR_DELAY", bad)
+        code, text = cli(capsys, "run", upload, "--config", campaign, "--output", tmp_path / "v", "--no-wait")
+        assert code == 64 and f"TANGO_SIMULATOR_DELAY must be a number of seconds from 0 to 3600; it is '{bad}'" \
+            in text, text
 
 
 def test_batch_size_has_the_documented_maximum(tmp_path, capsys, campaign):

@@ -113,18 +113,20 @@ class Follower:
     def follow(self, wait: float) -> int:
         """Poll unfinished orders until final or ``wait`` seconds; returns how many are left."""
         deadline = self.clock() + wait
-        delay = 1.0
+        delay, first = 1.0, True
         while True:
             left = 0
             for batch in self.ledger.batches(unfinished=True):
-                if self.clock() > deadline:       # many orders of many pages: the pass ends in time too
+                # the first pass reads every order (``status``'s one pass, --wait 0); a later pass over
+                # many orders of many pages ends in time too
+                if not first and self.clock() > deadline:
                     left += 1
                     continue
                 detail = self._read(batch)
                 settled = None if detail is None else self.adopt(
                     batch.external_ref_id, list(batch.members), detail, (Status.SUBMITTED, Status.SENDING))
                 left += 0 if settled is not None and settled.final else 1
-            remaining = deadline - self.clock()
+            remaining, first = deadline - self.clock(), False
             if left == 0 or remaining <= 0:
                 return left
             self.sleep(min(delay, remaining))

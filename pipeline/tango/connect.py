@@ -56,7 +56,7 @@ def connect(target: Target, *, simulator_state: Path, rate: float,
     if target.simulated:
         from pipeline.simulator import Simulator, SimulatorTransport
         simulator_state.parent.mkdir(parents=True, exist_ok=True)
-        transport = SimulatorTransport(Simulator(simulator_state))
+        transport = SimulatorTransport(Simulator(simulator_state, processing_delay=target.processing_delay))
     limiter = shared_limiter(target.base_url, target.credentials.identity, rate)
     return TangoClient(target.base_url, _auth(target, transport, limiter), transport=transport, limiter=limiter,
                        on_response=on_response)
