@@ -15,7 +15,7 @@ from pipeline.cli import main
 from pipeline.model import FILL, Status
 from pipeline.stages.report.workbook import FILLS
 from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
-from tests.helpers import write_csv
+from tests.helpers import TEST_RATE, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]
     write_csv(tmp / "glance.csv", rows)
     (tmp / "c.toml").write_text(CAMPAIGN, encoding="utf-8")
-    code = main(["run", str(tmp / "glance.csv"), "--config", str(tmp / "c.toml"), "--target", "simulator",
-                 "--ledger", str(tmp / "ledger.sqlite"), "--output", str(tmp / "out"), "--wait", "30", "--yes"])
+    with pytest.MonkeyPatch.context() as env:    # as the function-scoped own_state_folder does for a test
+        env.setenv("XDG_STATE_HOME", str(tmp / "state"))
+        env.delenv("TANGO_BATCH_LEDGER", raising=False)
+        env.setenv("TANGO_BATCH_RATE", TEST_RATE)
+        env.setenv("TANGO_SIMULATOR_DELAY", "0")
+        code = main(["run", str(tmp / "glance.csv"), "--config", str(tmp / "c.toml"), "--target", "simulator",
+                     "--ledger", str(tmp / "ledger.sqlite"), "--output", str(tmp / "out"), "--wait", "30", "--yes"])
     assert code == 1
     return next((tmp / "out").glob("glance-*/report.xlsx"))
 
