@@ -20,21 +20,16 @@ from pipeline.stages.validate import Validated
 from pipeline.state import LEDGER_ENV, Where, ledger_at
 from rules import RuleBook
 from tests import pg
-from tests.helpers import BOOK, LEDGERS, ROOT, TEST_RATE, TODAY, Clock, write_csv
+from tests.helpers import BOOK, LEDGERS, ROOT, TODAY, Clock, own_state, write_csv
 from tests.web import anyio_backend, check_pool, desk  # noqa: F401  (the HR desk's fixtures: tests/web.py)
 
 
 @pytest.fixture(autouse=True)
 def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test has its own state folder: no test reads or writes the ledgers of the machine's
-    user (the default ledger lives under $XDG_STATE_HOME), nor takes one from the environment. Its
-    calls to the simulators are paced at ``TEST_RATE`` a second, and the built-in simulator completes
-    its orders at once, as for the commands it starts (``helpers.user_env``)."""
+    """Every test has its own state folder, and the settings of ``helpers.own_state``, as the commands
+    it starts have (``helpers.user_env``)."""
     folder = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
-    monkeypatch.delenv("TANGO_BATCH_LEDGER", raising=False)
-    monkeypatch.setenv("TANGO_BATCH_RATE", TEST_RATE)
-    monkeypatch.setenv("TANGO_SIMULATOR_DELAY", "0")
+    own_state(monkeypatch, folder)
     return folder
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import openpyxl
 import polars as pl
+import pytest
 import xlsxwriter
 
 import rules
@@ -225,20 +226,28 @@ def assert_each_once(sim: Any, expected: int) -> None:
 
 
 # --- the command line against the loopback simulator (the ``tango`` fixture) -------------------
-# the calls a second a command of the tests makes to a simulator (TANGO_BATCH_RATE): the simulators
-# have no limit but the one they are given, and Tango's own 1 a second would have the suite wait
-# a second for each call; pacing itself is tested on its own (test_client, test_cli)
-TEST_RATE = "50"
+# what the tests set for every command they run, in their own process or started: calls to the
+# simulators paced at 50 a second (TANGO_BATCH_RATE), not Tango's 1, which would have the suite wait a
+# second for each call, and the built-in simulator's orders completed at once (TANGO_SIMULATOR_DELAY),
+# not after 2 s; pacing and pending orders are tested on their own (test_client, test_cli, test_submit)
+TEST_SETTINGS = {"TANGO_BATCH_RATE": "50", "TANGO_SIMULATOR_DELAY": "0"}
+
+
+def own_state(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """This process's environment for a test: the state folder ``folder`` (no test reads or writes the
+    ledgers of the machine's user, under $XDG_STATE_HOME), no ledger from the environment, and
+    ``TEST_SETTINGS``."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    monkeypatch.delenv("TANGO_BATCH_LEDGER", raising=False)
+    for name, value in TEST_SETTINGS.items():
+        monkeypatch.setenv(name, value)
 
 
 def user_env(**more: str) -> dict[str, str]:
     """The environment of a user's shell for ``tango-batch``: the caller's without its TANGO_* settings,
-    the project on PYTHONPATH, calls paced at ``TEST_RATE`` a second, the built-in simulator's orders
-    completed at once (TANGO_SIMULATOR_DELAY: a run that follows them need not wait two seconds and
-    more; a test of pending orders says so), and ``more``."""
+    the project on PYTHONPATH, ``TEST_SETTINGS`` (a test of other settings gives them), and ``more``."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    return {**environment, "PYTHONPATH": str(ROOT), "TANGO_BATCH_RATE": TEST_RATE, "TANGO_SIMULATOR_DELAY": "0",
-            **more}
+    return {**environment, "PYTHONPATH": str(ROOT), **TEST_SETTINGS, **more}
 
 
 def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

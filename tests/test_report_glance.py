@@ -15,7 +15,7 @@ from pipeline.cli import main
 from pipeline.model import FILL, Status
 from pipeline.stages.report.workbook import FILLS
 from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
-from tests.helpers import TEST_RATE, write_csv
+from tests.helpers import own_state, write_csv
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_csv(tmp / "glance.csv", rows)
     (tmp / "c.toml").write_text(CAMPAIGN, encoding="utf-8")
     with pytest.MonkeyPatch.context() as env:    # as the function-scoped own_state_folder does for a test
-        env.setenv("XDG_STATE_HOME", str(tmp / "state"))
-        env.delenv("TANGO_BATCH_LEDGER", raising=False)
-        env.setenv("TANGO_BATCH_RATE", TEST_RATE)
-        env.setenv("TANGO_SIMULATOR_DELAY", "0")
+        own_state(env, tmp / "state")
         code = main(["run", str(tmp / "glance.csv"), "--config", str(tmp / "c.toml"), "--target", "simulator",
                      "--ledger", str(tmp / "ledger.sqlite"), "--output", str(tmp / "out"), "--wait", "30", "--yes"])
     assert code == 1
