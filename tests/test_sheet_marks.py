@@ -1,6 +1,7 @@
-"""``xlsx_cells.may_need_repair``: the scan, made beside the reader, that spares a sheet with no error
-cell, merged range, formula or empty value a second reading of its XML. It reads the sheet in pieces,
-so every mark is tried at every place a piece can cut it."""
+"""A sheet's XML read in pieces: ``xlsx_cells.may_need_repair``, the scan made beside the reader that
+spares a sheet with no error cell, merged range, formula or empty value a second reading of its XML,
+and the zip check's count of rows. Every mark, and every row, is tried at every place a piece can
+cut it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import zipfile
 import openpyxl
 import pytest
 
-from pipeline.stages.ingest import xlsx_cells
+from pipeline.errors import InputError
+from pipeline.stages.ingest import limits, xlsx_cells
 from tests.helpers import write_xlsx
 from tests.test_ingest import read_sheet
 
@@ -102,3 +104,19 @@ def test_a_clean_sheet_is_not_read_again_and_a_marked_one_is(tmp_path, monkeypat
     assert reads == ["R"]
     assert [n.rule for n in sheet_read.notes] == ["cell.formula_without_result"]
     assert re.search("=20\\+5", sheet_read.notes[0].text)
+
+
+def test_a_repeated_row_is_refused_wherever_the_zip_check_cuts_the_sheet(monkeypatch, tmp_path):
+    """The zip check reads a sheet in pieces too: a row whose tag a piece's end cuts is counted, and its
+    number checked, whole (a repeated row, which a reader would keep once, is refused wherever it is)."""
+    monkeypatch.setattr(limits, "_CHUNK", 64)
+    for pad in range(70):       # (past the first 1,024 bytes, which are read apart)
+        rows = [b'<row r="%d">%s</row>' % (n, cell(n, b"x" * (pad if n == 30 else 3))) for n in range(2, 50)]
+        clean = f'<worksheet xmlns="{MAIN}"><sheetData>'.encode() + b"".join(rows) + b"</sheetData></worksheet>"
+        for xml, refused in ((clean, False), (clean.replace(b'<row r="41">', b'<row r="40">'), True)):
+            with zipfile.ZipFile(io.BytesIO(workbook(xml))) as archive:
+                if refused:
+                    with pytest.raises(InputError, match="has its row 40 after row 40"):
+                        limits.check_zip(tmp_path / "b.xlsx", archive)
+                else:
+                    limits.check_zip(tmp_path / "b.xlsx", archive)

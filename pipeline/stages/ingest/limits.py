@@ -57,6 +57,7 @@ MAX_SHEETS_READ = 50              # sheets of recipients read from one workbook
 MAX_XLS_BYTES = 64 * 2**20        # a legacy .xls: no compression, but each cell expands in memory as it is read
 MAX_ODS_CELLS = 4_000_000         # cells an .ods workbook's sheets expand to (rows to the last value x widest row)
 _CHUNK = 1 << 22
+_CARRY = 1 << 16
 _ROW = re.compile(rb"<row\b")
 _ROW_NUMBER = re.compile(rb"<row\b[^>]*?\br=\"([0-9]+)\"")
 
@@ -124,12 +125,15 @@ def _inflate(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int
         if xml and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
             raise InputError(str(path), f"the workbook's part {info.filename} declares an XML DOCTYPE, "
                              "which no spreadsheet program writes; open the file in Excel and save it again")
-        chunk = head
+        chunk, cut_tag = head, b""
         while chunk:
             size += len(chunk)
-            if sheet:
-                rows += len(_ROW.findall(chunk))
-                last = _in_order(path, info.filename, chunk, last)
+            if sheet:       # a tag the chunk's end cut (a <row r="...">) is read whole with the next chunk
+                text = cut_tag + chunk
+                at = _cut_tag(text)
+                text, cut_tag = text[:at], text[at:]
+                rows += len(_ROW.findall(text))
+                last = _in_order(path, info.filename, text, last)
             if ods:
                 whole.append(chunk)
             if size > MAX_PART_BYTES:
@@ -138,9 +142,20 @@ def _inflate(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int
                 raise InputError(str(path), f"a sheet of the workbook has more than {MAX_ROWS:,} rows, "
                                  "more than Excel allows; split it into smaller files")
             chunk = part.read(_CHUNK)
+    if cut_tag:             # the part ends in a tag cut short: read as it is
+        _in_order(path, info.filename, cut_tag, last)
     if ods:
         _ods_expanded(path, b"".join(whole))
     return size
+
+
+def _cut_tag(text: bytes) -> int:
+    """Where an unfinished tag at the end of ``text`` begins (one of at most ``_CARRY`` bytes: no row's
+    tag is longer); the length of ``text`` when there is none."""
+    at = text.rfind(b"<")
+    if at < 0 or len(text) - at > _CARRY or b">" in text[at:]:
+        return len(text)
+    return at
 
 
 def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
