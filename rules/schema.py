@@ -1,9 +1,17 @@
-"""The pandera schema (polars backend) that enforces every rule of ``rules/data/tango.toml``.
+"""The pandera schema (polars backend) that enforces every rule of ``rules/data/tango.toml``, and
+the same rules in one pass of polars (``failures``), which the validate stage uses.
 
 Each rule becomes one named check on its field's column, built from its kind's check in
 ``rules.kinds``: rows whose delivery method the rule does not apply to pass, and empty cells pass
 every kind but ``required`` and ``forbidden``. Validation is lazy, so every failure of every row is
-collected in one pass and comes back as pandera's ``failure_cases`` frame (column, check, index).
+collected and comes back as pandera's ``failure_cases`` frame (column, check, index).
+
+Every check is one polars expression (``rule_expr``). pandera's polars backend collects each check
+on its own, and its results again for its failure cases: about 400 collects for the book's 67 rules.
+``failures`` evaluates the same expressions in one ``select``, which polars runs in parallel, and
+answers what pandera's ``failure_cases`` answers, in its order (tests/test_rules.py holds the two to
+the same answer, every rule failing at least once): 0.04-0.06 s against 0.16-0.22 s at 100,000 rows,
+0.42 s against 0.62 s at a million, and pandera is not imported to validate a sheet.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ if TYPE_CHECKING:     # pandera.polars takes 0.1 s to import: only once a schema
     import pandera.polars as pa
     from pandera.api.polars.types import PolarsData
 
-__all__ = ["build_schema", "rule_expr"]
+__all__ = ["build_schema", "failures", "rule_expr"]
 
 
 def rule_expr(rule: Rule, book: RuleBook, today: dt.date) -> pl.Expr:
@@ -54,3 +62,16 @@ def build_schema(book: RuleBook, today: dt.date) -> pa.DataFrameSchema:
         for name in book.fields
     }
     return pa.DataFrameSchema(columns, name="tango line items", strict=False)
+
+
+def failures(frame: pl.DataFrame, book: RuleBook, today: dt.date) -> pl.DataFrame:
+    """Each failed rule of each row, as pandera's ``failure_cases`` gives it: the row's position
+    (``index``), its field (``column``) and the rule's id (``check``), by field, rule and row."""
+    checks = [(name, rule) for name in book.fields for rule in book.rules_for(name)]
+    passed = [rule_expr(rule, book, today).alias(str(k)) for k, (_, rule) in enumerate(checks)]
+    failing = (frame.lazy().select(passed).with_row_index("index")
+               .filter(~pl.all_horizontal(pl.exclude("index"))).collect())   # the rows that fail any
+    return (failing.unpivot(index="index", variable_name="k").filter(~pl.col("value"))
+            .select("index",
+                    pl.col("k").replace_strict({str(k): n for k, (n, _) in enumerate(checks)}).alias("column"),
+                    pl.col("k").replace_strict({str(k): r.id for k, (_, r) in enumerate(checks)}).alias("check")))

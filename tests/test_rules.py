@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pandera.errors
 import pytest
 
 import rules
-from tests.helpers import base_row, errors, messages
+from rules.schema import build_schema, failures
+from tests.helpers import TODAY, base_row, errors, messages
 
 L26 = "A" * 26
 L101 = "A" * 101
@@ -159,6 +161,21 @@ def test_each_spelling_has_only_its_own_contact_rules(check):
 def test_every_rule_in_the_rule_data_is_pinned_by_a_case():
     pinned = {c[0] for c in CASES + REFERENCE_CASES}
     assert {r.id for r in rules.load().rules} - pinned == set()
+
+
+@pytest.mark.parametrize("spelling", [None, "reference"])
+def test_the_one_pass_of_the_rules_answers_as_the_pandera_schema_does(check, spelling):
+    """validate evaluates the rules in one pass (rules.schema.failures): on every case's rows, each
+    rule failing at least once, it finds what pandera's lazy validation finds, in the same order."""
+    book = rules.load().sending(spelling)
+    rows = [base_row(method, **cells) for _, method, good, bad in CASES + REFERENCE_CASES for cells in (good, bad)]
+    frame = check(rows, book=book).frame.select(book.fields)
+    with pytest.raises(pandera.errors.SchemaErrors) as caught:
+        build_schema(book, TODAY).validate(frame, lazy=True)
+    expected = caught.value.failure_cases.select("index", "column", "check")
+    found = failures(frame, book, TODAY)
+    assert found.rows() == expected.rows()
+    assert set(found["check"]) == {r.id for r in book.rules if r.form in (None, book.shipping_form)}
 
 
 def test_rules_carry_the_seed_sentence_they_come_from():

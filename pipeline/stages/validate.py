@@ -1,4 +1,5 @@
-"""Validate: every rule of ``rules/`` on every row, through the pandera schema, collected lazily.
+"""Validate: every rule of ``rules/`` on every row, in one pass (``rules.schema.failures``, which
+answers as the pandera schema does).
 
 Output: the issues frame (one record per failed rule per row, with the field, the rule id and a
 message for HR), each row's status, and the accountIdentifier its Account cell names (``account``;
@@ -14,7 +15,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandera.errors
 import polars as pl
 
 from pipeline.frames import first_of
@@ -24,7 +24,7 @@ from pipeline.stages.ingest.xlsx_cells import EXCEL_ERRORS
 from pipeline.stages.normalize import Normalized
 from rules import ACCOUNT, Rule, RuleBook
 from rules.kinds import KINDS, Failure, Failures, explain
-from rules.schema import build_schema
+from rules.schema import failures as rule_failures
 
 __all__ = ["Validated", "validate"]
 
@@ -38,14 +38,8 @@ class Validated:
 
 
 def _failures(frame: pl.DataFrame, book: RuleBook, today: dt.date) -> pl.DataFrame:
-    schema = build_schema(book, today)
-    try:
-        schema.validate(frame.select(book.fields), lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        cases: pl.DataFrame = exc.failure_cases
-        return cases.select(pl.col("index").cast(pl.UInt32).alias(IDX),
-                            pl.col("column").alias("field"), pl.col("check").alias("rule"))
-    return pl.DataFrame(schema={IDX: pl.UInt32, "field": pl.String, "rule": pl.String})
+    return rule_failures(frame.select(book.fields), book, today).select(
+        pl.col("index").cast(pl.UInt32).alias(IDX), pl.col("column").alias("field"), pl.col("check").alias("rule"))
 
 
 class _Row(Mapping[str, "str | None"]):
