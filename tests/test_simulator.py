@@ -12,6 +12,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -474,6 +475,31 @@ def test_real_server_round_trip_and_dropped_reply(clock: Clock) -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_the_real_server_sends_its_replies_at_once_not_after_nagles_delay(clock: Clock) -> None:
+    # a reply is written as its head and then its body: with Nagle's algorithm on, the body waited
+    # for the client's delayed ACK of the head (40 ms on Linux) on every call of a kept-alive connection
+    server = make_server(simulator(clock), port=0)
+    no_delay: list[int] = []
+    finish = server.finish_request
+
+    def finish_request(request: Any, address: Any) -> None:
+        finish(request, address)
+        no_delay.append(request.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    server.finish_request = finish_request  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        with httpx.Client(base_url=f"http://{host}:{port}{BASE_PATH}", auth=AUTH, timeout=5) as c:
+            assert [c.post("/asyncOrders", json=order(f"ORD{n}")).status_code for n in range(3)] == [201] * 3
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert no_delay == [1]           # one kept-alive connection, its replies sent with TCP_NODELAY
 
 
 def test_command_line_serves_until_sigterm(tmp_path: Path) -> None:
