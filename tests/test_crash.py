@@ -1,19 +1,20 @@
 """Exactly-once under crashes: SIGKILL two nightly workers at random moments, then let them finish.
 
 Against the loopback simulator with faults on (10% 5xx before commit, 5% commit-then-drop, a TPS
-limit), `tango-batch nightly` works on a sheet of 520 rows (500 valid, about 100 orders) and is
-killed at least 20 times at random moments, then runs to the end. A kill lands at a random moment
-of start-up, reading and pre-flight, or right after an order went out (its answer maybe not yet
-recorded), or a little after one was accepted: the moments are chosen by watching the ledger, not
-by a fixed sleep, so that on a fast or a slow machine alike the kills land while work remains.
-Then: every valid row was ordered exactly once at the simulator, no valid row was lost, and the
-final report agrees with the simulator row by row.
+limit of 50 calls a second), `tango-batch nightly` works on a sheet of 520 rows (500 valid, about
+100 orders) and is killed at least 20 times at random moments, then runs to the end. A kill lands at
+a random moment of start-up, reading and pre-flight, or right after an order went out (its answer
+maybe not yet recorded), or a little after one was accepted: the moments are chosen by watching the
+ledger, not by a fixed sleep, so that on a fast or a slow machine alike the kills land while work
+remains. The killed runs go at 10 calls a second; the two last go at 80, above the simulator's
+limit, so they meet its 429s and wait them out. Then: every valid row was ordered exactly once at
+the simulator, no valid row was lost, and the final report agrees with the simulator row by row.
 
 Two workers share the inbox, the output folder and the ledger, as a nightly worker and its standby
 on two machines would: on PostgreSQL, they share the database (its advisory locks keep one at work
 per account); on SQLite, the file (its lock file does the same on one machine). Each round starts
-both at once; whichever holds the lock works, the other finds it held (exit 75) or starts after
-it; the one at work is killed. The test runs on both ledgers (the ``backend`` fixture).
+both at once; whichever holds the lock works, the other finds it held (exit 75) or starts after it;
+the one at work is killed. The test runs on both ledgers (the ``backend`` fixture).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def sheet_rows() -> list[dict]:
 
 def start_simulator(state: Path) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(state), "--tps", "12",
+        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(state), "--tps", "50",
          "--error-rate", "0.10", "--drop-rate", "0.05", "--processing-delay", "0.3", "--seed", "7",
          "--balance", "10000000"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -94,12 +95,12 @@ def ledger_state(ledger: Where) -> tuple[int, int]:
     return accepted, sending
 
 
-def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where) -> subprocess.Popen:
+def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where, rate: int = 10) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "nightly", "--inbox", str(inbox), "--config", str(config),
          "--target", url, "--output", str(out), "--ledger", ledger.url if isinstance(ledger, LedgerURL) else
-         str(ledger), "--batch-size", "5", "--rate", "10", "--wait", "30"],
+         str(ledger), "--batch-size", "5", "--rate", str(rate), "--wait", "30"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
@@ -164,7 +165,7 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
                     code = worker.wait(timeout=300)
                     locked_out += code == 75
                     assert code in (0, 1, 3, 75), code
-        final = [nightly(inbox, config, url, out, ledger) for _ in range(2)]
+        final = [nightly(inbox, config, url, out, ledger, rate=80) for _ in range(2)]
         codes = sorted(w.wait(timeout=300) for w in final)
         assert codes in ([1, 1], [1, 75]), codes       # 1: the invalid rows are there to fix; 75: lock held
         state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()
