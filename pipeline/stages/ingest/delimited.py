@@ -3,8 +3,10 @@ which a header appears, and every cell as text through polars' CSV reader."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
@@ -28,37 +30,53 @@ __all__ = ["CSV_SUFFIXES", "decode_text", "read_delimited"]
 CSV_SUFFIXES = {".csv", ".txt"}
 
 
-def decode_text(path: Path, content: bytes) -> tuple[str, bytes | None]:
-    """The text, and the UTF-8 bytes polars can read as they are (None when they must be re-encoded).
-
-    UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode Text"), else Windows-1252, the encoding
-    Excel on Windows saves CSV in. Lone \\r line breaks (old Macs) become \\n.
+def decode_text(path: Path, content: bytes) -> bytes:
+    """The file as the UTF-8 bytes polars reads: as they are when they are UTF-8 already (with or
+    without BOM; checked piece by piece, so the file is never held whole as text beside its bytes:
+    a million rows are 94 MB of bytes and twice that as text once one cell holds an accent), else
+    decoded from UTF-16 (Excel's "Unicode Text") or Windows-1252 (Excel on Windows) and encoded again.
+    Lone \\r line breaks (old Macs) become \\n.
     """
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return _line_ends(content.decode("utf-16")), None
+            return _line_ends(content.decode("utf-16").encode("utf-8"))
         except UnicodeDecodeError:
             raise InputError(str(path), "the file starts like UTF-16 text but is not") from None
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
+    if _is_utf8(content):
+        return _line_ends(content)
     try:
-        text = content.decode("utf-8")
-        fixed = _line_ends(text)
-        return fixed, content if fixed is text else None
-    except UnicodeDecodeError:
-        pass
-    try:
-        return _line_ends(content.decode("cp1252")), None
+        return _line_ends(content.decode("cp1252").encode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError(str(path), f"the file is neither UTF-8 nor Windows-1252 text (byte "
                          f"0x{content[exc.start]:02x} at position {exc.start})") from None
 
 
-def _line_ends(text: str) -> str:
-    """Old Mac line ends (a lone \\r), alone or mixed with others, become \\n; \\r\\n alone is read as it is."""
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+def _is_utf8(content: bytes, piece: int = 1 << 23) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(content)
+    try:
+        for at in range(0, len(content), piece):
+            decoder.decode(view[at:at + piece])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _line_ends(data: bytes) -> bytes:
+    """Old Mac line ends (a lone \\r), alone or mixed with others, become \\n; \\r\\n alone is read as it is
+    (in UTF-8 the byte \\r is never part of another character)."""
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def _leading_breaks(data: bytes) -> int:
+    """How many bytes of line breaks come before the first line (a match kept would keep the file)."""
+    found = re.match(rb"[\r\n]*", data)
+    return found.end() if found else 0
 
 
 def _records(head: str, sep: str) -> tuple[list[list[str | None]], list[int]]:
@@ -96,13 +114,14 @@ def read_delimited(path: Path, book: RuleBook) -> Sheet:
     if content.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise InputError(str(path), "this is a workbook saved with a text file's name: give it the name it was "
                          "saved with (.xlsx), or save it from Excel as CSV")
-    text, raw = decode_text(path, content)
+    data = decode_text(path, content)
     del content
-    if "\x00" in text[:4096]:
+    if b"\x00" in data[:4096]:
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
-    lead = len(text) - len(text.lstrip("\r\n"))
-    blank = text.count("\n", 0, lead)          # blank lines above everything: skipped, as blank rows are
-    head = "\n".join(text[lead:lead + 200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
+    lead = _leading_breaks(data)
+    blank = data.count(b"\n", 0, lead)         # blank lines above everything: skipped, as blank rows are
+    # (a character the cut splits is dropped: the lines kept end well before it)
+    head = "\n".join(data[lead:lead + 200_000].decode("utf-8", "ignore").split("\n")[:HEADER_SEARCH_ROWS * 4])
     sep, records, lines_before, idx = _best_separator(head, book)
     if idx is None and path.suffix.lower() == ".txt":     # a note dropped beside the sheets, most likely
         raise InputError(str(path), "unsupported file type '.txt': a text file is read only when it is a CSV or "
@@ -111,8 +130,6 @@ def read_delimited(path: Path, book: RuleBook) -> Sheet:
     if idx is None:
         raise InputError(str(path), f"no header row found in the first {HEADER_SEARCH_ROWS} rows; "
                          "expected column names such as First Name, Email, Amount")
-    data = raw if raw is not None else text.encode("utf-8")
-    del text, raw       # not the whole file a second time in memory while polars reads it (decoded again if need be)
     header = records[idx]
     width = len(header)
     if width > MAX_COLUMNS:     # thousands of empty cells after the header's last name cost nothing
