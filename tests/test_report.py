@@ -115,6 +115,12 @@ def test_comments_written_fast_are_the_bytes_xlsxwriter_writes(tmp_path):
             text = f" Row {r} & <b>\n_x0041_ \x01 wrapped {'long ' * r}"
             ws.write_comment(r, r % 4, text, {"x_scale": 3, "y_scale": 2})
         ws.write_comment(50, 2, "shown", {"visible": True, "author": "HR"})
+        for r in range(1000, 1100, 7):       # deep rows, and beyond the columns set: placed from the first of each
+            ws.write_comment(r, 2 + r % 5, f"deep {r}", {"x_scale": 3, "y_scale": 2})
+        ws.write_comment(2000, 1, "no options")
+        ws.write_comment(2001, 1, "no options either")
+        ws.write_comment(60, 1, "moved", {"x_offset": 30, "y_offset": 5})    # placed by its own options
+        ws.write_comment(61, 1, "up", {"y_offset": -25, "x_scale": 2})
         book.close()
 
     build(xlsxwriter.Workbook(str(tmp_path / "theirs.xlsx"), WORKBOOK_OPTIONS))
