@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
 from tests.helpers import cli, people, user_env, write_csv
 
@@ -26,7 +28,7 @@ def _setup(tmp_path: Path) -> list[str]:
             "--ledger", str(tmp_path / "ledger.sqlite"), "--no-wait"]
 
 
-def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: float = 60,
+def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: float | str = 60,
                  meanwhile: Callable[[], None] = lambda: None) -> tuple[int, str]:
     """``tango-batch ARGS`` with a pseudo-terminal for stdin and stderr; ``answer`` typed at the question."""
     main, secondary = pty.openpty()
@@ -83,6 +85,15 @@ def test_a_yes_sends_and_no_answer_in_time_is_a_no(tmp_path):
     assert code == 1, said                                # the invalid row is to fix
     counts = _counts(tmp_path)
     assert counts["INVALID"] == 1 and counts.get("SUBMITTED", 0) + counts.get("COMPLETE", 0) == 3
+
+
+@pytest.mark.parametrize("seconds", ["soon", "0", "-5", "nan", "inf"])
+def test_a_wait_for_the_answer_that_is_not_a_number_of_seconds_is_exit_64_before_anything(tmp_path, seconds):
+    code, said = _on_terminal(tmp_path, _setup(tmp_path), "yes", seconds=seconds)
+    assert code == 64, said
+    assert f"TANGO_BATCH_ANSWER_SECONDS must be a number of seconds more than 0; it is '{seconds}'" in said
+    assert "Traceback" not in said and "About to order" not in said
+    assert not (tmp_path / "ledger.sqlite").exists()
 
 
 def test_yes_and_no_terminal_never_ask(tmp_path):

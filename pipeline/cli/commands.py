@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.cli.settings import check_arguments, ledger_path, rate
+from pipeline.cli.settings import answer_seconds, check_arguments, ledger_path, rate
 from pipeline.cli.settings import settings as settings_of
 from pipeline.errors import Locked, UsageError
 from pipeline.model import ExitCode
@@ -89,12 +89,12 @@ def _confirmed(args: argparse.Namespace, settings: RunSettings) -> bool:
     if args.yes or settings.dry_run or not (sys.stdin.isatty() and sys.stderr.isatty()):
         return True
     from pipeline.jobs.confirm import ANSWER_SECONDS, about_to_order, ask, changed_since
+    seconds = answer_seconds(ANSWER_SECONDS)
     order = about_to_order(args.files, settings)
     if not order.rows:
         return True                     # nothing to order: the run writes its reports
     for line in order.lines(settings.target.describe()):
         print(line, file=sys.stderr)
-    seconds = float(os.environ.get("TANGO_BATCH_ANSWER_SECONDS", ANSWER_SECONDS))
     if not ask("Send them?", sys.stdin, sys.stderr, seconds):
         return False
     changed = changed_since(order)

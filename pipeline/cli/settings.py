@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from pipeline.state import Where
     from rules import RuleBook
 
-__all__ = ["RATE_ENV", "check_arguments", "ledger_path", "rate", "settings"]
+__all__ = ["ANSWER_ENV", "RATE_ENV", "answer_seconds", "check_arguments", "ledger_path", "rate", "settings"]
 
 RATE_ENV = "TANGO_BATCH_RATE"     # the calls to Tango per second when --rate is not given
+ANSWER_ENV = "TANGO_BATCH_ANSWER_SECONDS"     # how long run's question waits for an answer (the tests shorten it)
 
 
 def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSettings:
@@ -83,6 +84,21 @@ def rate(args: argparse.Namespace) -> float:
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{name} must be a number more than 0")
     return float(value)
+
+
+def answer_seconds(default: float) -> float:
+    """How long run's question on a terminal waits for a person's answer: TANGO_BATCH_ANSWER_SECONDS,
+    else ``default``."""
+    text = os.environ.get(ANSWER_ENV, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{ANSWER_ENV} must be a number of seconds more than 0; it is {text!r}")
+    return value
 
 
 def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Where:
