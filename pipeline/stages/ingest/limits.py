@@ -58,8 +58,8 @@ MAX_XLS_BYTES = 64 * 2**20        # a legacy .xls: no compression, but each cell
 MAX_ODS_CELLS = 4_000_000         # cells an .ods workbook's sheets expand to (rows to the last value x widest row)
 _CHUNK = 1 << 22
 _CARRY = 1 << 16
-_ROW = re.compile(rb"<row\b")
-_ROW_NUMBER = re.compile(rb"<row\b[^>]*?\br=\"([0-9]+)\"")
+# every row's tag, and its number when it has one (r="..."): one pass over the sheet for both
+_ROW = re.compile(rb"<row\b(?:[^>]*?\br=\"([0-9]+)\")?")
 
 
 def read_content(path: Path) -> tuple[bytes, str]:
@@ -132,8 +132,9 @@ def _inflate(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int
                 text = cut_tag + chunk
                 at = _cut_tag(text)
                 text, cut_tag = text[:at], text[at:]
-                rows += len(_ROW.findall(text))
-                last = _in_order(path, info.filename, text, last)
+                tags = _ROW.findall(text)
+                rows += len(tags)
+                last = _in_order(path, info.filename, tags, last)
             if ods:
                 whole.append(chunk)
             if size > MAX_PART_BYTES:
@@ -143,7 +144,7 @@ def _inflate(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int
                                  "more than Excel allows; split it into smaller files")
             chunk = part.read(_CHUNK)
     if cut_tag:             # the part ends in a tag cut short: read as it is
-        _in_order(path, info.filename, cut_tag, last)
+        _in_order(path, info.filename, _ROW.findall(cut_tag), last)
     if ods:
         _ods_expanded(path, b"".join(whole))
     return size
@@ -158,10 +159,11 @@ def _cut_tag(text: bytes) -> int:
     return at
 
 
-def _in_order(path: Path, part: str, chunk: bytes, last: int) -> int:
+def _in_order(path: Path, part: str, tags: list[bytes], last: int) -> int:
     """The sheet's rows must come in order, each once (as Excel writes them): a reader keeps only one
-    of two rows with the same number, so a row would be lost unsaid. Returns the last row number."""
-    numbers = [int(n) for n in _ROW_NUMBER.findall(chunk)]
+    of two rows with the same number, so a row would be lost unsaid. ``tags``: the row numbers of a
+    piece of the sheet (empty for a row without one). Returns the last row number."""
+    numbers = [int(n) for n in tags if n]
     if not numbers:
         return last
     if numbers[0] > last and all(map(operator.lt, numbers, numbers[1:])):
