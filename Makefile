@@ -50,7 +50,7 @@ chromium:
 	    chromium >/dev/null; } || \
 	  { echo "make test needs Chromium for the browser test: apt-get install chromium"; exit 1; }
 
-# issue 12's figures, 3 interleaved rounds (over an hour on today's product); options, e.g.:
+# issue 12's figures, 3 interleaved rounds (about 15 minutes, most of it the test suite); options, e.g.:
 #   make bench BENCH_ARGS="--quick --no-suite --repeat 1"
 bench: $(BIN)/tango-batch
 	$(BIN)/python tests/bench/bench_speed.py $(BENCH_ARGS)

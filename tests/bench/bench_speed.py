@@ -19,7 +19,7 @@ its goal, 1 otherwise.
 ``validate`` runs with a campaign file, as ``run`` would check the upload (catalog and ledger checks
 included); the workbook is also checked without one, a figure printed below the table.
 
-Run: make bench   (over an hour on today's product, most of it the 100k-row run and the test suite;
+Run: make bench   (about 15 minutes on this 2-core machine, most of it the test suite;
 ``--no-suite`` skips the suite, ``--quick`` makes every input ten to twenty times smaller for working
 on this script: its marks then mean nothing)
 """
