@@ -68,6 +68,8 @@ def failures(frame: pl.DataFrame, book: RuleBook, today: dt.date) -> pl.DataFram
     """Each failed rule of each row, as pandera's ``failure_cases`` gives it: the row's position
     (``index``), its field (``column``) and the rule's id (``check``), by field, rule and row."""
     checks = [(name, rule) for name in book.fields for rule in book.rules_for(name)]
+    if not checks:
+        return pl.DataFrame(schema={"index": pl.UInt32, "column": pl.String, "check": pl.String})
     passed = [rule_expr(rule, book, today).alias(str(k)) for k, (_, rule) in enumerate(checks)]
     failing = (frame.lazy().select(passed).with_row_index("index")
                .filter(~pl.all_horizontal(pl.exclude("index"))).collect())   # the rows that fail any

@@ -87,11 +87,12 @@ def test_a_yes_sends_and_no_answer_in_time_is_a_no(tmp_path):
     assert counts["INVALID"] == 1 and counts.get("SUBMITTED", 0) + counts.get("COMPLETE", 0) == 3
 
 
-@pytest.mark.parametrize("seconds", ["soon", "0", "-5", "nan", "inf"])
+@pytest.mark.parametrize("seconds", ["soon", "0", "-5", "nan", "inf", "1e10"])
 def test_a_wait_for_the_answer_that_is_not_a_number_of_seconds_is_exit_64_before_anything(tmp_path, seconds):
     code, said = _on_terminal(tmp_path, _setup(tmp_path), "yes", seconds=seconds)
     assert code == 64, said
-    assert f"TANGO_BATCH_ANSWER_SECONDS must be a number of seconds more than 0; it is '{seconds}'" in said
+    assert f"TANGO_BATCH_ANSWER_SECONDS must be a number of seconds more than 0 and at most 86,400; it is " \
+           f"'{seconds}'" in said
     assert "Traceback" not in said and "About to order" not in said
     assert not (tmp_path / "ledger.sqlite").exists()
 

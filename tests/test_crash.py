@@ -7,8 +7,9 @@ a random moment of start-up, reading and pre-flight, or right after an order wen
 maybe not yet recorded), or a little after one was accepted: the moments are chosen by watching the
 ledger, not by a fixed sleep, so that on a fast or a slow machine alike the kills land while work
 remains. The killed runs go at 10 calls a second; the two last go at 80, above the simulator's
-limit, so they meet its 429s and wait them out. Then: every valid row was ordered exactly once at
-the simulator, no valid row was lost, and the final report agrees with the simulator row by row.
+limit, so they may meet its 429s and wait them out (the summary printed counts the retries). Then:
+every valid row was ordered exactly once at the simulator, no valid row was lost, and the final
+report agrees with the simulator row by row.
 
 Two workers share the inbox, the output folder and the ledger, as a nightly worker and its standby
 on two machines would: on PostgreSQL, they share the database (its advisory locks keep one at work

@@ -28,6 +28,23 @@ def test_title_rows_above_the_header_and_excel_row_numbers(tmp_path):
     assert sheet.headers == tuple(HEADER)
 
 
+def test_a_csv_header_below_long_lines_of_text_in_another_script_is_found(tmp_path):
+    """The header is looked for in the first 200,000 characters, whatever bytes they take (a Cyrillic
+    letter is two in UTF-8): five notes of 30,000 letters above it, 300,000 bytes in all."""
+    notes = "".join("Примечание " * 2727 + "\n" for _ in range(5))
+    path = tmp_path / "notes.csv"
+    path.write_text(notes + ",".join(HEADER) + "\nAnn,Lee,ann@example.com,02108,4155552671\n", encoding="utf-8")
+    sheet = read_sheet(path)
+    assert sheet.header_row == 6 and sheet.headers == tuple(HEADER) and sheet.frame.height == 1
+
+
+def test_a_nul_in_the_first_4096_characters_is_not_text_whatever_bytes_they_take(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_bytes(("é" * 2100 + "\x00\n" + ",".join(HEADER) + "\n").encode("utf-8"))    # the NUL: byte 4200
+    with pytest.raises(InputError, match="this is not a text file"):
+        read_sheet(path)
+
+
 def test_numeric_cells_arrive_as_text_without_float_artifacts(tmp_path):
     grid = [[*HEADER, "Amount", "Qty"], ["Ann", "Lee", "a@example.com", 2108, 4155552671, 25, 3]]
     sheet = read_sheet(write_xlsx(tmp_path / "n.xlsx", grid))

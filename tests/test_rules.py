@@ -178,6 +178,13 @@ def test_the_one_pass_of_the_rules_answers_as_the_pandera_schema_does(check, spe
     assert set(found["check"]) == {r.id for r in book.rules if r.form in (None, book.shipping_form)}
 
 
+def test_a_book_without_rules_finds_no_failure(check):
+    import dataclasses
+    book = dataclasses.replace(rules.load(), rules=())
+    frame = check([base_row("EMAIL", Email="not an e-mail")]).frame.select(book.fields)
+    assert failures(frame, book, TODAY).rows() == [] and failures(frame.clear(), book, TODAY).height == 0
+
+
 def test_rules_carry_the_seed_sentence_they_come_from():
     assert all(r.seed for r in rules.load().rules)
 

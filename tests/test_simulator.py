@@ -482,11 +482,12 @@ def test_the_real_server_sends_its_replies_at_once_not_after_nagles_delay(clock:
     # for the client's delayed ACK of the head (40 ms on Linux) on every call of a kept-alive connection
     server = make_server(simulator(clock), port=0)
     no_delay: list[int] = []
-    finish = server.finish_request
+    finish, served = server.finish_request, threading.Event()
 
     def finish_request(request: Any, address: Any) -> None:
         finish(request, address)
         no_delay.append(request.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        served.set()
 
     server.finish_request = finish_request  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -495,6 +496,7 @@ def test_the_real_server_sends_its_replies_at_once_not_after_nagles_delay(clock:
     try:
         with httpx.Client(base_url=f"http://{host}:{port}{BASE_PATH}", auth=AUTH, timeout=5) as c:
             assert [c.post("/asyncOrders", json=order(f"ORD{n}")).status_code for n in range(3)] == [201] * 3
+        assert served.wait(timeout=10)      # the connection's handler has ended (the client closed it)
     finally:
         server.shutdown()
         server.server_close()

@@ -22,6 +22,7 @@ __all__ = ["ANSWER_ENV", "RATE_ENV", "answer_seconds", "check_arguments", "ledge
 
 RATE_ENV = "TANGO_BATCH_RATE"     # the calls to Tango per second when --rate is not given
 ANSWER_ENV = "TANGO_BATCH_ANSWER_SECONDS"     # how long run's question waits for an answer (the tests shorten it)
+ANSWER_MAX = 86_400
 
 
 def settings(args: argparse.Namespace) -> CheckSettings | RunSettings | StatusSettings:
@@ -96,8 +97,9 @@ def answer_seconds(default: float) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{ANSWER_ENV} must be a number of seconds more than 0; it is {text!r}")
+    if not 0 < value <= ANSWER_MAX:        # (nan is neither; a day at most: select's timeout overflows)
+        raise UsageError(f"{ANSWER_ENV} must be a number of seconds more than 0 and at most {ANSWER_MAX:,}; "
+                         f"it is {text!r}")
     return value
 
 

@@ -116,12 +116,12 @@ def read_delimited(path: Path, book: RuleBook) -> Sheet:
                          "saved with (.xlsx), or save it from Excel as CSV")
     data = decode_text(path, content)
     del content
-    if b"\x00" in data[:4096]:
+    if "\x00" in data[:16_384].decode("utf-8", "ignore")[:4096]:        # the first 4096 characters
         raise InputError(str(path), "this is not a text file (is it a workbook saved with a .csv name?)")
     lead = _leading_breaks(data)
     blank = data.count(b"\n", 0, lead)         # blank lines above everything: skipped, as blank rows are
-    # (a character the cut splits is dropped: the lines kept end well before it)
-    head = "\n".join(data[lead:lead + 200_000].decode("utf-8", "ignore").split("\n")[:HEADER_SEARCH_ROWS * 4])
+    # the first 200,000 characters (at most 4 bytes each; a character the cut of the bytes splits is past them)
+    head = "\n".join(data[lead:lead + 800_000].decode("utf-8", "ignore")[:200_000].split("\n")[:HEADER_SEARCH_ROWS * 4])
     sep, records, lines_before, idx = _best_separator(head, book)
     if idx is None and path.suffix.lower() == ".txt":     # a note dropped beside the sheets, most likely
         raise InputError(str(path), "unsupported file type '.txt': a text file is read only when it is a CSV or "
