@@ -10,6 +10,7 @@ Row-level problems are not exceptions: they are ``Issue`` records (see ``pipelin
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "Unwritable",
     "UsageError",
     "bugs",
+    "env_number",
 ]
 
 
@@ -58,6 +60,22 @@ class NeedsFix(PipelineError):
 
 class UsageError(NeedsFix):
     """A wrong command line or campaign file: nothing is read, exit 64."""
+
+
+def env_number(env: Mapping[str, str], name: str, default: float, must: str, ok: Callable[[float], bool]) -> float:
+    """The number the environment variable ``name`` holds, ``default`` when it is unset or blank; a
+    UsageError ("NAME must be MUST; it is ...") when it is not a number, or one ``ok`` refuses (nan
+    fails every comparison ``ok`` makes)."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{name} must be {must}; it is {text!r}") from None
+    if not ok(value):
+        raise UsageError(f"{name} must be {must}; it is {text!r}")
+    return value
 
 
 class InputError(NeedsFix):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline.errors import UsageError
+from pipeline.errors import UsageError, env_number
 from pipeline.masking import without_userinfo
 
 __all__ = ["BasicCredentials", "OAuthCredentials", "Target", "resolve_target"]
@@ -114,16 +114,8 @@ def _where(value: str) -> tuple[str, str]:
 
 
 def _simulator_delay(env: Mapping[str, str]) -> float:
-    text = env.get(SIMULATOR_DELAY_ENV, "").strip()
-    if not text:
-        return SIMULATOR_DELAY
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:        # (nan included)
-        raise UsageError(f"{SIMULATOR_DELAY_ENV} must be a number of seconds from 0 to 3600; it is {text!r}")
-    return seconds
+    return env_number(env, SIMULATOR_DELAY_ENV, SIMULATOR_DELAY, "a number of seconds from 0 to 3600",
+                      lambda v: 0 <= v <= 3600)
 
 
 def resolve_target(option: str | None, env: Mapping[str, str], target_setting: str | None) -> Target:

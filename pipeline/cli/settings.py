@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import UsageError
+from pipeline.errors import UsageError, env_number
 
 if TYPE_CHECKING:
     from pipeline.config import Campaign, CheckSettings, RunSettings, StatusSettings
@@ -71,17 +71,9 @@ def _check_settings(args: argparse.Namespace, book: RuleBook, output: Path, camp
 def rate(args: argparse.Namespace) -> float:
     """The calls to Tango per second: --rate, else TANGO_BATCH_RATE (an operator whose account Tango
     allows more sets it once), else 1, Tango's documented limit."""
-    value = args.rate
-    name = "--rate"
+    value, name = args.rate, "--rate"
     if value is None:
-        text = os.environ.get(RATE_ENV, "").strip()
-        if not text:
-            return 1.0
-        name = RATE_ENV
-        try:
-            value = float(text)
-        except ValueError:
-            raise UsageError(f"{RATE_ENV} must be a number of calls per second; it is {text!r}") from None
+        value, name = env_number(os.environ, RATE_ENV, 1.0, "a number of calls per second", lambda v: True), RATE_ENV
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{name} must be a number more than 0")
     return float(value)
@@ -89,18 +81,9 @@ def rate(args: argparse.Namespace) -> float:
 
 def answer_seconds(default: float) -> float:
     """How long run's question on a terminal waits for a person's answer: TANGO_BATCH_ANSWER_SECONDS,
-    else ``default``."""
-    text = os.environ.get(ANSWER_ENV, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= ANSWER_MAX:        # (nan is neither; a day at most: select's timeout overflows)
-        raise UsageError(f"{ANSWER_ENV} must be a number of seconds more than 0 and at most {ANSWER_MAX:,}; "
-                         f"it is {text!r}")
-    return value
+    else ``default`` (a day at most: select's timeout overflows)."""
+    return env_number(os.environ, ANSWER_ENV, default, f"a number of seconds more than 0 and at most {ANSWER_MAX:,}",
+                      lambda v: 0 < v <= ANSWER_MAX)
 
 
 def ledger_path(args: argparse.Namespace, campaign: Campaign | None, output: Path) -> Where:
