@@ -16,6 +16,7 @@ without a campaign, ``ledger merge``/``import``/``migrate``) holds it alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -109,7 +110,7 @@ class AdvisoryLocks:
             for key, function, what in wanted:
                 if not self.db.execute(f"SELECT {function}(%s)", (key,)).fetchone()[0]:
                     holder = self._holder(key)
-                    self.db.close()
+                    self._release()
                     raise Locked(f"another tango-batch run holds {what} in the ledger {self.where} ({holder}); "
                                  "try again when it has finished")
         self.count = len(wanted)
@@ -134,8 +135,16 @@ class AdvisoryLocks:
                  tb: TracebackType | None) -> None:
         if self in _HELD:
             _HELD.remove(self)
+        self._release()
+
+    def _release(self) -> None:
+        """Give the locks back before the session ends: its end releases them too, but only once the
+        server's process has seen the connection close, a moment after ``close`` returns, and a run
+        started in that moment would be told another holds them."""
         if self.db is not None and not self.db.closed:
-            self.db.close()                     # closing the session releases its advisory locks
+            with contextlib.suppress(Exception):   # the session is gone, and its locks with it
+                self.db.execute("SELECT pg_advisory_unlock_all()")
+            self.db.close()
         self.db = None
 
 

@@ -175,6 +175,23 @@ def test_one_worker_per_account_and_the_whole_ledger_alone(postgres, own_state_f
     assert isinstance(lock, AdvisoryLocks) and lock.accounts == [("acme-corp", "acme-rewards")]
 
 
+def test_locks_are_given_back_before_their_session_ends(postgres):
+    # closing the session alone releases them only once the server's process has seen it close, a
+    # moment later: a run started in that moment was told another held them (a flaky test found it).
+    # The count is asked on a session opened before, so it comes at once after the release.
+    import psycopg
+    where = ledger_at(postgres.new_database(), {})
+    assert isinstance(where, LedgerURL)
+    query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    with psycopg.connect(where.url, autocommit=True) as observer:
+        for _ in range(20):
+            with _locks(where, "acme-rewards"):
+                with pytest.raises(Locked):                                   # refused: it keeps none
+                    _locks(where, "acme-bonus", "acme-rewards").__enter__()
+                assert observer.execute(query).fetchone()[0] == 2             # the whole ledger, the account
+            assert observer.execute(query).fetchone()[0] == 0
+
+
 def test_a_killed_worker_never_blocks_the_next(postgres):
     url = postgres.new_database()
     holder = subprocess.Popen([sys.executable, "-c", (
