@@ -63,3 +63,10 @@ def test_one_chunk_keeps_every_value_in_one_piece_and_reuses_equal_columns():
     assert one_chunk(frame.clone()).equals(pieces)
     # a column the caller names as unchanged is taken from ``reuse`` as it is, not compared
     assert one_chunk(frame.clone(), reuse=reuse, same={"b"}).equals(reuse)
+    # columns of one piece among columns of several (as the hostile files' wide sheets are: 10,000
+    # columns of a few rows each), kept in their order
+    mixed = frame.hstack([pl.Series(f"w{i}", ["v", None, "w"] * 1000) for i in range(2000)])
+    assert mixed.n_chunks("all")[:4] == [3, 3, 3, 1]
+    got = one_chunk(mixed.clone(), reuse=reuse)
+    assert got.columns == mixed.columns and set(got.n_chunks("all")) == {1}
+    assert got.equals(mixed.rechunk())
