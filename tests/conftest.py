@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,8 @@ from pipeline.stages.check import check_file
 from pipeline.stages.validate import Validated
 from pipeline.state import LEDGER_ENV, Where, ledger_at
 from rules import RuleBook
-from tests import pg
-from tests.helpers import BOOK, LEDGERS, ROOT, TODAY, Clock, own_state, write_csv
+from tests import forkserver, pg
+from tests.helpers import BOOK, LEDGERS, ROOT, TODAY, Clock, own_state, user_env, write_csv
 from tests.web import anyio_backend, check_pool, desk  # noqa: F401  (the HR desk's fixtures: tests/web.py)
 
 
@@ -31,6 +29,18 @@ def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "state"
     own_state(monkeypatch, folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desk's passwords hashed and checked, in the test's process, with argon2id's cheapest
+    parameters: its recommended ones cost 0.25 s of CPU a hash or a check, by design, and the desk's
+    tests sign in hundreds of times (36 s of the suite's CPU). ``tango-batch users``, in a process of its
+    own, keeps the recommended ones, and test_users checks that the hashes it makes have them."""
+    from argon2 import PasswordHasher, profiles
+
+    from pipeline.jobs import users
+    monkeypatch.setattr(users, "hasher", lambda: PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +104,8 @@ def sim(clock: Clock) -> Simulator:
 @pytest.fixture
 def tango(tmp_path: Path) -> Iterator[str]:
     """A loopback simulator, as `tango-batch simulate` runs it; its base URL."""
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(tmp_path / "tango.json"),
-         "--processing-delay", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = forkserver.popen(["simulate", "--port", "0", "--state", str(tmp_path / "tango.json"),
+                               "--processing-delay", "0"], cwd=ROOT, env=user_env(), stdout=True)
     try:
         assert server.stdout is not None
         yield server.stdout.readline().split("listening on ")[1].split()[0]

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import locale
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import openpyxl
@@ -33,6 +35,7 @@ from pipeline.stages.validate import Validated
 from pipeline.state import Where
 from pipeline.tango import TangoClient
 from pipeline.target import BasicCredentials, Target
+from tests import forkserver
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 6, 1)
@@ -250,10 +253,35 @@ def user_env(**more: str) -> dict[str, str]:
     return {**environment, "PYTHONPATH": str(ROOT), **TEST_SETTINGS, **more}
 
 
-def cli(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``tango-batch ARGS`` as a user runs it (``user_env``, and ``env``)."""
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=180, env=user_env(**(env or {})))
+def cli(*args: object, cwd: Path, env: dict[str, str] | None = None,
+        input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``tango-batch ARGS`` as a user runs it (``user_env``, and ``env``), ``input`` on its stdin (else
+    nothing): a process of its own, forked from one that has imported the pipeline already
+    (``tests.forkserver``), or a fresh one when ``env`` changes what Python reads as it starts."""
+    environment = user_env(**(env or {}))
+    command = [sys.executable, "-m", "pipeline", *map(str, args)]
+    if not forkserver.can_start(environment):
+        return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180, env=environment,
+                              input=input or "")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdin:
+        stdin.write((input or "").encode())
+        stdin.seek(0)
+        started = forkserver.start(command[3:], cwd=cwd, env=environment, stdin=stdin.fileno(),
+                                   stdout=out.fileno(), stderr=err.fileno())
+        try:
+            code = started.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            started.kill()
+            started.wait()
+            raise
+        return subprocess.CompletedProcess(command, code, _text(out), _text(err))
+
+
+def _text(file: IO[bytes]) -> str:
+    """What ``subprocess.run(..., text=True)`` makes of a stream's bytes."""
+    file.seek(0)
+    text = file.read().decode(locale.getpreferredencoding(False))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def created(url: str) -> dict[str, int]:

@@ -15,18 +15,17 @@ Two workers share the inbox, the output folder and the ledger, as a nightly work
 on two machines would: on PostgreSQL, they share the database (its advisory locks keep one at work
 per account); on SQLite, the file (its lock file does the same on one machine). Each round starts
 both at once; whichever holds the lock works, the other finds it held (exit 75) or starts after it;
-the one at work is killed. The test runs on both ledgers (the ``backend`` fixture).
+the one at work is killed. The test runs on both ledgers (the ``backend`` fixture). The workers and
+the simulator are processes of their own, forked from one that has imported the pipeline
+(tests/forkserver.py), so a worker's start-up is its own work, not Python importing polars.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,7 +34,9 @@ import openpyxl
 import psycopg
 
 from pipeline.state import LedgerURL, Where
-from tests.helpers import base_row, write_csv
+from tests import forkserver
+from tests.forkserver import Started
+from tests.helpers import base_row, user_env, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 20
@@ -61,12 +62,12 @@ def sheet_rows() -> list[dict]:
     return rows
 
 
-def start_simulator(state: Path) -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "simulate", "--port", "0", "--state", str(state), "--tps", "50",
-         "--error-rate", "0.10", "--drop-rate", "0.05", "--processing-delay", "0.3", "--seed", "7",
-         "--balance", "10000000"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def start_simulator(state: Path) -> tuple[Started, str]:
+    server = forkserver.popen(
+        ["simulate", "--port", "0", "--state", str(state), "--tps", "50", "--error-rate", "0.10", "--drop-rate",
+         "0.05", "--processing-delay", "0.3", "--seed", "7", "--balance", "10000000"],
+        cwd=ROOT, env=user_env(), stdout=True)
+    assert server.stdout is not None
     url = server.stdout.readline().split("listening on ")[1].split()[0]
     return server, url
 
@@ -83,29 +84,47 @@ def query(ledger: Where, sql: str) -> list[tuple]:
         db.close()
 
 
-def ledger_state(ledger: Where) -> tuple[int, int]:
-    """Line items Tango accepted so far, and batches whose outcome the ledger does not know."""
-    if isinstance(ledger, Path) and not ledger.exists():
-        return 0, 0
-    try:
-        [(accepted,)] = query(ledger, "SELECT COUNT(*) FROM line_items WHERE status IN "
-                                      "('SUBMITTED', 'COMPLETE', 'FAILED', 'DUPLICATE')")
-        [(sending,)] = query(ledger, "SELECT COUNT(*) FROM batches WHERE state = 'sending'")
-    except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):   # killed before the tables were made
-        return 0, 0
-    return accepted, sending
+class Watcher:
+    """The ledger watched while the workers work, through one session kept open (autocommit: it holds no
+    lock between its reads), not one each time: the test reads it every 10 ms, and a PostgreSQL session
+    is a server process started for it."""
+
+    STATE = ("SELECT (SELECT COUNT(*) FROM line_items WHERE status IN ('SUBMITTED', 'COMPLETE', 'FAILED', "
+             "'DUPLICATE')), (SELECT COUNT(*) FROM batches WHERE state = 'sending')")
+
+    def __init__(self, ledger: Where) -> None:
+        self.ledger, self.db = ledger, None
+
+    def state(self) -> tuple[int, int]:
+        """Line items Tango accepted so far, and batches whose outcome the ledger does not know."""
+        if self.db is None:
+            if isinstance(self.ledger, LedgerURL):
+                self.db = psycopg.connect(self.ledger.url, autocommit=True)
+            elif self.ledger.exists():
+                self.db = sqlite3.connect(self.ledger, isolation_level=None)
+            else:
+                return 0, 0
+        try:
+            [(accepted, sending)] = self.db.execute(self.STATE).fetchall()
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):   # killed before the tables were made
+            return 0, 0
+        return accepted, sending
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
 
 
-def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where, rate: int = 10) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "nightly", "--inbox", str(inbox), "--config", str(config),
-         "--target", url, "--output", str(out), "--ledger", ledger.url if isinstance(ledger, LedgerURL) else
-         str(ledger), "--batch-size", "5", "--rate", str(rate), "--wait", "30"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where, rate: int = 10) -> Started:
+    """A worker: ``tango-batch nightly``, a process of its own (from the fork server: see forkserver)."""
+    env = {k: v for k, v in user_env().items() if not k.startswith("TANGO_")}
+    return forkserver.popen(
+        ["nightly", "--inbox", str(inbox), "--config", str(config), "--target", url, "--output", str(out),
+         "--ledger", ledger.url if isinstance(ledger, LedgerURL) else str(ledger), "--batch-size", "5",
+         "--rate", str(rate), "--wait", "30"], cwd=ROOT, env=env)
 
 
-def let_it_work(job: subprocess.Popen, out: Where, accepted_before: int, rng: random.Random) -> None:
+def let_it_work(job: Started, ledger: Watcher, accepted_before: int, rng: random.Random) -> None:
     """Return at a random moment of the job's work: in start-up or pre-flight, with an order in
     flight, or a little after an order was accepted (no more than a few orders later)."""
     moment = rng.random()
@@ -114,14 +133,14 @@ def let_it_work(job: subprocess.Popen, out: Where, accepted_before: int, rng: ra
         return
     deadline = time.monotonic() + 60
     while job.poll() is None and time.monotonic() < deadline:
-        accepted, sending = ledger_state(out)
+        accepted, sending = ledger.state()
         if accepted > accepted_before or (moment < 0.6 and sending > 0):
             time.sleep(rng.uniform(0.0, 0.25))
             return
         time.sleep(0.01)
 
 
-def at_work(workers: list[subprocess.Popen]) -> subprocess.Popen | None:
+def at_work(workers: list[Started]) -> Started | None:
     """The worker that holds the lock: the other ends at once (75), or waits its turn in start-up."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -141,6 +160,7 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
     config.write_text('customerIdentifier = "acme-corp"\naccountIdentifier = "acme-rewards"\n'
                       'campaign = "crash test"\n')
     server, url = start_simulator(tmp_path / "sim.json")
+    watcher = Watcher(ledger)
     try:
         kills, finished_early, mid_send, progressed, accepted, locked_out = 0, 0, 0, 0, 0, 0
         killed_by_worker = [0, 0]
@@ -148,13 +168,13 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
             workers = [nightly(inbox, config, url, out, ledger) for _ in range(2)]
             job = at_work(workers)
             if job is not None:
-                let_it_work(job, ledger, accepted, rng)
+                let_it_work(job, watcher, accepted, rng)
             if job is not None and job.poll() is None:
                 job.send_signal(signal.SIGKILL)
                 job.wait()
                 kills += 1
                 killed_by_worker[workers.index(job)] += 1
-                now_accepted, sending = ledger_state(ledger)
+                now_accepted, sending = watcher.state()
                 mid_send += sending > 0              # killed with an order's outcome unknown
                 progressed += now_accepted > accepted
                 accepted = now_accepted
@@ -176,6 +196,7 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
                    for order in state["orders"] for line in order["lineItems"]}
         post_attempts = state["postAttempts"]
     finally:
+        watcher.close()
         server.terminate()
         server.wait(timeout=10)
 

@@ -4,20 +4,19 @@ an argon2 hash of their password and never the password itself."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
+import argon2
 import pytest
 
 from pipeline.jobs.users import check_password
 from pipeline.ledger import Ledger
 from pipeline.state import LedgerURL
-from tests.helpers import ROOT
+from tests.helpers import ROOT, cli
 
 
 def users(*args: str, ledger, stdin: str = "") -> subprocess.CompletedProcess[str]:
     where = ledger.url if isinstance(ledger, LedgerURL) else str(ledger)
-    return subprocess.run([sys.executable, "-m", "pipeline", "users", *args, "--ledger", where], cwd=ROOT,
-                          input=stdin, capture_output=True, text=True, timeout=60)
+    return cli("users", *args, "--ledger", where, cwd=ROOT, input=stdin)
 
 
 def test_users_are_added_listed_and_disabled_with_only_a_hash_kept(backend):
@@ -32,6 +31,8 @@ def test_users_are_added_listed_and_disabled_with_only_a_hash_kept(backend):
     try:
         ann = ledger.user("ann.lee")
         assert ann is not None and ann.password_hash.startswith("$argon2id$")
+        # argon2's recommended parameters (the tests' own desks use its cheapest: see conftest)
+        assert argon2.extract_parameters(ann.password_hash) == argon2.profiles.RFC_9106_LOW_MEMORY
         assert "correct horse" not in ann.password_hash
         assert check_password(ann, "correct horse battery") and not check_password(ann, "correct horse")
         assert not check_password(None, "correct horse battery")

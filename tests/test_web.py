@@ -100,11 +100,11 @@ async def test_a_disabled_user_cannot_sign_in_and_their_session_stops_working(de
 
 
 async def test_a_new_password_ends_the_sessions_of_the_old_one(desk):
-    from pipeline.jobs.users import hasher
+    from pipeline.jobs import users
     client = await signed_in(desk, "uma")
     ledger = desk.ledger()
     try:
-        ledger.update_user("uma", password_hash=hasher().hash("another password entirely"))
+        ledger.update_user("uma", password_hash=users.hasher().hash("another password entirely"))
     finally:
         ledger.close()
     assert (await client.get("/upload")).status_code == 303

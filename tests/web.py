@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from pipeline.config import Campaign, load_campaign
-from pipeline.jobs.users import hasher
+from pipeline.jobs import users as user_records
 from pipeline.ledger import Ledger
 from pipeline.ledger.desk import Decision
 from pipeline.web.app import create_app
@@ -60,7 +60,7 @@ def settings_for(tmp_path: Path, campaign: Campaign = DESK_CAMPAIGN, **kw: Any) 
 def add_users(settings: DeskSettings, users: dict[str, str] = USERS) -> None:
     ledger = Ledger(settings.ledger, settings.target.namespace)
     try:
-        hashed = hasher().hash(PASSWORD)
+        hashed = user_records.hasher().hash(PASSWORD)       # the cheapest argon2id: see conftest
         for name, role in users.items():
             ledger.add_user(name, role, hashed)
     finally:
