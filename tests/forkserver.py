@@ -15,7 +15,8 @@ server's, which only a fresh interpreter would honour; ``helpers.cli`` starts th
 
 Protocol, one connection per command: the test sends its arguments, folder and environment (JSON) with
 three file descriptors (stdin, stdout, stderr); the server forks a keeper, which forks the command and
-answers its pid, then its exit code (``returncode`` as ``subprocess`` gives it) when it ends.
+answers its pid, then its exit code (``returncode`` as ``subprocess`` gives it) when it ends. When the
+test's side of the connection closes first (the test process is gone), the keeper kills the command.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import contextlib
 import json
 import os
 import pkgutil
+import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,6 +104,17 @@ def _keep(conn: socket.socket) -> list[str] | None:
         os.close(fd)
     with contextlib.suppress(OSError):                                  # the test may have gone
         conn.sendall(f"{pid}\n".encode())
+    # the command's end, or the test's: a test process gone (its side of the connection closed) takes
+    # its command with it, where a command it had started itself would live on, an orphan
+    ended = os.pidfd_open(pid)
+    while ended not in select.select([ended, conn], [], [])[0]:
+        try:
+            gone = conn.recv(64) == b""
+        except OSError:
+            gone = True
+        if gone:
+            os.kill(pid, signal.SIGKILL)
+            select.select([ended], [], [])
     _, status = os.waitpid(pid, 0)
     try:
         conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
@@ -168,9 +182,15 @@ def _address() -> str:
         process = subprocess.Popen([sys.executable, "-m", "tests.forkserver", path], cwd=ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         assert process.stdout is not None and process.stdout.readline() == "ready\n", "the fork server did not start"
-        atexit.register(process.kill)
+        atexit.register(_stop, process, folder)
         _server.update(pid=os.getpid(), path=path, at_start=at_start(env))
     return str(_server["path"])
+
+
+def _stop(process: subprocess.Popen[str], folder: str) -> None:
+    process.kill()
+    process.wait()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def can_start(env: dict[str, str]) -> bool:

@@ -4,11 +4,13 @@ environment and stdin; a command killed is seen killed."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -71,6 +73,14 @@ def test_the_environment_folder_and_stdin_are_the_commands_own(tmp_path):
     assert (tmp_path / "out").is_dir()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_a_command_killed_is_seen_killed_and_another_locale_starts_fresh(tmp_path):
     server = forkserver.popen(["simulate", "--port", "0", "--state", str(tmp_path / "sim.json")], cwd=tmp_path,
                               env=user_env(), stdout=True)
@@ -78,6 +88,14 @@ def test_a_command_killed_is_seen_killed_and_another_locale_starts_fresh(tmp_pat
     assert server.poll() is None
     server.send_signal(signal.SIGKILL)
     assert server.wait(timeout=10) == -signal.SIGKILL
+    # a test process gone takes its commands with it (its side of their connections closed)
+    orphan = forkserver.popen(["simulate", "--port", "0", "--state", ""], cwd=tmp_path, env=user_env(), stdout=True)
+    assert orphan.stdout is not None and "listening on" in orphan.stdout.readline()
+    orphan.conn.close()
+    deadline = time.monotonic() + 10
+    while _alive(orphan.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(orphan.pid)
     # what Python reads as it starts cannot be set in a forked child: such a command starts fresh
     assert not forkserver.can_start(user_env(LC_ALL="C"))
     assert forkserver.can_start(user_env(XDG_STATE_HOME="/nowhere"))
