@@ -27,13 +27,12 @@ import json
 import os
 import pkgutil
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+import uuid
 from importlib import import_module
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -58,12 +57,12 @@ def _preload() -> None:
             import_module(module.name)
 
 
-def _serve(path: str) -> list[str] | None:
+def _serve(name: str) -> list[str] | None:
     """Answer commands until the test process is gone; in a command's child, return its arguments."""
     _preload()
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)     # a request is one message
-    listener.bind(path)
+    listener.bind("\0" + name)
     listener.listen(16)
     listener.settimeout(1.0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)                    # the keepers are reaped at once
@@ -106,15 +105,18 @@ def _keep(conn: socket.socket) -> list[str] | None:
         conn.sendall(f"{pid}\n".encode())
     # the command's end, or the test's: a test process gone (its side of the connection closed) takes
     # its command with it, where a command it had started itself would live on, an orphan
-    ended = os.pidfd_open(pid)
-    while ended not in select.select([ended, conn], [], [])[0]:
+    try:
+        ended = os.pidfd_open(pid)
+    except OSError:                                                      # a kernel older than 5.3
+        ended = None
+    while ended is not None and ended not in select.select([ended, conn], [], [])[0]:
         try:
             gone = conn.recv(64) == b""
         except OSError:
             gone = True
         if gone:
             os.kill(pid, signal.SIGKILL)
-            select.select([ended], [], [])
+            break
     _, status = os.waitpid(pid, 0)
     try:
         conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
@@ -175,22 +177,22 @@ _server: dict[str, Any] = {}
 
 
 def _address() -> str:
-    if _server.get("pid") != os.getpid():                                  # none yet in this process
-        folder = tempfile.mkdtemp(prefix="tango-forkserver-")
-        path = os.path.join(folder, "socket")
+    """The server's address (an abstract Unix socket: no file to leave behind), the server started
+    first when this process has none yet."""
+    if _server.get("pid") != os.getpid():
+        name = f"tango-forkserver-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TANGO_")} | {"PYTHONPATH": str(ROOT)}
-        process = subprocess.Popen([sys.executable, "-m", "tests.forkserver", path], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "-m", "tests.forkserver", name], cwd=ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         assert process.stdout is not None and process.stdout.readline() == "ready\n", "the fork server did not start"
-        atexit.register(_stop, process, folder)
-        _server.update(pid=os.getpid(), path=path, at_start=at_start(env))
-    return str(_server["path"])
+        atexit.register(_stop, process)
+        _server.update(pid=os.getpid(), address="\0" + name, at_start=at_start(env))
+    return str(_server["address"])
 
 
-def _stop(process: subprocess.Popen[str], folder: str) -> None:
+def _stop(process: subprocess.Popen[str]) -> None:
     process.kill()
     process.wait()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def can_start(env: dict[str, str]) -> bool:
