@@ -9,8 +9,9 @@ ends as a process does (its exit code, or the signal that killed it; see ``_run`
 shared.
 
 What the import itself does is tested with fresh processes (test_startup, the README's sample in
-test_cli); so are commands whose start depends on more than their environment (a pseudo-terminal, a
-mount namespace). ``start`` refuses an environment whose locale or Python settings differ from the
+test_cli); so are commands started in a mount namespace of their own (test_environment). A command's
+streams may be a pseudo-terminal (test_confirm): its stdout is then line-buffered, as Python makes it
+for a terminal. ``start`` refuses an environment whose locale or Python settings differ from the
 server's, which only a fresh interpreter would honour; ``helpers.cli`` starts those fresh.
 
 Protocol, one connection per command: the test sends its arguments, folder and environment (JSON) with
@@ -93,6 +94,7 @@ def _keep(conn: socket.socket) -> list[str] | None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
+        sys.stdout.reconfigure(line_buffering=os.isatty(1))    # as Python sets it up for a terminal, or not
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])

@@ -7,14 +7,13 @@ import json
 import os
 import pty
 import select
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests import forkserver
 from tests.helpers import EMAIL_CAMPAIGN as CAMPAIGN
 from tests.helpers import cli, people, user_env, write_csv
 
@@ -30,11 +29,12 @@ def _setup(tmp_path: Path) -> list[str]:
 
 def _on_terminal(tmp_path: Path, args: list[str], answer: str | None, seconds: float | str = 60,
                  meanwhile: Callable[[], None] = lambda: None) -> tuple[int, str]:
-    """``tango-batch ARGS`` with a pseudo-terminal for stdin and stderr; ``answer`` typed at the question."""
+    """``tango-batch ARGS`` with a pseudo-terminal for stdin and stderr; ``answer`` typed at the question.
+    (A process of its own from the tests' fork server, its streams on the terminal as a shell's child
+    has them.)"""
     main, secondary = pty.openpty()
     env = user_env(TANGO_BATCH_ANSWER_SECONDS=str(seconds))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=tmp_path, stdin=secondary,
-                            stdout=secondary, stderr=secondary, env=env, close_fds=True)
+    proc = forkserver.start(args, cwd=tmp_path, env=env, stdin=secondary, stdout=secondary, stderr=secondary)
     os.close(secondary)
     said, asked, deadline = b"", False, time.monotonic() + 120
     while time.monotonic() < deadline:
