@@ -14,10 +14,11 @@ report agrees with the simulator row by row.
 Two workers share the inbox, the output folder and the ledger, as a nightly worker and its standby
 on two machines would: on PostgreSQL, they share the database (its advisory locks keep one at work
 per account); on SQLite, the file (its lock file does the same on one machine). Each round starts
-both at once; whichever holds the lock works, the other finds it held (exit 75) or starts after it;
-the one at work is killed. The test runs on both ledgers (the ``backend`` fixture). The workers and
-the simulator are processes of their own, forked from one that has imported the pipeline
-(tests/forkserver.py), so a worker's start-up is its own work, not Python importing polars.
+both at once, in an order drawn for the round; whichever holds the lock works, the other finds it
+held (exit 75) or starts after it; the one at work is killed. The test runs on both ledgers (the
+``backend`` fixture). The workers and the simulator are processes of their own, forked from one
+that has imported the pipeline (tests/forkserver.py), so a worker's start-up is its own work, not
+Python importing polars.
 """
 
 from __future__ import annotations
@@ -165,7 +166,11 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
         kills, finished_early, mid_send, progressed, accepted, locked_out = 0, 0, 0, 0, 0, 0
         killed_by_worker = [0, 0]
         while kills < KILLS:
-            workers = [nightly(inbox, config, url, out, ledger) for _ in range(2)]
+            # started one after the other, in an order drawn each round: the first started mostly gets
+            # the lock (a forked worker starts in milliseconds), and each must be killed at work
+            first = rng.randrange(2)
+            started = {i: nightly(inbox, config, url, out, ledger) for i in (first, 1 - first)}
+            workers = [started[0], started[1]]
             job = at_work(workers)
             if job is not None:
                 let_it_work(job, watcher, accepted, rng)
