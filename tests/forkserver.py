@@ -30,23 +30,26 @@ import pkgutil
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from importlib import import_module
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
-# what a fresh interpreter reads as it starts, before any module: an environment that changes them
-# needs one (os.environ set in the child cannot change what it started with)
-AT_START = ("LANG", "LANGUAGE", "PYTHONPATH", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONHASHSEED",
-            "PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONSAFEPATH", "PYTHONNODEBUGRANGES")
+# what a command's environment may set otherwise than the server's and still be forked from it: what the
+# pipeline reads as it runs (its settings, the state folder, an SMTP password, the time zone: tzset), and
+# pytest's own; any other difference (a locale, a setting Python or a library reads as it starts or is
+# imported: PYTHON*, LC_*, _RJEM_MALLOC_CONF, PSYCOPG_*...) needs a fresh interpreter
+MAY_DIFFER = ("TANGO_", "XDG_STATE_HOME", "SMTP_", "TZ", "PYTEST_")
 
 
-def at_start(env: dict[str, str]) -> dict[str, str | None]:
-    return {k: env.get(k) for k in sorted(env) if k.startswith("LC_")} | {k: env.get(k) for k in AT_START}
+def at_start(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(MAY_DIFFER)}
 
 
 # --- the server ------------------------------------------------------------------------------------
@@ -73,11 +76,17 @@ def _serve(name: str) -> list[str] | None:
             conn, _ = listener.accept()
         except TimeoutError:
             continue
-        if os.fork() == 0:                                               # the keeper
+        # the name of an abstract socket is seen by every user of the machine: only the test process
+        # that started this server may have it run a command
+        peer, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                         struct.calcsize("3i")))
+        if peer == parent and os.fork() == 0:                            # the keeper
             listener.close()
             try:
                 return _keep(conn)
-            except BaseException:
+            except BaseException:                                        # said on the command's stderr
+                traceback.print_exc()
+                sys.stderr.flush()
                 os._exit(70)
         conn.close()
     return None
@@ -112,18 +121,28 @@ def _keep(conn: socket.socket) -> list[str] | None:
     except OSError:                                                      # a kernel older than 5.3
         ended = None
     while ended is not None and ended not in select.select([ended, conn], [], [])[0]:
-        try:
-            gone = conn.recv(64) == b""
-        except OSError:
-            gone = True
-        if gone:
+        if _gone(conn):
             os.kill(pid, signal.SIGKILL)
             break
-    _, status = os.waitpid(pid, 0)
+    # its code told while it is not yet reaped: its pid stays its own (a signal the test sends after
+    # ``poll`` still finds it, and no other process) until the test has the code and lets go
+    ended_as = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    assert ended_as is not None
+    code = ended_as.si_status if ended_as.si_code == os.CLD_EXITED else -ended_as.si_status
+    with contextlib.suppress(OSError):
+        conn.sendall(f"{code}\n".encode())
+        while not _gone(conn):
+            pass
+    os.waitpid(pid, 0)
+    os._exit(0)
+
+
+def _gone(conn: socket.socket) -> bool:
+    """Whether the test's side of the connection has closed (it sends nothing after its request)."""
     try:
-        conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
-    finally:
-        os._exit(0)
+        return conn.recv(64) == b""
+    except OSError:
+        return True
 
 
 # --- the test's side --------------------------------------------------------------------------------
@@ -165,7 +184,7 @@ class Started:
             return None
 
     def send_signal(self, sig: int) -> None:
-        if self.poll() is None:
+        if self.poll() is None:                 # not reaped before the test has its code: still its pid
             os.kill(self.pid, sig)
 
     def terminate(self) -> None:
@@ -211,7 +230,7 @@ def start(args: list[str], *, cwd: Path | str, env: dict[str, str], stdin: int, 
         raise ValueError("this environment changes what Python reads as it starts: start a fresh process")
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.connect(_address())
-    request = {"args": args, "cwd": str(cwd), "env": env}
+    request = {"args": args, "cwd": os.path.abspath(cwd), "env": env}
     socket.send_fds(conn, [json.dumps(request).encode()], [stdin, stdout, stderr])
     return Started(conn, args)
 

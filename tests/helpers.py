@@ -264,7 +264,7 @@ def cli(*args: object, cwd: Path, env: dict[str, str] | None = None,
         return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180, env=environment,
                               input=input or "")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdin:
-        stdin.write((input or "").encode())
+        stdin.write((input or "").encode(locale.getpreferredencoding(False)))     # as subprocess.run does
         stdin.seek(0)
         started = forkserver.start(command[3:], cwd=cwd, env=environment, stdin=stdin.fileno(),
                                    stdout=out.fileno(), stderr=err.fileno())

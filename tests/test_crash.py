@@ -18,7 +18,8 @@ both at once, in an order drawn for the round; whichever holds the lock works, t
 held (exit 75) or starts after it; the one at work is killed. The test runs on both ledgers (the
 ``backend`` fixture). The workers and the simulator are processes of their own, forked from one
 that has imported the pipeline (tests/forkserver.py), so a worker's start-up is its own work, not
-Python importing polars.
+Python importing polars; one worker of every third round, and one of the two last runs, is a fresh
+interpreter, whose string hashes are seeded otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import json
 import random
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -116,16 +119,25 @@ class Watcher:
             self.db.close()
 
 
-def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where, rate: int = 10) -> Started:
-    """A worker: ``tango-batch nightly``, a process of its own (from the fork server: see forkserver)."""
+Worker = Started | subprocess.Popen[bytes]
+
+
+def nightly(inbox: Path, config: Path, url: str, out: Path, ledger: Where, rate: int = 10,
+            fresh: bool = False) -> Worker:
+    """A worker: ``tango-batch nightly``, a process of its own, from the fork server (see forkserver),
+    or ``fresh``: a new interpreter, whose string hashes are seeded otherwise than the server's, so
+    that workers which order sets differently meet on one ledger."""
     env = {k: v for k, v in user_env().items() if not k.startswith("TANGO_")}
-    return forkserver.popen(
-        ["nightly", "--inbox", str(inbox), "--config", str(config), "--target", url, "--output", str(out),
-         "--ledger", ledger.url if isinstance(ledger, LedgerURL) else str(ledger), "--batch-size", "5",
-         "--rate", str(rate), "--wait", "30"], cwd=ROOT, env=env)
+    args = ["nightly", "--inbox", str(inbox), "--config", str(config), "--target", url, "--output", str(out),
+            "--ledger", ledger.url if isinstance(ledger, LedgerURL) else str(ledger), "--batch-size", "5",
+            "--rate", str(rate), "--wait", "30"]
+    if fresh:
+        return subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return forkserver.popen(args, cwd=ROOT, env=env)
 
 
-def let_it_work(job: Started, ledger: Watcher, accepted_before: int, rng: random.Random) -> None:
+def let_it_work(job: Worker, ledger: Watcher, accepted_before: int, rng: random.Random) -> None:
     """Return at a random moment of the job's work: in start-up or pre-flight, with an order in
     flight, or a little after an order was accepted (no more than a few orders later)."""
     moment = rng.random()
@@ -141,7 +153,7 @@ def let_it_work(job: Started, ledger: Watcher, accepted_before: int, rng: random
         time.sleep(0.01)
 
 
-def at_work(workers: list[Started]) -> Started | None:
+def at_work(workers: list[Worker]) -> Worker | None:
     """The worker that holds the lock: the other ends at once (75), or waits its turn in start-up."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -165,11 +177,14 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
     try:
         kills, finished_early, mid_send, progressed, accepted, locked_out = 0, 0, 0, 0, 0, 0
         killed_by_worker = [0, 0]
+        rounds = 0
         while kills < KILLS:
             # started one after the other, in an order drawn each round: the first started mostly gets
             # the lock (a forked worker starts in milliseconds), and each must be killed at work
             first = rng.randrange(2)
-            started = {i: nightly(inbox, config, url, out, ledger) for i in (first, 1 - first)}
+            started = {i: nightly(inbox, config, url, out, ledger, fresh=i == 1 and rounds % 3 == 2)
+                       for i in (first, 1 - first)}
+            rounds += 1
             workers = [started[0], started[1]]
             job = at_work(workers)
             if job is not None:
@@ -191,7 +206,7 @@ def test_sigkill_of_two_workers_at_random_moments_still_orders_every_valid_row_e
                     code = worker.wait(timeout=300)
                     locked_out += code == 75
                     assert code in (0, 1, 3, 75), code
-        final = [nightly(inbox, config, url, out, ledger, rate=80) for _ in range(2)]
+        final = [nightly(inbox, config, url, out, ledger, rate=80, fresh=i == 1) for i in range(2)]
         codes = sorted(w.wait(timeout=300) for w in final)
         assert codes in ([1, 1], [1, 75]), codes       # 1: the invalid rows are there to fix; 75: lock held
         state = httpx.get(url.replace("/raas/v2", "") + "/_simulator/state", timeout=10).json()

@@ -52,9 +52,10 @@ def test_a_command_from_the_fork_server_says_and_ends_as_a_fresh_one(tmp_path, a
             done[how] = cli(*args, cwd=folder, env=env)
     fresh, forked = done["fresh"], done["forked"]
     assert forked.returncode == fresh.returncode, (forked.stderr, fresh.stderr)
-    said = [_timeless((p.stdout + p.stderr).replace(str(tmp_path / how), "TMP"))
-            for p, how in ((fresh, "fresh"), (forked, "forked"))]
-    assert said[0] == said[1]
+    for stream in ("stdout", "stderr"):
+        said = [_timeless(getattr(p, stream).replace(str(tmp_path / how), "TMP"))
+                for p, how in ((fresh, "fresh"), (forked, "forked"))]
+        assert said[0] == said[1], stream
     made = [sorted(_timeless(str(p.relative_to(tmp_path / how))) for p in (tmp_path / how).rglob("*"))
             for how in ("fresh", "forked")]
     assert made[0] == made[1]
@@ -68,9 +69,11 @@ def test_the_environment_folder_and_stdin_are_the_commands_own(tmp_path):
     listed = cli("users", "list", "--ledger", "ledger.sqlite", cwd=tmp_path)      # relative: the test's folder
     assert listed.stdout.split("\t")[:2] == ["ann", "uploader"]
     state = tmp_path / "elsewhere"
-    cli("validate", ROOT / "samples" / "recipients.xlsx", "--output", "out", cwd=tmp_path,
-        env={"XDG_STATE_HOME": str(state)})
+    shutil.copy(ROOT / "samples" / "campaign.toml", tmp_path / "campaign.toml")
+    cli("validate", ROOT / "samples" / "recipients.xlsx", "--config", "campaign.toml", "--output", "out",
+        cwd=tmp_path, env={"XDG_STATE_HOME": str(state)})
     assert (tmp_path / "out").is_dir()
+    assert list(state.glob("tango-batch/ledgers/*.catalog-*.json"))      # the catalog kept in the state given
 
 
 def _alive(pid: int) -> bool:
@@ -103,3 +106,29 @@ def test_a_command_killed_is_seen_killed_and_another_locale_starts_fresh(tmp_pat
         forkserver.start(["--help"], cwd=tmp_path, env=user_env(LC_ALL="C"), stdin=0, stdout=1, stderr=2)
     fresh = cli("--help", cwd=tmp_path, env={"LC_ALL": "C"})
     assert fresh.returncode == 0 and "usage: tango-batch" in fresh.stdout
+
+
+def test_an_ended_commands_pid_stays_its_own_until_its_code_is_read_and_only_the_test_may_connect(tmp_path):
+    # a ``poll`` then a signal (as the crash test kills a worker) never reaches another process
+    ended = forkserver.popen(["--help"], cwd=tmp_path, env=user_env())
+    time.sleep(1.0)
+    assert _alive(ended.pid)                                       # ended, not yet reaped: still its pid
+    ended.send_signal(signal.SIGKILL)                              # harmless
+    assert ended.wait(timeout=10) == 0
+    deadline = time.monotonic() + 10
+    while _alive(ended.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(ended.pid)
+    # the server's socket has a name any user of the machine can see: another process is refused
+    probe = ("import json, socket, sys\n"
+             "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect('\\0' + sys.argv[1])\n"
+             "request = {'args': ['--help'], 'cwd': '/', 'env': {}}\n"
+             "try:\n"
+             "    socket.send_fds(s, [json.dumps(request).encode()], [0, 1, 2])\n"
+             "    s.settimeout(10); answer = s.recv(64)\n"
+             "except (BrokenPipeError, ConnectionResetError):\n"
+             "    answer = b''\n"
+             "print('refused' if answer == b'' else answer)\n")
+    other = subprocess.run([sys.executable, "-c", probe, forkserver._address()[1:]], capture_output=True, text=True,
+                           timeout=30)
+    assert other.stdout.strip() == "refused", other.stdout + other.stderr    # closed, nothing started
