@@ -61,16 +61,13 @@ def one_chunk(frame: pl.DataFrame, reuse: pl.DataFrame | None = None, same: Coll
     polars reads a large CSV, and collects a query, in pieces; an operation that mixes such columns
     with a column of one piece copies every column of the frame at once, each time."""
     shared = set(reuse.columns) if reuse is not None else set()
-    originals: list[pl.Series | None] = list(frame.get_columns())
-    columns = []
+    columns = frame.get_columns()
     for i, pieces in enumerate(frame.n_chunks("all")):
-        column, originals[i] = originals[i], None
-        assert column is not None
+        column = columns[i]
         if pieces > 1 or column.name in shared:     # else it is kept as it is: ``drop_in_place`` costs the
             frame.drop_in_place(column.name)          # frame's width (3.5 s for 10,000 columns one by one)
             if reuse is not None and column.name in shared and (
                     column.name in same or column.equals(reuse[column.name], null_equal=True)):
                 column = reuse[column.name]
-            column = column.rechunk()
-        columns.append(column)
+            columns[i] = column.rechunk()             # the pieces let go once ``column`` moves on
     return pl.DataFrame(columns)
