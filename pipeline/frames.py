@@ -10,14 +10,20 @@ __all__ = ["first_of", "occurrences", "one_chunk"]
 
 
 def _hashes(frame: pl.DataFrame, keys: list[pl.Expr]) -> pl.Series:
-    """One 64-bit hash of ``keys`` a row, made one key at a time: a key column lives only while it
-    is hashed (a million rows' twelve lowercased identity columns at once are some 500 MB)."""
-    combined: pl.Series | None = None
-    for key in keys:
-        part = frame.select(key.hash().alias("b")).to_series()
-        combined = part if combined is None else pl.select(
-            pl.struct(combined.alias("a"), part).hash()).to_series()
-    return combined if combined is not None else pl.Series("b", [0] * frame.height, dtype=pl.UInt64)
+    """One 64-bit hash of ``keys`` a row, by polars' streaming engine: the key columns are made and
+    hashed a morsel of rows at a time (a million rows' twelve lowercased identity columns at once
+    are some 500 MB; hashed a key at a time, 110 MB and twice the time)."""
+    if not keys:
+        return pl.Series("b", [0] * frame.height, dtype=pl.UInt64)
+    return frame.lazy().select(pl.struct(keys).hash().alias("b")).collect(engine="streaming").to_series().rechunk()
+
+
+def _shared(hashes: pl.Series) -> pl.Series:
+    """The positions of the hashes another row shares, found on the hashes sorted (a hash table of a
+    million hashes, as ``is_duplicated`` makes it, is 75 MB; the sorted copy is 8)."""
+    ordered = hashes.sort()
+    twice = ordered.filter((ordered == ordered.shift(1)) | (ordered == ordered.shift(-1))).unique()
+    return hashes.is_in(twice.implode()).arg_true()
 
 
 def _where_hashes_meet(frame: pl.DataFrame, hashes: pl.Series, alone: pl.Series,
@@ -25,7 +31,7 @@ def _where_hashes_meet(frame: pl.DataFrame, hashes: pl.Series, alone: pl.Series,
     """``alone`` (each row's answer when no other row shares its hash), with ``exact`` (the answer
     made on the keys themselves, given those rows and their positions) for the rows whose hash
     another row shares: two rows of different keys are never taken together, whatever the hashes."""
-    shared = hashes.is_duplicated().arg_true()
+    shared = _shared(hashes)
     return alone if shared.is_empty() else alone.scatter(shared, exact(frame[shared], shared))
 
 

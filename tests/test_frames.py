@@ -8,7 +8,7 @@ import random
 import polars as pl
 import pytest
 
-from pipeline.frames import first_of, occurrences, one_chunk
+from pipeline.frames import _shared, first_of, occurrences, one_chunk
 
 
 def grouped_by_polars(frame: pl.DataFrame, keys: list[pl.Expr]) -> list[int]:
@@ -70,3 +70,11 @@ def test_one_chunk_keeps_every_value_in_one_piece_and_reuses_equal_columns():
     got = one_chunk(mixed.clone(), reuse=reuse)
     assert got.columns == mixed.columns and set(got.n_chunks("all")) == {1}
     assert got.equals(mixed.rechunk())
+
+
+def test_the_hashes_other_rows_share_are_found_as_polars_finds_duplicates():
+    rng = random.Random(11)
+    for hashes in ([rng.randrange(50) for _ in range(5000)], [rng.randrange(2**64) for _ in range(5000)] + [7, 7],
+                   [3] * 10, [1], []):
+        series = pl.Series(hashes, dtype=pl.UInt64)
+        assert _shared(series).to_list() == series.is_duplicated().arg_true().to_list()

@@ -96,22 +96,28 @@ def _messages_at_once(failures: pl.DataFrame, frame: pl.DataFrame, sheet: Sheet,
         return pl.DataFrame(schema={"_n": pl.UInt32, "text": pl.String})
     labels = sheet.labels(book)
     raw_cols = _raw_columns(sheet)
-    rows = failures.join(frame, on=IDX, how="left").join(
-        sheet.frame.select(sorted(set(raw_cols.values()))).with_row_index(IDX), on=IDX, how="left") \
-        if raw_cols else failures.join(frame, on=IDX, how="left")
-    parts = []
-    for (rule_id, field), group in rows.group_by("rule", "field"):
-        rule = by_id[(str(rule_id), str(field))]
+    texts = {}
+    for rule_id, field in failures.select("rule", "field").unique().iter_rows():
+        rule = by_id[(rule_id, field)]
         mine = {key: col for (key, f), col in raw_cols.items() if f == field}
         cell = pl.coalesce([pl.when(pl.col(SHEET) == key).then(pl.col(col)) for key, col in mine.items()]) \
             if mine else pl.lit(None, pl.String)
         written = cell.str.replace_all(SPACES, " ").str.strip_chars(" ")
-        value = pl.when(written.str.len_chars() > 0).then(written).otherwise(pl.col(str(field)))
-        wording = Failures(rule, book, labels[str(field)], value, pl.col("deliveryMethod"),
-                           pl.col(SHEET).is_in(list(mine)))
+        value = pl.when(written.str.len_chars() > 0).then(written).otherwise(pl.col(field))
+        wording = Failures(rule, book, labels[field], value, pl.col("deliveryMethod"), pl.col(SHEET).is_in(list(mine)))
         messages = KINDS[rule.kind].messages
         assert messages is not None
-        parts.append(group.select("_n", messages(wording).alias("text")))
+        texts[(rule_id, field)] = messages(wording).alias("text")
+    # each failure's row, normalized and as written, taken by its position (a row's IDX), only the
+    # columns its message reads: a join would hash the million rows of both frames, and carry them all
+    read = {name for text in texts.values() for name in text.meta.root_names()}
+    at = failures[IDX]
+    taken = [source.select(pl.col(names).gather(at)) for source, names in (
+        (frame, sorted(read & set(frame.columns) - {IDX})), (sheet.frame, sorted(read & set(raw_cols.values()))))
+        if names]
+    rows = pl.concat([failures, *taken], how="horizontal")
+    parts = [group.select("_n", texts[(str(rule_id), str(field))])
+             for (rule_id, field), group in rows.group_by("rule", "field")]
     return pl.concat(parts)
 
 

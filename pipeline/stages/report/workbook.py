@@ -222,12 +222,18 @@ def _render(chunk: pl.DataFrame, first_row: int, columns: list[str], numeric: se
 _POS, _ROWNUM = "__report_position__", "__report_row__"
 # the rare cases a text column's cells may need, each found by one pass over the column
 SHAPES = {"risky": RISKY_RE, "space": r"^\s|\s$", "escape": r"[&<>]|_x[0-9A-Fa-f]{4}_", "controls": CONTROL_RE}
+_ANY_SHAPE = "|".join(f"(?:{pattern})" for pattern in SHAPES.values())
 
 
 def _shapes(data: pl.DataFrame, columns: list[str]) -> dict[str, set[str]]:
     """For each text column, which of ``SHAPES`` its cells have at all (most columns: none)."""
     present = [c for c in columns if c in data.columns]
     if not present or data.is_empty():
+        return {}
+    # one pass over each column for any of them first: most columns have none, and are done
+    hit = data.select(pl.col(c).cast(pl.String).str.contains(_ANY_SHAPE).any().alias(c) for c in present).row(0)
+    present = [c for c, any_shape in zip(present, hit, strict=True) if any_shape]
+    if not present:
         return {}
     found = data.select(pl.col(c).cast(pl.String).str.contains(pattern).any().alias(f"{c}\x00{name}")
                         for c in present for name, pattern in SHAPES.items()).row(0, named=True)
