@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# How polars' allocator (jemalloc, read once, when polars is first imported) gives memory back. By
-# default it keeps what a stage lets go of for ten seconds, in pieces the next stage's larger columns do
-# not fit, and a million-row CSV peaks at 720-830 MB for 560 MB of data. Here a thread of its own gives
-# it back within 10 ms (no stage waits for it), huge pieces (over 1 MB: columns) come from an arena of
-# their own, and the threads share one arena for the rest: 590-610 MB, no slower (side by side:
-# ``_RJEM_MALLOC_CONF= python tests/bench/bench_validate.py`` runs with jemalloc's defaults). An
-# operator's own setting wins.
+# How polars' allocator (jemalloc) gives memory back, read once, when polars is first imported; polars
+# puts its own defaults (dirty_decay_ms:500,muzzy_decay_ms:1000) before this setting, and the last of
+# each wins. With polars' defaults, what a stage lets go of is kept a second or more, in pieces the next
+# stage's larger columns do not fit: a million-row CSV's stages peak at 720-830 MB for 560 MB of data.
+# Here a thread of its own gives it back within 10 ms (no stage waits for it), pieces over 1 MB
+# (columns) come from an arena of their own, and the threads share one arena for the rest: 590-610 MB,
+# no slower (side by side: ``_RJEM_MALLOC_CONF= python tests/bench/bench_validate.py`` runs with
+# polars' defaults). An operator's own setting wins.
 ALLOCATOR = "background_thread:true,dirty_decay_ms:10,muzzy_decay_ms:0,narenas:1,oversize_threshold:1048576"
 os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR)
 

@@ -112,3 +112,22 @@ def test_a_foreign_mobile_number_is_still_named_by_its_country(tmp_path):
     cells = [str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
     book.close()
     assert any("it is a United Kingdom number (+44)" in c for c in cells)
+
+
+ALLOCATOR_PROBE = r"""
+import os, sys, pipeline, polars as pl
+assert "polars" in sys.modules
+print(os.environ["_RJEM_MALLOC_CONF"], pipeline.ALLOCATOR)
+"""
+
+
+def test_polars_allocator_is_set_before_polars_loads_and_an_operators_own_setting_wins():
+    # set by ``import pipeline`` (which every command and the library's users pass through first);
+    # polars puts its own defaults before it as it loads, and jemalloc takes the last of each setting
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"} | {"PYTHONPATH": str(ROOT)}
+    read, ours = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], env=env, capture_output=True, text=True,
+                                check=True).stdout.split()
+    assert read.endswith("," + ours) and "background_thread:true" in ours and "dirty_decay_ms:10," in ours
+    read, ours = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], env=env | {"_RJEM_MALLOC_CONF": "narenas:2"},
+                                capture_output=True, text=True, check=True).stdout.split()
+    assert read.endswith(",narenas:2") and ours not in read
