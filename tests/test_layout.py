@@ -16,8 +16,9 @@ from pipeline.model import Status
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipeline"
 SIMULATOR = PIPELINE / "simulator"
-# the stages in the order data flows through them: each may import only those before it
-STAGE_ORDER = ["ingest", "normalize", "validate", "missing", "check", "plan", "dedupe", "guard", "preflight",
+# the stages in the order data flows through them: each may import only those before it (staging: the
+# normalize stage's query and its warnings)
+STAGE_ORDER = ["ingest", "staging", "normalize", "validate", "missing", "check", "plan", "dedupe", "guard", "preflight",
                "follow", "submit", "outcome", "report"]
 # where Tango's own status words are mapped to the pipeline's (they share some spellings)
 TANGO_WORDS = PIPELINE / "tango" / "answers.py"

@@ -14,9 +14,10 @@ import phonenumbers
 import polars as pl
 
 from pipeline.frames import one_chunk
-from pipeline.model import IDX, ROW, SHEET, Severity, issue_schema
+from pipeline.model import IDX, ROW, SHEET, issue_schema
 from pipeline.stages.ingest import Sheet
 from pipeline.stages.ingest.names import settle_split
+from pipeline.stages.staging import Message, Stages
 from rules import RuleBook
 from rules.patterns import INVISIBLE_RE, SCIENTIFIC_RE
 
@@ -34,7 +35,6 @@ class Normalized:
     warnings: pl.DataFrame   # issue_schema(), severity "warning"
 
 
-Message = Callable[[pl.Expr, pl.Expr], pl.Expr]     # (old value, new value) -> a warning's text
 
 
 @dataclass(frozen=True)
@@ -193,35 +193,6 @@ MESSY = r"^$|^\s|\s$|\s\s|[^\S ]"
 MESSY_KEEPING_BREAKS = r"^$|^\s|\s$|\r|[\t\u00a0]|  | \n|\n "
 
 
-@dataclass(frozen=True)
-class _Change:
-    """A field's value before and after one step (columns of the staged frame), and how it is said."""
-    field: str
-    before: str
-    after: str
-    rule: str
-    message: Message
-    cells_only: bool = False      # said only where the user wrote the cell (not a campaign default)
-
-
-class _Stages:
-    """The steps as one lazy query: each stage a ``with_columns`` that keeps the values it changes as
-    they were before it and after it (new names), so every warning is found afterwards in one pass."""
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.query, self.changes, self.n = frame.lazy(), list[_Change](), 0
-
-    def add(self, steps: list[tuple[str, pl.Expr, str, Message]], cells_only: bool = False) -> None:
-        if not steps:
-            return
-        self.n += 1
-        before = [pl.col(f).alias(f"{f}<{self.n}") for f, *_ in steps]
-        self.query = self.query.with_columns(*before, *[value.alias(f) for f, value, *_ in steps]).with_columns(
-            pl.col(f).alias(f"{f}>{self.n}") for f, *_ in steps)
-        self.changes += [_Change(f, f"{f}<{self.n}", f"{f}>{self.n}", rule, message, cells_only)
-                         for f, _, rule, message in steps]
-
-
 def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None = None) -> Normalized:
     defaults = defaults or {}
     labels = sheet.labels(book)
@@ -240,7 +211,7 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
         *[pl.col(f).str.contains(MESSY_KEEPING_BREAKS if f in KEEP_LINE_BREAKS else MESSY).any().alias(f"messy {f}")
           for f in cols]).row(0, named=True) if cols else {}
     invisible = [f for f in visible if found[f"invisible {f}"]]
-    stages, initial = _Stages(frame), frame
+    stages, initial = Stages(frame), frame
     # 0. invisible and text-direction characters (a right-to-left override, a zero-width space)
     stages.add([(f, pl.col(f).str.replace_all(INVISIBLE_RE, ""), "text.invisible", _invisible(labels[f]))
                 for f in invisible])
@@ -263,17 +234,15 @@ def normalize(sheet: Sheet, book: RuleBook, defaults: Mapping[str, str] | None =
                cells_only=True)
     for step in postal:
         stages.add([(step.field, step.value(pl.col(step.field)), step.rule, step.message)], cells_only=True)
-    staged = _mobile_fallback(stages.query.collect(),
-                              ["mobileNumber", *(c.after for c in stages.changes if c.field == "mobileNumber")])
     order = {s.rule: n for n, s in enumerate(ordered)}       # a row's warnings in the steps' order
     changes = sorted(stages.changes, key=lambda c: (c.rule in order, order.get(c.rule, 0)))
-    warnings = [_warn(staged, c, has_cell=f"{c.field}#cell" if c.cells_only else None)
-                for c in changes if c.field in cols]
+    mobile = ["mobileNumber", *(c.after for c in stages.changes if c.field == "mobileNumber")]
+    frame, warnings = stages.collected(lambda staged: _mobile_fallback(staged, mobile), changes, set(cols),
+                                       [IDX, ROW, SHEET, *book.fields])
     # in one piece, a field no step changed kept as read: a million rows' unchanged cells held once
-    frame = one_chunk(staged.select(IDX, ROW, SHEET, *book.fields), reuse=initial,
-                      same=set(book.fields) - {c.field for c in stages.changes} - set(filled))
+    frame = one_chunk(frame, reuse=initial, same=set(book.fields) - {c.field for c in stages.changes} - set(filled))
     frame, split = settle_split(frame, sheet, book)      # a whole name split in two, checked on its rows
-    issues = pl.concat([*pl.collect_all(warnings), *([split] if split is not None else [])], how="vertical") \
+    issues = pl.concat([*warnings, *([split] if split is not None else [])], how="vertical") \
         if warnings or split is not None else pl.DataFrame(schema=issue_schema())
     return Normalized(frame=frame, warnings=issues)
 
@@ -287,14 +256,3 @@ def _mobile_fallback(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
         return frame
     mapping = {v: _mobile_slow(v) for v in undecided.to_list()}
     return frame.with_columns(pl.col(c).replace(mapping) for c in columns)
-
-
-def _warn(staged: pl.DataFrame, change: _Change, has_cell: str | None) -> pl.LazyFrame:
-    """The warnings of one change: a cell the step changed (not one it emptied)."""
-    old, new = pl.col(change.before), pl.col(change.after)
-    changed = old.is_not_null() & new.is_not_null() & (old != new)
-    if has_cell is not None:
-        changed = changed & pl.col(has_cell)
-    return staged.lazy().filter(changed).select(
-        pl.col(IDX), pl.lit(change.field).alias("field"), pl.lit(change.rule).alias("rule"),
-        pl.lit(Severity.WARNING.value).alias("severity"), change.message(old, new).alias("text"))
