@@ -179,3 +179,21 @@ def test_only_columns_with_spaces_to_clean_are_cleaned_and_none_is_missed(tmp_pa
         assert result.frame[field][0] == expected, field
         warned = result.warnings.filter((pl.col("field") == field) & (pl.col("rule") == "whitespace")).height
         assert warned == (expected is not None and expected != visible), field
+
+
+def test_steps_collected_a_few_rows_at_a_time_give_the_same_values_and_warnings(tmp_path, monkeypatch):
+    # a million rows are staged 250,000 at a time; here 3 at a time, over rows that warn on several fields
+    import pipeline.stages.staging as staging
+    from pipeline.stages.ingest import read_sheet
+    from pipeline.stages.normalize import normalize
+    from tests.helpers import write_csv
+    rows = [base_row("PHONE", First_Name=f" P{i} ", Mobile="(415) 555-2671" if i % 2 else "+14155552671")
+            for i in range(5)] + [base_row("ADDRESS", First_Name="Q", Country="usa", ZIP="2134"),
+                                  base_row("EMAIL", Amount="$1,000", Email=" a@example.com")]
+    sheet = read_sheet(write_csv(tmp_path / "n.csv", rows), BOOK)
+    whole = normalize(sheet, BOOK)
+    monkeypatch.setattr(staging, "STAGED_ROWS", 3)
+    pieces = normalize(sheet, BOOK)
+    assert pieces.frame.equals(whole.frame) and pieces.frame.n_chunks() == 1
+    assert pieces.warnings.equals(whole.warnings)
+    assert set(whole.warnings["field"]) >= {"firstName", "mobileNumber", "country", "amount"}
